@@ -1,0 +1,109 @@
+"""Input checks shared by every scratch component.
+
+Every check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (right kind, wrong
+value or shape) with a message that names the argument, what was expected and what was received. They
+never use ``assert``, which disappears under ``python -O``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"ndarray of dtype {x.dtype} and shape {x.shape}"
+    if hasattr(x, "shape"):
+        return f"{type(x).__name__} of shape {tuple(x.shape)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def check_float_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | None = None,
+    layout: str | None = None,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Return ``x`` unchanged if it is a non-empty, finite, floating-point ndarray of the given ndim.
+
+    ``layout`` is a human description of the expected axes (e.g. ``"[batch, features]"``) used in messages.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of floats; received {_describe(x)}")
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must have a floating-point dtype (float32 or float64); received dtype {x.dtype} "
+            f"(convert with .astype(np.float64))"
+        )
+    if ndim is not None and x.ndim != ndim:
+        axes = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must be a {ndim}-D array{axes}; received shape {x.shape}")
+    if not allow_empty and (x.ndim == 0 or x.shape[0] == 0 or x.size == 0):
+        raise ValueError(f"{name} must be a non-empty batch; received shape {x.shape}")
+    if finite and not np.isfinite(x).all():
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
+    return x
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} must have the same shape as {name_a} {a.shape}; received shape {b.shape}")
+
+
+def check_real(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number (bool excluded)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; received {_describe(value)}")
+    out = float(value)
+    if not np.isfinite(out):
+        raise ValueError(f"{name} must be finite; received {value!r}")
+    return out
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number > 0."""
+    out = check_real(value, name)
+    if out <= 0:
+        raise ValueError(f"{name} must be > 0; received {value!r}")
+    return out
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number >= 0."""
+    out = check_real(value, name)
+    if out < 0:
+        raise ValueError(f"{name} must be >= 0; received {value!r}")
+    return out
+
+
+def check_keep_prob(value: Any, name: str = "keep_prob") -> float:
+    """Return a keep probability in (0, 1]."""
+    out = check_real(value, name)
+    if not 0.0 < out <= 1.0:
+        raise ValueError(f"{name} must be a keep probability in (0, 1]; received {value!r}")
+    return out
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` if it is an integer (bool excluded) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; received {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices!r}; received {value!r}")
+    return value
