@@ -1,0 +1,76 @@
+"""Element-wise activations (chapter 3). Every one keeps the input's shape.
+
+The book's ``ReLU`` backward used ``mask = output >= 0``, which is always true after clipping, so it
+passed every gradient through. Here the mask is ``input_ > 0`` (the true derivative, and torch's choice
+of 0 at exactly 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Operation
+
+
+class Sigmoid(Operation):
+    """Logistic sigmoid.
+
+        forward:   y = 1 / (1 + exp(-x)), computed without overflow for any finite x
+        backward:  dL/dx = G ⊙ y ⊙ (1 - y)
+    """
+
+    def _output(self, inference: bool) -> np.ndarray:
+        x = self.input_
+        e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+        denom = 1.0 + e
+        out = np.reciprocal(denom)  # sigmoid(|x|)
+        # For x < 0: sigmoid(x) = e / (1 + e), written into the same buffer.
+        np.divide(e, denom, out=out, where=x < 0)
+        return out
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        y = self.output
+        return output_grad * y * (1.0 - y)
+
+
+class Tanh(Operation):
+    """Hyperbolic tangent.
+
+        forward:   y = tanh(x)
+        backward:  dL/dx = G ⊙ (1 - y²)
+    """
+
+    def _output(self, inference: bool) -> np.ndarray:
+        return np.tanh(self.input_)
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        y = self.output
+        return output_grad * (1.0 - y * y)
+
+
+class ReLU(Operation):
+    """Rectified linear unit.
+
+        forward:   y = max(x, 0)
+        backward:  dL/dx = G ⊙ [x > 0]     (0 where x <= 0, like torch)
+    """
+
+    def _output(self, inference: bool) -> np.ndarray:
+        return np.maximum(self.input_, 0)
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        return output_grad * (self.input_ > 0)
+
+
+class Linear(Operation):
+    """The identity activation (not an affine layer: torch's twin is ``nn.Identity``).
+
+        forward:   y = x
+        backward:  dL/dx = G
+    """
+
+    def _output(self, inference: bool) -> np.ndarray:
+        return self.input_
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        return output_grad

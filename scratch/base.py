@@ -1,0 +1,76 @@
+"""The chapter 3 building blocks: ``Operation`` and ``ParamOperation``.
+
+An operation maps one input array to one output array and knows how to send a gradient back:
+
+    forward:  output = f(input_)
+    backward: input_grad = (d output / d input_)^T · output_grad        (same shape as input_)
+
+``ParamOperation`` adds one parameter array ``param`` and, after ``backward``,
+
+    param_grad = (d output / d param)^T · output_grad                    (same shape as param)
+
+Subclasses implement ``_output(inference)``, ``_input_grad(output_grad)`` and, for parameters,
+``_param_grad(output_grad)``. Shapes are checked with ``ValueError``, never ``assert``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_float_array
+
+
+class Operation:
+    """One differentiable step of a network (the book's ``Operation``)."""
+
+    input_: np.ndarray
+    output: np.ndarray
+    input_grad: np.ndarray
+
+    def _check_input(self, input_: np.ndarray) -> None:
+        """Validate ``input_`` (type, dtype, finiteness); subclasses add shape checks."""
+        check_float_array(input_, f"{type(self).__name__} input_")
+
+    def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
+        """Store ``input_`` and return the operation's output."""
+        self._check_input(input_)
+        self.input_ = input_
+        self.output = self._output(inference)
+        return self.output
+
+    def backward(self, output_grad: np.ndarray) -> np.ndarray:
+        """Return the gradient of the loss with respect to the last ``input_``."""
+        if not hasattr(self, "output"):
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        check_float_array(output_grad, f"{type(self).__name__} output_grad", allow_empty=True, finite=False)
+        if output_grad.shape != self.output.shape:
+            raise ValueError(
+                f"{type(self).__name__} output_grad must have the output's shape {self.output.shape}; "
+                f"received shape {output_grad.shape}"
+            )
+        self.input_grad = self._input_grad(output_grad)
+        return self.input_grad
+
+    def _output(self, inference: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ParamOperation(Operation):
+    """An operation with one parameter array (the book's ``ParamOperation``)."""
+
+    param_grad: np.ndarray
+
+    def __init__(self, param: np.ndarray) -> None:
+        self.param = check_float_array(param, f"{type(self).__name__} param")
+
+    def backward(self, output_grad: np.ndarray) -> np.ndarray:
+        """Compute ``input_grad`` and ``param_grad``; return ``input_grad``."""
+        input_grad = super().backward(output_grad)
+        self.param_grad = self._param_grad(output_grad)
+        return input_grad
+
+    def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,184 @@
+"""Layers (chapter 3-4): ``Layer`` and ``Dense``.
+
+A layer is a list of operations applied in order. Its parameters are created lazily on the first
+``forward`` from the input's shape (``_setup_layer``), as in the book. ``params`` and ``param_grads``
+list the parameter operations' arrays in operation order; ``params[i]`` is the very array the
+operation uses, so optimizers update it in place.
+
+Randomness is explicit: every layer draws its initial weights (and its dropout masks) from ``self.rng``,
+a ``np.random.Generator``. A ``NeuralNetwork`` gives each of its layers an independent generator derived
+from the network's seed, so two layers of the same shape do not get identical weights (the book's
+``np.random.seed(seed)`` in every layer did exactly that).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._validation import check_choice, check_float_array, check_int, check_keep_prob
+from .activations import Linear
+from .base import Operation, ParamOperation
+from .dropout import Dropout
+from .operations import BiasAdd, WeightMultiply
+
+
+class Layer:
+    """A sequence of operations with lazily created parameters (the book's ``Layer``)."""
+
+    input_: np.ndarray
+    output: np.ndarray
+    input_grad: np.ndarray
+
+    def __init__(self, neurons: int, *, rng: np.random.Generator | int | None = None) -> None:
+        self.neurons = check_int(neurons, "neurons", 1)
+        self.first = True
+        self.params: list[np.ndarray] = []
+        self.param_grads: list[np.ndarray] = []
+        self.operations: list[Operation] = []
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+    def _setup_layer(self, input_: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _check_input(self, input_: np.ndarray) -> None:
+        check_float_array(input_, f"{type(self).__name__} input_")
+
+    def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
+        """Run the operations in order; set up the parameters on the first call."""
+        self._check_input(input_)
+        if self.first:
+            self._setup_layer(input_)
+            self.first = False
+        self.input_ = input_
+        out = input_
+        for operation in self.operations:
+            out = operation.forward(out, inference)
+        self.output = out
+        return out
+
+    def backward(self, output_grad: np.ndarray) -> np.ndarray:
+        """Run the operations' backward passes in reverse; collect ``param_grads``."""
+        if not hasattr(self, "output"):
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        if output_grad.shape != self.output.shape:
+            raise ValueError(
+                f"{type(self).__name__} output_grad must have the output's shape {self.output.shape}; "
+                f"received shape {output_grad.shape}"
+            )
+        grad = output_grad
+        for operation in reversed(self.operations):
+            grad = operation.backward(grad)
+        self.input_grad = grad
+        self._param_grads()
+        return grad
+
+    def _param_grads(self) -> None:
+        self.param_grads = [op.param_grad for op in self.operations if isinstance(op, ParamOperation)]
+
+    def _params(self) -> None:
+        self.params = [op.param for op in self.operations if isinstance(op, ParamOperation)]
+
+    def load_params(self, params: Sequence[np.ndarray]) -> None:
+        """Copy ``params`` (in ``self.params`` order and shapes) into the layer.
+
+        Before the first forward the layer is built from them (so the input size comes from the
+        weights); afterwards they are copied in place, keeping the arrays shared with the optimizer.
+        """
+        if self.first:
+            self._build_from_params([np.array(p, copy=True) for p in params])
+            self.first = False
+            return
+        if len(params) != len(self.params):
+            raise ValueError(
+                f"{type(self).__name__}.load_params expects {len(self.params)} arrays; received {len(params)}"
+            )
+        for i, (own, new) in enumerate(zip(self.params, params, strict=True)):
+            if own.shape != np.shape(new):
+                raise ValueError(
+                    f"{type(self).__name__}.load_params: parameter {i} must have shape {own.shape}; "
+                    f"received shape {np.shape(new)}"
+                )
+            own[...] = new
+
+    def _build_from_params(self, params: list[np.ndarray]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot be built from parameters")
+
+
+class Dense(Layer):
+    """A fully connected layer: ``WeightMultiply``, ``BiasAdd``, activation, then ``Dropout`` if
+    ``dropout < 1``.
+
+    Shapes: input ``[N, in]``, W ``[in, neurons]``, B ``[1, neurons]``, output ``[N, neurons]``.
+
+        forward:   Y = a(X · W + B), then Y ⊙ mask during training if dropout < 1
+        backward:  dA = a'(·) ⊙ (G, masked),  dW = Xᵀ · dA,  dB = Σ_n dA,  dX = dA · Wᵀ
+
+    ``weight_init="standard"`` draws W and B from N(0, 1) (the book). ``"glorot"`` draws both from
+    N(0, sqrt(2 / (in + neurons))): the Glorot/Xavier normal scale, which the book's printed code got
+    wrong by using the variance 2 / (in + neurons) as the standard deviation. Like the book, the bias
+    is drawn from the same distribution (torch's ``xavier_normal_`` leaves the bias alone).
+
+    ``activation`` defaults to a fresh ``Linear()``; the instance given is copied, so one activation
+    object is never shared between layers (the book's shared default broke backward).
+    """
+
+    def __init__(
+        self,
+        neurons: int,
+        activation: Operation | None = None,
+        dropout: float = 1.0,
+        weight_init: str = "standard",
+        *,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__(neurons, rng=rng)
+        if activation is not None and not isinstance(activation, Operation):
+            raise TypeError(
+                f"activation must be a scratch Operation such as Sigmoid(); received {type(activation).__name__}"
+            )
+        self.activation = copy.deepcopy(activation) if activation is not None else Linear()
+        self.dropout = check_keep_prob(dropout, "dropout")
+        self.weight_init = check_choice(weight_init, "weight_init", ("standard", "glorot"))
+
+    def _check_input(self, input_: np.ndarray) -> None:
+        check_float_array(input_, "Dense input_", ndim=2, layout="[batch, features]")
+        if not self.first and input_.shape[1] != self.params[0].shape[0]:
+            raise ValueError(
+                f"Dense layer was set up for {self.params[0].shape[0]} input features; received input of "
+                f"shape {input_.shape}"
+            )
+
+    def init_scale(self, n_in: int) -> float:
+        """Standard deviation of the initial weights for ``n_in`` inputs."""
+        return 1.0 if self.weight_init == "standard" else float(np.sqrt(2.0 / (n_in + self.neurons)))
+
+    def _setup_layer(self, input_: np.ndarray) -> None:
+        n_in = input_.shape[1]
+        scale = self.init_scale(n_in)
+        W = self.rng.normal(0.0, scale, size=(n_in, self.neurons)).astype(input_.dtype)
+        B = self.rng.normal(0.0, scale, size=(1, self.neurons)).astype(input_.dtype)
+        self._build_from_params([W, B])
+
+    def _build_from_params(self, params: list[np.ndarray]) -> None:
+        if len(params) != 2:
+            raise ValueError(f"Dense parameters are [W, B]; received {len(params)} arrays")
+        W, B = params
+        if W.ndim != 2 or W.shape[1] != self.neurons:
+            raise ValueError(f"Dense W must have shape [in, {self.neurons}]; received shape {W.shape}")
+        if B.shape != (1, self.neurons):
+            raise ValueError(f"Dense B must have shape (1, {self.neurons}); received shape {B.shape}")
+        self.operations = [WeightMultiply(W), BiasAdd(B), self.activation]
+        if self.dropout < 1.0:
+            self.operations.append(Dropout(self.dropout, rng=self.rng))
+        self._params()
+
+    @property
+    def dropout_op(self) -> Dropout | None:
+        """The layer's ``Dropout`` operation, if it has one (after setup)."""
+        for op in self.operations:
+            if isinstance(op, Dropout):
+                return op
+        return None

@@ -1,0 +1,131 @@
+"""Optimizers (chapter 4): ``Optimizer``, ``SGD``, ``SGDMomentum``, with the book's learning-rate decay.
+
+Decay happens once per epoch, after the epoch's batches (the ``Trainer`` calls ``_decay_lr``), so that
+with E epochs the learning rate during epoch e (0-based) is
+
+    linear:       lr_e = lr - e (lr - final_lr) / (E - 1)
+    exponential:  lr_e = lr (final_lr / lr)^(e / (E - 1))
+
+and the last epoch trains with exactly ``final_lr``. Differences from the book's code, on purpose:
+``decay_type=None`` never decays, and a decay type with ``final_lr=0`` decays (linearly) to 0 instead of
+being silently disabled; E < 2 with decay raises ``ValueError`` instead of ``ZeroDivisionError``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validation import check_choice, check_int, check_non_negative, check_positive, check_real
+
+if TYPE_CHECKING:
+    from .network import NeuralNetwork
+
+DECAY_TYPES = (None, "linear", "exponential")
+
+
+class Optimizer:
+    """Base optimizer: ``step()`` updates every parameter of ``self.net`` in place."""
+
+    net: NeuralNetwork
+
+    def __init__(self, lr: float = 0.01, final_lr: float = 0, decay_type: str | None = None) -> None:
+        self.lr = check_positive(lr, "lr")
+        self.first_lr = self.lr
+        self.final_lr = check_non_negative(final_lr, "final_lr")
+        self.decay_type = check_choice(decay_type, "decay_type", DECAY_TYPES)
+        if self.decay_type is not None and self.final_lr > self.lr:
+            raise ValueError(
+                f"final_lr must be <= lr for decay (lr={self.lr}); received final_lr={final_lr!r}"
+            )
+        if self.decay_type == "exponential" and self.final_lr == 0:
+            raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
+        self.decay_per_epoch = 0.0
+        self.max_epochs = 0
+
+    def _setup_decay(self, max_epochs: int) -> None:
+        """Prepare the per-epoch decay for a run of ``max_epochs`` epochs and reset lr to its start."""
+        self.max_epochs = check_int(max_epochs, "epochs", 1)
+        self.lr = self.first_lr
+        if self.decay_type is None:
+            return
+        if self.max_epochs < 2:
+            raise ValueError(f"learning-rate decay needs epochs >= 2; received epochs={max_epochs}")
+        if self.decay_type == "linear":
+            self.decay_per_epoch = (self.first_lr - self.final_lr) / (self.max_epochs - 1)
+        else:
+            self.decay_per_epoch = (self.final_lr / self.first_lr) ** (1.0 / (self.max_epochs - 1))
+
+    def _decay_lr(self) -> None:
+        """Apply one epoch of decay (no-op without a decay type)."""
+        if self.decay_type == "linear":
+            self.lr -= self.decay_per_epoch
+        elif self.decay_type == "exponential":
+            self.lr *= self.decay_per_epoch
+
+    def lr_schedule(self, max_epochs: int) -> list[float]:
+        """The learning rate used in each of ``max_epochs`` epochs (leaves the optimizer reset)."""
+        self._setup_decay(max_epochs)
+        lrs = []
+        for _ in range(max_epochs):
+            lrs.append(self.lr)
+            self._decay_lr()
+        self._setup_decay(max_epochs)
+        return lrs
+
+    def step(self) -> None:
+        """Update every parameter of ``self.net`` with its gradient."""
+        if not hasattr(self, "net"):
+            raise RuntimeError(f"{type(self).__name__}.step needs .net (the Trainer sets it)")
+        for index, (param, grad) in enumerate(zip(self.net.params(), self.net.param_grads(), strict=True)):
+            self._update_rule(param=param, grad=grad, index=index)
+
+    def _update_rule(self, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: ``p ← p - lr · g``."""
+
+    def _update_rule(self, **kwargs: Any) -> None:
+        kwargs["param"] -= self.lr * kwargs["grad"]
+
+
+class SGDMomentum(Optimizer):
+    """SGD with momentum in the book's (Sutskever et al.) form, the learning rate inside the velocity:
+
+        v ← μ v + lr · g,   p ← p - v          (v starts at 0)
+
+    ``torch.optim.SGD(momentum=μ)`` keeps lr outside: b ← μ b + g, p ← p - lr · b. The two are identical
+    while lr is constant, and differ as soon as lr decays, because here past gradients keep the lr they
+    were taken with. ``torch_impl.BookSGDMomentum`` is the exact torch twin of this class.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        final_lr: float = 0,
+        decay_type: str | None = None,
+        momentum: float = 0.9,
+    ) -> None:
+        super().__init__(lr, final_lr, decay_type)
+        self.momentum = check_real(momentum, "momentum")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1); received {momentum!r}")
+        self.velocities: list[np.ndarray] | None = None
+
+    def step(self) -> None:
+        if not hasattr(self, "net"):
+            raise RuntimeError("SGDMomentum.step needs .net (the Trainer sets it)")
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in self.net.params()]
+        super().step()
+
+    def _update_rule(self, **kwargs: Any) -> None:
+        if self.velocities is None:  # pragma: no cover - step() creates them first
+            raise RuntimeError("SGDMomentum velocities are not initialised")
+        velocity = self.velocities[kwargs["index"]]
+        velocity *= self.momentum
+        velocity += self.lr * kwargs["grad"]
+        kwargs["param"] -= velocity

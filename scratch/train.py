@@ -1,0 +1,164 @@
+"""``Trainer`` (chapters 3-4): mini-batch training with evaluation and early stopping.
+
+Per epoch e = 0 .. epochs-1:
+
+1. the training rows are visited in the order ``data.batching.epoch_order(n, rng)`` (one permutation of
+   the ORIGINAL rows per epoch, drawn from ``np.random.default_rng(seed)``), in batches of
+   ``batch_size``, the last one possibly partial; each batch is ``net.train_batch`` then ``optim.step``;
+2. every ``eval_every`` epochs ((e + 1) % eval_every == 0) the validation loss is computed in inference
+   mode; with early stopping, an improvement saves a copy of every parameter, and a loss that does not
+   improve restores the best saved parameters and stops;
+3. the optimizer's learning rate decays once (if it has a decay type).
+
+Differences from the book's code, on purpose: early stopping keeps the best *evaluated* model (the book
+restored the model from one epoch before the failing evaluation and printed another epoch number);
+``restart=True`` re-initialises the weights reproducibly from the network's seed instead of reseeding
+NumPy's global generator; the shuffle does not compound across epochs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+from data.batching import epoch_order, iterate_batches
+
+from ._validation import check_float_array, check_int
+from .network import NeuralNetwork
+from .optimizers import Optimizer
+
+
+@dataclass
+class TrainingHistory:
+    """What ``Trainer.fit`` observed."""
+
+    eval_epochs: list[int] = field(default_factory=list)  # 1-based epoch numbers of evaluations
+    val_losses: list[float] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)  # mean batch loss per epoch
+    lrs: list[float] = field(default_factory=list)  # learning rate used in each epoch
+    stopped_early: bool = False
+    best_epoch: int | None = None
+    best_loss: float = float("inf")
+
+
+class _ProgressBar:
+    """A dependency-free text progress bar on a stream (stderr by default)."""
+
+    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
+        self.total, self.stream, self.width = total, stream, width
+
+    def update(self, done: int, note: str = "") -> None:
+        filled = int(self.width * done / self.total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] epoch {done}/{self.total} {note}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+class Trainer:
+    """Train a ``NeuralNetwork`` with an ``Optimizer`` (the book's ``Trainer``)."""
+
+    def __init__(self, net: NeuralNetwork, optim: Optimizer) -> None:
+        if not isinstance(net, NeuralNetwork):
+            raise TypeError(f"net must be a scratch NeuralNetwork; received {type(net).__name__}")
+        if not isinstance(optim, Optimizer):
+            raise TypeError(f"optim must be a scratch Optimizer; received {type(optim).__name__}")
+        self.net = net
+        self.optim = optim
+        self.optim.net = net
+        self.best_loss = 1e9
+        self.history = TrainingHistory()
+
+    def fit(
+        self,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_test: np.ndarray,
+        y_test: np.ndarray,
+        epochs: int = 100,
+        eval_every: int = 10,
+        batch_size: int = 32,
+        seed: int = 1,
+        restart: bool = True,
+        early_stopping: bool = True,
+        *,
+        verbose: bool = True,
+        progress: bool = True,
+        stream: TextIO | None = None,
+    ) -> TrainingHistory:
+        """Train for ``epochs`` epochs; see the module docstring for the exact order of events.
+
+        ``verbose`` prints each validation loss (as the book does); ``progress`` draws a progress bar on
+        ``stream`` (stderr by default). Returns (and stores as ``self.history``) what happened.
+        """
+        epochs = check_int(epochs, "epochs", 1)
+        eval_every = check_int(eval_every, "eval_every", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
+        seed = check_int(seed, "seed", 0)
+        for name, arr in (("X_train", X_train), ("y_train", y_train), ("X_test", X_test), ("y_test", y_test)):
+            check_float_array(arr, name)
+        if X_train.shape[0] != y_train.shape[0]:
+            raise ValueError(f"y_train must have {X_train.shape[0]} rows like X_train; received {y_train.shape}")
+        if X_test.shape[0] != y_test.shape[0]:
+            raise ValueError(f"y_test must have {X_test.shape[0]} rows like X_test; received {y_test.shape}")
+
+        out = stream if stream is not None else sys.stderr
+        self.optim.net = self.net
+        self.optim._setup_decay(epochs)
+        if restart:
+            self.net.reset()
+            if hasattr(self.optim, "velocities"):
+                self.optim.velocities = None
+            self.best_loss = 1e9
+        rng = np.random.default_rng(seed)
+        history = TrainingHistory()
+        self.history = history
+        best_params: list[np.ndarray] | None = None
+        bar = _ProgressBar(epochs, out) if progress else None
+
+        for e in range(epochs):
+            history.lrs.append(self.optim.lr)
+            order = epoch_order(X_train.shape[0], rng)
+            batch_losses = []
+            for X_batch, y_batch in iterate_batches(X_train, y_train, batch_size, order):
+                batch_losses.append(self.net.train_batch(X_batch, y_batch))
+                self.optim.step()
+            history.train_losses.append(float(np.mean(batch_losses)))
+
+            if (e + 1) % eval_every == 0:
+                test_preds = self.net.forward(X_test, inference=True)
+                loss = self.net.loss.forward(test_preds, y_test)
+                history.eval_epochs.append(e + 1)
+                history.val_losses.append(loss)
+                if loss < self.best_loss:
+                    if verbose:
+                        print(f"Validation loss after {e + 1} epochs is {loss:.3f}")
+                    self.best_loss = loss
+                    history.best_epoch, history.best_loss = e + 1, loss
+                    if early_stopping:
+                        best_params = [p.copy() for p in self.net.params()]
+                elif early_stopping:
+                    if best_params is not None:
+                        for own, saved in zip(self.net.params(), best_params, strict=True):
+                            own[...] = saved
+                    if verbose:
+                        print(
+                            f"Loss increased after epoch {e + 1}, final loss was {self.best_loss:.3f}, "
+                            f"using the model from epoch {history.best_epoch}"
+                        )
+                    history.stopped_early = True
+                    if bar is not None:
+                        bar.update(e + 1, "(stopped early)")
+                    break
+            self.optim._decay_lr()
+            if bar is not None:
+                bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
+        if bar is not None:
+            bar.close()
+        return history
