@@ -1,0 +1,72 @@
+"""Dataset loaders and batching helpers shared by ``scratch`` and ``torch_impl`` (NumPy only).
+
+* :mod:`data.boston`: Boston housing, standardised and split as in the book (needs ``mlxtend``,
+  ``pip install dlfs-parity[data]``).
+* :mod:`data.mnist`: full MNIST from the IDX files (found via an argument, ``DLFS_MNIST_DIR`` or
+  ``DLFS_DATASETS``; never stored in the repository; :func:`download_mnist` fetches them), mlxtend's
+  5000-image subset as an offline fallback, and the book's preparation steps.
+* :mod:`data.batching`: one-hot labels, epoch permutations and mini-batches, so that both trainers see
+  identical batches.
+
+This package imports neither ``torch`` nor ``scratch``; ``mlxtend`` is imported lazily, only by the
+loaders that need it.
+"""
+
+from .batching import batch_slices, epoch_order, iterate_batches, one_hot
+from .boston import load_boston, load_boston_raw, sklearn_style_split_indices
+from .mnist import (
+    BOOK_NORMALIZE_MEAN,
+    BOOK_NORMALIZE_STD,
+    DEFAULT_MNIST_URL,
+    MNIST_FILES,
+    MNIST_MD5,
+    MNIST_TEST_CLASS_COUNTS,
+    MNIST_TRAIN_CLASS_COUNTS,
+    MNIST_TRAIN_PIXEL_MEAN,
+    MNIST_TRAIN_PIXEL_MEAN_UNIT,
+    MNIST_TRAIN_PIXEL_STD,
+    MNIST_TRAIN_PIXEL_STD_UNIT,
+    MnistData,
+    download_mnist,
+    find_mnist_dir,
+    load_mnist,
+    load_mnist_full,
+    load_mnist_subset,
+    normalize_torchvision_style,
+    read_idx,
+    scale_to_minus_one_one,
+    scale_to_unit,
+    standardize_global,
+)
+
+__all__ = [
+    "BOOK_NORMALIZE_MEAN",
+    "BOOK_NORMALIZE_STD",
+    "DEFAULT_MNIST_URL",
+    "MNIST_FILES",
+    "MNIST_MD5",
+    "MNIST_TEST_CLASS_COUNTS",
+    "MNIST_TRAIN_CLASS_COUNTS",
+    "MNIST_TRAIN_PIXEL_MEAN",
+    "MNIST_TRAIN_PIXEL_MEAN_UNIT",
+    "MNIST_TRAIN_PIXEL_STD",
+    "MNIST_TRAIN_PIXEL_STD_UNIT",
+    "MnistData",
+    "batch_slices",
+    "download_mnist",
+    "epoch_order",
+    "find_mnist_dir",
+    "iterate_batches",
+    "load_boston",
+    "load_boston_raw",
+    "load_mnist",
+    "load_mnist_full",
+    "load_mnist_subset",
+    "normalize_torchvision_style",
+    "one_hot",
+    "read_idx",
+    "scale_to_minus_one_one",
+    "scale_to_unit",
+    "sklearn_style_split_indices",
+    "standardize_global",
+]
