@@ -78,9 +78,7 @@ def _check_rows(x: Any, name: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def one_hot(
-    labels: npt.ArrayLike, num_classes: int | None = None, dtype: npt.DTypeLike = np.float64
-) -> np.ndarray:
+def one_hot(labels: npt.ArrayLike, num_classes: int | None = None, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
     """One-hot encode integer class labels.
 
     Parameters
@@ -109,8 +107,7 @@ def one_hot(
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iuf":
         raise TypeError(
-            f"labels must hold integers (an integer dtype, or floats with integral values); "
-            f"received {_describe(arr)}"
+            f"labels must hold integers (an integer dtype, or floats with integral values); received {_describe(arr)}"
         )
     if arr.ndim != 1:
         raise ValueError(f"labels must be a 1-D array of shape (n,); received shape {arr.shape}")
@@ -161,17 +158,14 @@ def epoch_order(n: int, rng: np.random.Generator) -> np.ndarray:
     n = _check_int(n, "n", minimum=0)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); "
-            f"received {_describe(rng)}"
+            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); received {_describe(rng)}"
         )
     return rng.permutation(n)
 
 
 def _check_order(order: Any, n: int) -> np.ndarray:
     if not isinstance(order, np.ndarray):
-        raise TypeError(
-            f"order must be a numpy.ndarray of row indices (or None); received {_describe(order)}"
-        )
+        raise TypeError(f"order must be a numpy.ndarray of row indices (or None); received {_describe(order)}")
     if order.dtype.kind not in "iu":
         raise TypeError(f"order must have an integer dtype; received dtype {order.dtype}")
     if order.shape != (n,):

@@ -182,10 +182,7 @@ def _not_found_message(path: str | os.PathLike[str] | None) -> str:
             where += f" (missing there: {', '.join(_missing_files(p))})"
         else:
             where += " (no such directory)"
-        where += (
-            f"; the {ENV_MNIST_DIR} and {ENV_DATASETS} environment variables are not consulted when "
-            f"path is given"
-        )
+        where += f"; the {ENV_MNIST_DIR} and {ENV_DATASETS} environment variables are not consulted when path is given"
     else:
         seen = []
         for var in (ENV_MNIST_DIR, ENV_DATASETS):
@@ -258,8 +255,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
         raise ValueError(
-            f"{p}: expected a {header_len}-byte header for {ndim} dimension(s); the file has only "
-            f"{len(raw)} byte(s)"
+            f"{p}: expected a {header_len}-byte header for {ndim} dimension(s); the file has only {len(raw)} byte(s)"
         )
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[type_code])
@@ -288,18 +284,14 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, what: str, directory: Pa
             f"{what} images in {directory}: expected uint8 of shape (n, 28, 28); received {_describe(images)}"
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(
-            f"{what} labels in {directory}: expected uint8 of shape (n,); received {_describe(labels)}"
-        )
+        raise ValueError(f"{what} labels in {directory}: expected uint8 of shape (n,); received {_describe(labels)}")
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{what} set in {directory}: expected as many labels as images ({images.shape[0]}); received "
             f"{labels.shape[0]} labels"
         )
     if labels.size and labels.max() > 9:
-        raise ValueError(
-            f"{what} labels in {directory}: expected digits 0..9; received a label {labels.max()}"
-        )
+        raise ValueError(f"{what} labels in {directory}: expected digits 0..9; received a label {labels.max()}")
 
 
 def load_mnist_full(path: str | os.PathLike[str] | None = None, verify_md5: bool = True) -> MnistArrays:
@@ -538,9 +530,7 @@ def _check_images(x: Any, name: str) -> np.ndarray:
     if x.dtype.kind not in "uif":
         raise TypeError(f"{name} must have an integer or floating-point dtype; received dtype {x.dtype}")
     if x.ndim == 0 or x.size == 0:
-        raise ValueError(
-            f"{name} must be a non-empty array with images along axis 0; received shape {x.shape}"
-        )
+        raise ValueError(f"{name} must be a non-empty array with images along axis 0; received shape {x.shape}")
     return x
 
 

@@ -36,9 +36,7 @@ class Optimizer:
         self.final_lr = check_non_negative(final_lr, "final_lr")
         self.decay_type = check_choice(decay_type, "decay_type", DECAY_TYPES)
         if self.decay_type is not None and self.final_lr > self.lr:
-            raise ValueError(
-                f"final_lr must be <= lr for decay (lr={self.lr}); received final_lr={final_lr!r}"
-            )
+            raise ValueError(f"final_lr must be <= lr for decay (lr={self.lr}); received final_lr={final_lr!r}")
         if self.decay_type == "exponential" and self.final_lr == 0:
             raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
         self.decay_per_epoch = 0.0

@@ -282,9 +282,7 @@ def test_find_mnist_dir_environment_resolution(no_env: pytest.MonkeyPatch, tmp_p
         find_mnist_dir(42)  # type: ignore[arg-type]
 
 
-def test_load_mnist_full_uses_environment(
-    no_env: pytest.MonkeyPatch, fake_mnist: tuple[Path, dict[str, str]]
-) -> None:
+def test_load_mnist_full_uses_environment(no_env: pytest.MonkeyPatch, fake_mnist: tuple[Path, dict[str, str]]) -> None:
     directory, _ = fake_mnist
     no_env.setenv("DLFS_MNIST_DIR", str(directory))
     X_train, *_ = load_mnist_full(verify_md5=False)
@@ -455,9 +453,7 @@ def local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     served.mkdir()
     requests: list[str] = []
     handler = type("Handler", (_QuietHandler,), {"requests": requests})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(served)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -633,9 +629,7 @@ def test_boston_matches_scikit_learn() -> None:
     # The NumPy re-implementation of the split agrees with scikit-learn beyond the book's arguments.
     for n, test_size, seed in [(506, 0.3, 80718), (10, 0.25, 0), (7, 0.5, 123), (100, 0.01, 2**32 - 1)]:
         train_idx, test_idx = sklearn_style_split_indices(n, test_size, seed)
-        sk_train, sk_test = sk_model_selection.train_test_split(
-            np.arange(n), test_size=test_size, random_state=seed
-        )
+        sk_train, sk_test = sk_model_selection.train_test_split(np.arange(n), test_size=test_size, random_state=seed)
         np.testing.assert_array_equal(train_idx, sk_train)
         np.testing.assert_array_equal(test_idx, sk_test)
 
@@ -769,9 +763,7 @@ def test_iterate_batches_without_order_yields_views() -> None:
         ({"order": list(range(10))}, TypeError, "order must"),
     ],
 )
-def test_iterate_batches_validates_eagerly(
-    kwargs: dict[str, object], error: type[Exception], match: str
-) -> None:
+def test_iterate_batches_validates_eagerly(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
     arguments: dict[str, object] = {"X": np.zeros((10, 2)), "y": np.zeros(10), "batch_size": 3, "order": None}
     arguments.update(kwargs)
     with pytest.raises(error, match=match):

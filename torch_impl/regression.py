@@ -1,0 +1,457 @@
+"""Chapter 2 in PyTorch: linear regression and a one-hidden-layer network, with gradients from autograd.
+
+These are the torch twins of ``scratch.linear_regression`` and ``scratch.one_hidden_layer``. The models and
+losses are the same (mean squared error over rows, targets as ``[n, 1]`` columns, weights in the book's
+layout: ``W`` ``[in, out]``, biases ``[1, out]``); the gradients are not written by hand but taken with
+``torch.autograd`` and applied with ``torch.optim.SGD``.
+
+Convention: torch tensors in, torch tensors out. Every tensor argument must be a floating-point tensor and
+all of them must share one dtype (use ``torch.float64`` for parity with scratch); weights are dicts of
+tensors keyed like the book (``W``, ``B`` or ``W1``, ``B1``, ``W2``, ``B2``). Scalar results (losses,
+metrics) are returned as Python floats where the name says so, as 0-d tensors from ``forward_*``.
+
+Randomness is the same as in scratch so that both can be run on the same weights and batches: the ``train``
+functions make one ``np.random.default_rng(seed)`` and draw from it the initial weights (only when
+``weights`` is not given, in the order W, B or W1, B1, W2, B2, each with ``standard_normal``) and then one
+``rng.permutation(n)`` per (re)shuffle of the training rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import NamedTuple, TypeAlias
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
+
+TensorDict: TypeAlias = dict[str, torch.Tensor]
+
+__all__ = [
+    "LinearRegressionResult",
+    "OneHiddenLayerResult",
+    "forward_linear_regression",
+    "forward_loss_nn",
+    "init_linear_regression_weights",
+    "init_one_hidden_layer_weights",
+    "linear_regression_loss_gradients",
+    "mae",
+    "nn_loss_gradients",
+    "predict_linear_regression",
+    "predict_one_hidden_layer",
+    "rmse",
+    "train_linear_regression",
+    "train_one_hidden_layer",
+]
+
+
+class LinearRegressionResult(NamedTuple):
+    """What :func:`train_linear_regression` returns (unpacks like the book's ``(losses, weights)``)."""
+
+    losses: list[float]
+    """Training loss of every iteration's batch, before that iteration's update (empty unless asked for)."""
+    weights: TensorDict
+    """The trained weights ``W`` [k, 1] and ``B`` [1, 1] (detached tensors)."""
+
+
+class OneHiddenLayerResult(NamedTuple):
+    """What :func:`train_one_hidden_layer` returns (unpacks like ``(losses, weights, scores)``)."""
+
+    losses: list[float]
+    """Training loss of every iteration's batch, before that iteration's update (empty unless asked for)."""
+    weights: TensorDict
+    """The trained weights ``W1`` [k, h], ``B1`` [1, h], ``W2`` [h, 1], ``B2`` [1, 1] (detached tensors)."""
+    scores: list[float]
+    """Test-set mean squared error after every ``test_every`` updates (empty unless asked for)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"tensor of dtype {x.dtype} and shape {tuple(x.shape)}"
+    return type(x).__name__
+
+
+def _check_tensor(x: object, name: str, ndim: int = 2) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of floats; received {_describe(x)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype (torch.float64 for parity); received {x.dtype}"
+        )
+    if x.dim() != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D tensor; received shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must be non-empty; received shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must contain only finite values")
+    return x
+
+
+def _check_xy(
+    X: object, y: object, name_x: str = "X", name_y: str = "y"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    X = _check_tensor(X, name_x)
+    y = _check_tensor(y, name_y)
+    if y.shape[1] != 1:
+        raise ValueError(f"{name_y} must be a column vector of shape [n, 1]; received shape {tuple(y.shape)}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{name_y} must have as many rows as {name_x} ({X.shape[0]}); received shape {tuple(y.shape)}"
+        )
+    if y.dtype != X.dtype:
+        raise TypeError(f"{name_y} must have the dtype of {name_x} ({X.dtype}); received {y.dtype}")
+    return X, y
+
+
+def _check_weights(
+    weights: object, shapes: Mapping[str, tuple[int, int]], dtype: torch.dtype, name: str = "weights"
+) -> TensorDict:
+    if not isinstance(weights, dict):
+        raise TypeError(f"{name} must be a dict with keys {sorted(shapes)}; received {_describe(weights)}")
+    if set(weights) != set(shapes):
+        raise ValueError(f"{name} must have exactly the keys {sorted(shapes)}; received {sorted(weights)}")
+    for key, shape in shapes.items():
+        value = _check_tensor(weights[key], f"{name}[{key!r}]")
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{name}[{key!r}] must have shape {shape}; received shape {tuple(value.shape)}")
+        if value.dtype != dtype:
+            raise TypeError(f"{name}[{key!r}] must have the data's dtype {dtype}; received {value.dtype}")
+    return weights
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; received {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
+    return int(value)
+
+
+def _check_positive(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number > 0; received {_describe(value)}")
+    out = float(value)
+    if not (np.isfinite(out) and out > 0):
+        raise ValueError(f"{name} must be > 0; received {value!r}")
+    return out
+
+
+def _as_generator(rng_or_seed: np.random.Generator | int | None, name: str) -> np.random.Generator:
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed
+    if rng_or_seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng(_check_int(rng_or_seed, name, 0))
+
+
+def _lr_shapes(n_in: int) -> dict[str, tuple[int, int]]:
+    return {"W": (n_in, 1), "B": (1, 1)}
+
+
+def _nn_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, int]]:
+    return {"W1": (input_size, hidden_size), "B1": (1, hidden_size), "W2": (hidden_size, 1), "B2": (1, 1)}
+
+
+def _hidden_size(weights: object) -> int:
+    W1 = weights.get("W1") if isinstance(weights, dict) else None
+    if not isinstance(W1, torch.Tensor) or W1.dim() != 2:
+        raise ValueError(
+            "weights must be a dict with keys ['B1', 'B2', 'W1', 'W2'] (W1 a [in, hidden] tensor)"
+        )
+    return int(W1.shape[1])
+
+
+def _draw(rng: np.random.Generator, shapes: Mapping[str, tuple[int, int]], dtype: torch.dtype) -> TensorDict:
+    # N(0, 1) draws in dict order, with NumPy's generator so that a seed gives scratch's exact weights.
+    return {key: torch.from_numpy(rng.standard_normal(shape)).to(dtype) for key, shape in shapes.items()}
+
+
+def _copy_params(weights: TensorDict) -> TensorDict:
+    return {key: value.detach().clone().requires_grad_(True) for key, value in weights.items()}
+
+
+def _batches(
+    X: torch.Tensor, y: torch.Tensor, n_iter: int, batch_size: int, rng: np.random.Generator
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The book's batch order: shuffle, walk through in batches, reshuffle (compounding) when exhausted."""
+    n = X.shape[0]
+    out = []
+    perm = torch.from_numpy(rng.permutation(n))
+    X, y = X[perm], y[perm]
+    start = 0
+    for _ in range(n_iter):
+        if start >= n:
+            perm = torch.from_numpy(rng.permutation(n))
+            X, y = X[perm], y[perm]
+            start = 0
+        out.append((X[start : start + batch_size], y[start : start + batch_size]))
+        start += batch_size
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_pair(preds: object, actuals: object) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(preds, torch.Tensor) or not isinstance(actuals, torch.Tensor):
+        raise TypeError(
+            f"preds and actuals must be torch tensors; received {_describe(preds)}, {_describe(actuals)}"
+        )
+    if preds.shape != actuals.shape:
+        raise ValueError(
+            f"actuals must have the same shape as preds {tuple(preds.shape)}; "
+            f"received shape {tuple(actuals.shape)}"
+        )
+    return preds, actuals
+
+
+def mae(preds: torch.Tensor, actuals: torch.Tensor) -> float:
+    """Mean absolute error ``mean(|p - y|)`` over every element; shapes must be equal (no broadcasting)."""
+    preds, actuals = _check_pair(preds, actuals)
+    return float(F.l1_loss(preds, actuals))
+
+
+def rmse(preds: torch.Tensor, actuals: torch.Tensor) -> float:
+    """Root mean squared error ``sqrt(mean((p - y)²))`` over every element; shapes must be equal."""
+    preds, actuals = _check_pair(preds, actuals)
+    return float(torch.sqrt(F.mse_loss(preds, actuals)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Linear regression
+# ---------------------------------------------------------------------------------------------------------
+
+
+def init_linear_regression_weights(
+    n_in: int, rng_or_seed: np.random.Generator | int | None = None, dtype: torch.dtype = torch.float64
+) -> TensorDict:
+    """N(0, 1) weights ``W`` [n_in, 1] then ``B`` [1, 1], drawn with NumPy exactly as scratch does."""
+    rng = _as_generator(rng_or_seed, "rng_or_seed")
+    return _draw(rng, _lr_shapes(_check_int(n_in, "n_in", 1)), dtype)
+
+
+def _lr_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[torch.Tensor, TensorDict]:
+    N = X @ weights["W"]  # [n, k] @ [k, 1] -> [n, 1]
+    P = N + weights["B"]  # [n, 1] + [1, 1] -> [n, 1]
+    loss = F.mse_loss(P, y)  # mean over the n x 1 elements = mean over rows, since there is one column
+    return loss, {"X": X, "N": N, "P": P, "y": y}
+
+
+def forward_linear_regression(
+    X_batch: torch.Tensor, y_batch: torch.Tensor, weights: TensorDict
+) -> tuple[torch.Tensor, TensorDict]:
+    """Forward pass and mean squared error of the linear model on one batch.
+
+    forward:  N = X @ W,  P = N + B,  L = mean_i (y_i - P_i)²
+    shapes:   X_batch [n, k], y_batch [n, 1], W [k, 1], B [1, 1] -> N, P [n, 1]; L a 0-d tensor
+    Returns ``(loss, forward_info)`` with ``forward_info`` holding X, N, P and y (as scratch).
+    """
+    X_batch, y_batch = _check_xy(X_batch, y_batch, "X_batch", "y_batch")
+    _check_weights(weights, _lr_shapes(X_batch.shape[1]), X_batch.dtype)
+    return _lr_forward(X_batch, y_batch, weights)
+
+
+def linear_regression_loss_gradients(forward_info: TensorDict, weights: TensorDict) -> TensorDict:
+    """Gradients of the batch loss with respect to ``W`` and ``B``, by ``torch.autograd``.
+
+    Reads ``X`` and ``y`` from ``forward_info`` (the dict :func:`forward_linear_regression` returns), reruns
+    the forward pass on leaf copies of the weights and differentiates it.
+    backward: (autograd; mathematically dL/dW = Xᵀ @ (-2 (y - P) / n), dL/dB = Σ_rows -2 (y - P) / n)
+    shapes:   dL/dW [k, 1], dL/dB [1, 1]
+    """
+    if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
+        raise ValueError(
+            "forward_info must be the dict returned by forward_linear_regression (keys X, N, P, y)"
+        )
+    X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
+    _check_weights(weights, _lr_shapes(X.shape[1]), X.dtype)
+    params = _copy_params(weights)
+    with torch.enable_grad():
+        loss, _ = _lr_forward(X, y, params)
+        grads = torch.autograd.grad(loss, list(params.values()))
+    return dict(zip(params, grads, strict=True))
+
+
+def predict_linear_regression(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
+    """Predictions ``P = X @ W + B``; shapes X [n, k] -> P [n, 1]. No graph is recorded."""
+    X = _check_tensor(X, "X")
+    _check_weights(weights, _lr_shapes(X.shape[1]), X.dtype)
+    with torch.no_grad():
+        return X @ weights["W"] + weights["B"]  # [n, k] @ [k, 1] + [1, 1] -> [n, 1]
+
+
+def train_linear_regression(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    n_iter: int = 1000,
+    learning_rate: float = 0.01,
+    batch_size: int = 100,
+    return_losses: bool = False,
+    return_weights: bool = False,
+    seed: int | None = 1,
+    weights: TensorDict | None = None,
+) -> LinearRegressionResult:
+    """Train the linear model with ``torch.optim.SGD`` on autograd gradients; the twin of scratch's ``train``.
+
+    Same arguments, batch order and random draws as ``scratch.linear_regression.train`` (see the module
+    docstring), so from the same ``weights`` (or seed) and data both give the same losses and weights.
+    shapes: X [n, k], y [n, 1]. Returns ``LinearRegressionResult(losses, weights)``; ``losses`` is filled
+    only when ``return_losses`` is true; the trained weights are always returned.
+    """
+    X, y = _check_xy(X, y)
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    learning_rate = _check_positive(learning_rate, "learning_rate")
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    rng = _as_generator(seed, "seed")
+    shapes = _lr_shapes(X.shape[1])
+    if weights is None:
+        weights = _draw(rng, shapes, X.dtype)
+    else:
+        _check_weights(weights, shapes, X.dtype)
+    params = _copy_params(weights)
+    optimizer = torch.optim.SGD(list(params.values()), lr=learning_rate)
+    losses: list[float] = []
+    for X_batch, y_batch in _batches(X, y, n_iter, batch_size, rng):
+        optimizer.zero_grad()
+        loss, _ = _lr_forward(X_batch, y_batch, params)
+        if return_losses:
+            losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    return LinearRegressionResult(losses, {key: value.detach() for key, value in params.items()})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One hidden layer
+# ---------------------------------------------------------------------------------------------------------
+
+
+def init_one_hidden_layer_weights(
+    input_size: int,
+    hidden_size: int,
+    rng_or_seed: np.random.Generator | int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> TensorDict:
+    """N(0, 1) weights W1 [in, h], B1 [1, h], W2 [h, 1], B2 [1, 1], drawn with NumPy exactly as scratch."""
+    shapes = _nn_shapes(_check_int(input_size, "input_size", 1), _check_int(hidden_size, "hidden_size", 1))
+    return _draw(_as_generator(rng_or_seed, "rng_or_seed"), shapes, dtype)
+
+
+def _nn_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[TensorDict, torch.Tensor]:
+    M1 = X @ weights["W1"]  # [n, k] @ [k, h] -> [n, h]
+    N1 = M1 + weights["B1"]  # [n, h] + [1, h] -> [n, h]
+    O1 = torch.sigmoid(N1)  # [n, h]
+    M2 = O1 @ weights["W2"]  # [n, h] @ [h, 1] -> [n, 1]
+    P = M2 + weights["B2"]  # [n, 1] + [1, 1] -> [n, 1]
+    loss = F.mse_loss(P, y)  # one column: the mean over elements is the mean over rows
+    return {"X": X, "M1": M1, "N1": N1, "O1": O1, "M2": M2, "P": P, "y": y}, loss
+
+
+def forward_loss_nn(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[TensorDict, torch.Tensor]:
+    """Forward pass and mean squared error of the one-hidden-layer network on one batch.
+
+    forward:  M1 = X @ W1, N1 = M1 + B1, O1 = sigmoid(N1), M2 = O1 @ W2, P = M2 + B2, L = mean_i (y_i - P_i)²
+    shapes:   X [n, k], y [n, 1] -> M1, N1, O1 [n, h]; M2, P [n, 1]; L a 0-d tensor
+    Returns ``(forward_info, loss)`` (the book's order), as scratch's ``forward_loss``.
+    """
+    X, y = _check_xy(X, y)
+    _check_weights(weights, _nn_shapes(X.shape[1], _hidden_size(weights)), X.dtype)
+    return _nn_forward(X, y, weights)
+
+
+def nn_loss_gradients(forward_info: TensorDict, weights: TensorDict) -> TensorDict:
+    """Gradients of the batch loss with respect to W1, B1, W2, B2, by ``torch.autograd``.
+
+    Reads ``X`` and ``y`` from ``forward_info`` (the dict :func:`forward_loss_nn` returns), reruns the forward
+    pass on leaf copies of the weights and differentiates it.
+    backward: (autograd; mathematically dL/dN1 = (dL/dP @ W2ᵀ) ⊙ O1 ⊙ (1 - O1), dL/dP = -2 (y - P) / n, ...)
+    shapes:   each gradient has its weight's shape
+    """
+    if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
+        raise ValueError("forward_info must be the dict returned by forward_loss_nn (keys X, ..., P, y)")
+    X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
+    _check_weights(weights, _nn_shapes(X.shape[1], _hidden_size(weights)), X.dtype)
+    params = _copy_params(weights)
+    with torch.enable_grad():
+        _, loss = _nn_forward(X, y, params)
+        grads = torch.autograd.grad(loss, list(params.values()))
+    return dict(zip(params, grads, strict=True))
+
+
+def _nn_predict(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
+    O1 = torch.sigmoid(X @ weights["W1"] + weights["B1"])  # [n, k] @ [k, h] + [1, h] -> [n, h]
+    return O1 @ weights["W2"] + weights["B2"]  # [n, h] @ [h, 1] + [1, 1] -> [n, 1]
+
+
+def predict_one_hidden_layer(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
+    """Predictions ``P = sigmoid(X @ W1 + B1) @ W2 + B2``; shapes X [n, k] -> P [n, 1]; records no graph."""
+    X = _check_tensor(X, "X")
+    _check_weights(weights, _nn_shapes(X.shape[1], _hidden_size(weights)), X.dtype)
+    with torch.no_grad():
+        return _nn_predict(X, weights)
+
+
+def train_one_hidden_layer(
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_iter: int = 1000,
+    test_every: int = 1000,
+    learning_rate: float = 0.01,
+    hidden_size: int = 13,
+    batch_size: int = 100,
+    return_losses: bool = False,
+    return_weights: bool = False,
+    return_scores: bool = False,
+    seed: int | None = 1,
+    weights: TensorDict | None = None,
+) -> OneHiddenLayerResult:
+    """Train the network with ``torch.optim.SGD`` on autograd gradients; the twin of scratch's ``train``.
+
+    Same arguments, batch order, random draws and test schedule as ``scratch.one_hidden_layer.train``: the
+    test-set loss is recorded after updates ``test_every``, ``2 * test_every``, ... when ``return_scores``.
+    shapes: X_train [n, k], y_train [n, 1], X_test [m, k], y_test [m, 1]. Returns
+    ``OneHiddenLayerResult(losses, weights, scores)``.
+    """
+    X_train, y_train = _check_xy(X_train, y_train, "X_train", "y_train")
+    X_test, y_test = _check_xy(X_test, y_test, "X_test", "y_test")
+    if X_test.shape[1] != X_train.shape[1] or X_test.dtype != X_train.dtype:
+        raise ValueError(
+            f"X_test must have X_train's columns ({X_train.shape[1]}) and dtype ({X_train.dtype}); "
+            f"received {_describe(X_test)}"
+        )
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    test_every = _check_int(test_every, "test_every", 1)
+    learning_rate = _check_positive(learning_rate, "learning_rate")
+    hidden_size = _check_int(hidden_size, "hidden_size", 1)
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    rng = _as_generator(seed, "seed")
+    shapes = _nn_shapes(X_train.shape[1], hidden_size)
+    if weights is None:
+        weights = _draw(rng, shapes, X_train.dtype)
+    else:
+        _check_weights(weights, shapes, X_train.dtype)
+    params = _copy_params(weights)
+    optimizer = torch.optim.SGD(list(params.values()), lr=learning_rate)
+    losses: list[float] = []
+    scores: list[float] = []
+    for i, (X_batch, y_batch) in enumerate(_batches(X_train, y_train, n_iter, batch_size, rng)):
+        optimizer.zero_grad()
+        _, loss = _nn_forward(X_batch, y_batch, params)
+        if return_losses:
+            losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+        if return_scores and (i + 1) % test_every == 0:
+            with torch.no_grad():
+                scores.append(F.mse_loss(_nn_predict(X_test, params), y_test).item())
+    return OneHiddenLayerResult(losses, {key: value.detach() for key, value in params.items()}, scores)
