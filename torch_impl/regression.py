@@ -81,9 +81,7 @@ def _check_tensor(x: object, name: str, ndim: int = 2) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of floats; received {_describe(x)}")
     if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must have a floating-point dtype (torch.float64 for parity); received {x.dtype}"
-        )
+        raise TypeError(f"{name} must have a floating-point dtype (torch.float64 for parity); received {x.dtype}")
     if x.dim() != ndim:
         raise ValueError(f"{name} must be a {ndim}-D tensor; received shape {tuple(x.shape)}")
     if x.numel() == 0:
@@ -93,17 +91,13 @@ def _check_tensor(x: object, name: str, ndim: int = 2) -> torch.Tensor:
     return x
 
 
-def _check_xy(
-    X: object, y: object, name_x: str = "X", name_y: str = "y"
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_xy(X: object, y: object, name_x: str = "X", name_y: str = "y") -> tuple[torch.Tensor, torch.Tensor]:
     X = _check_tensor(X, name_x)
     y = _check_tensor(y, name_y)
     if y.shape[1] != 1:
         raise ValueError(f"{name_y} must be a column vector of shape [n, 1]; received shape {tuple(y.shape)}")
     if y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"{name_y} must have as many rows as {name_x} ({X.shape[0]}); received shape {tuple(y.shape)}"
-        )
+        raise ValueError(f"{name_y} must have as many rows as {name_x} ({X.shape[0]}); received shape {tuple(y.shape)}")
     if y.dtype != X.dtype:
         raise TypeError(f"{name_y} must have the dtype of {name_x} ({X.dtype}); received {y.dtype}")
     return X, y
@@ -161,9 +155,7 @@ def _nn_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, int]]:
 def _hidden_size(weights: object) -> int:
     W1 = weights.get("W1") if isinstance(weights, dict) else None
     if not isinstance(W1, torch.Tensor) or W1.dim() != 2:
-        raise ValueError(
-            "weights must be a dict with keys ['B1', 'B2', 'W1', 'W2'] (W1 a [in, hidden] tensor)"
-        )
+        raise ValueError("weights must be a dict with keys ['B1', 'B2', 'W1', 'W2'] (W1 a [in, hidden] tensor)")
     return int(W1.shape[1])
 
 
@@ -202,13 +194,10 @@ def _batches(
 
 def _check_pair(preds: object, actuals: object) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(preds, torch.Tensor) or not isinstance(actuals, torch.Tensor):
-        raise TypeError(
-            f"preds and actuals must be torch tensors; received {_describe(preds)}, {_describe(actuals)}"
-        )
+        raise TypeError(f"preds and actuals must be torch tensors; received {_describe(preds)}, {_describe(actuals)}")
     if preds.shape != actuals.shape:
         raise ValueError(
-            f"actuals must have the same shape as preds {tuple(preds.shape)}; "
-            f"received shape {tuple(actuals.shape)}"
+            f"actuals must have the same shape as preds {tuple(preds.shape)}; received shape {tuple(actuals.shape)}"
         )
     return preds, actuals
 
@@ -268,9 +257,7 @@ def linear_regression_loss_gradients(forward_info: TensorDict, weights: TensorDi
     shapes:   dL/dW [k, 1], dL/dB [1, 1]
     """
     if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
-        raise ValueError(
-            "forward_info must be the dict returned by forward_linear_regression (keys X, N, P, y)"
-        )
+        raise ValueError("forward_info must be the dict returned by forward_linear_regression (keys X, N, P, y)")
     X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
     _check_weights(weights, _lr_shapes(X.shape[1]), X.dtype)
     params = _copy_params(weights)

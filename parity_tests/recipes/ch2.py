@@ -8,9 +8,12 @@ each implementation side by side, the network's test loss every ``test_every`` i
 scikit-learn's closed-form ``LinearRegression`` on the same split. It returns 1 if the two implementations'
 loss histories or final weights differ by more than 1e-8 (relative), else 0.
 
-The gradients here are the exact derivatives of the mean squared error; the book's omitted the ``1/n``
-(and, for the network, the factor 2), so with the book's learning rate of 0.001 the linear model trains more
-slowly than in the book (``--lr-learning-rate 0.023`` takes steps like the book's full batches of 23).
+The gradients here are the exact derivatives of the mean squared error the book reports. The book's code
+differentiated the SUM of squared errors instead (it omitted the ``1/n``, and for the network also the
+factor 2), so its learning rate of 0.001 took steps n (network: n/2) times larger than the exact gradient
+would. By default this recipe therefore uses the book's *effective* rates, 0.001 * batch_size for linear
+regression and 0.001 * batch_size / 2 for the network (0.023 and 0.0115 for batches of 23), which take the
+very steps the book took; pass ``--lr-learning-rate 0.001`` to apply 0.001 to the exact gradients.
 """
 
 from __future__ import annotations
@@ -48,8 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-iterations", type=int, default=None, help="linear regression iterations (1000)")
     p.add_argument("--nn-iterations", type=int, default=None, help="network iterations (10000)")
     p.add_argument("--test-every", type=int, default=None, help="network: test every N iterations (1000)")
-    p.add_argument("--lr-learning-rate", type=float, default=0.001, help="linear regression SGD rate (0.001)")
-    p.add_argument("--nn-learning-rate", type=float, default=0.001, help="network SGD rate (0.001)")
+    p.add_argument(
+        "--lr-learning-rate",
+        type=float,
+        default=None,
+        help="linear regression SGD rate (default 0.001 * batch_size: the book's step, see above)",
+    )
+    p.add_argument(
+        "--nn-learning-rate",
+        type=float,
+        default=None,
+        help="network SGD rate (default 0.001 * batch_size / 2: the book's step, see above)",
+    )
     p.add_argument("--batch-size", type=int, default=23, help="rows per batch (23)")
     p.add_argument("--hidden-size", type=int, default=13, help="hidden sigmoid units (13)")
     return p
@@ -123,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
 
     # ---- linear regression --------------------------------------------------------------------------
-    lr, bs, seed = args.lr_learning_rate, args.batch_size, args.seed
+    bs, seed = args.batch_size, args.seed
+    lr = args.lr_learning_rate if args.lr_learning_rate is not None else 0.001 * bs
     t0 = time.perf_counter()
     s_res = s_lr.train(
         X_train,
@@ -175,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  time: scratch {t1 - t0:.2f} s, torch_impl {t2 - t1:.2f} s")
 
     # ---- one hidden layer -----------------------------------------------------------------------------
-    lr, hidden = args.nn_learning_rate, args.hidden_size
+    lr = args.nn_learning_rate if args.nn_learning_rate is not None else 0.001 * bs / 2
+    hidden = args.hidden_size
     t0 = time.perf_counter()
     s_net = s_nn.train(
         X_train,

@@ -233,8 +233,8 @@ def test_ch2_recipe_runs_and_prints_the_table(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert code == 0, out
     assert "354 train / 152 test" in out
-    assert "Linear regression: SGD lr 0.001, batch 23, 20 iterations" in out
-    assert "(13 -> 13 sigmoid -> 1): SGD lr 0.001, batch 23, 200 iterations" in out
+    assert "Linear regression: SGD lr 0.023, batch 23, 20 iterations" in out  # the book's step: 0.001 * 23
+    assert "(13 -> 13 sigmoid -> 1): SGD lr 0.0115, batch 23, 200 iterations" in out  # 0.001 * 23 / 2
     for label in ("scratch (hand-written gradients)", "torch_impl (autograd)"):
         assert out.count(label) == 2
     if importlib.util.find_spec("sklearn") is not None:

@@ -1,0 +1,318 @@
+"""What a component spec is, and builders for the common kinds of component.
+
+A ``ComponentSpec`` is everything the generated tests and the report need to know about one component:
+
+- its scratch class and torch twin (names for the report; the builders create the objects);
+- ``make_problem``: draws one random ``Problem`` for a named ``Case`` (inputs, book-layout parameters, a
+  random upstream gradient, extras such as a shared dropout mask);
+- ``run_scratch`` / ``run_torch``: run the problem and return named results in the BOOK's layout
+  (``output``, ``grad:input``, ``grad:W`` ...), so the harness can compare them key by key;
+- ``converter``: the layout map between the two (``None`` for parameter-free components);
+- ``fd_check``: scratch's backward against central differences (float64), the third oracle;
+- ``errors``: bad inputs, each raised in both implementations with the same exception type and message
+  pattern;
+- ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step).
+
+The builders below (``operation_spec``, ``loss_spec``) fill most of those fields for Operations, Layers
+and Losses. Torch is imported inside the torch-side callables only, so the numpy-only sessions can
+import every spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scratch.gradcheck import GradCheckResult, check_gradients, check_loss_gradient
+
+from ..converters import TensorConverter
+from ..harness import to_numpy, to_tensor, torch_device
+from ..tolerances import FD_EPS
+
+Results = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A named configuration of a component (shapes, options)."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.options[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass
+class Problem:
+    """One random instance of a case: everything both implementations receive."""
+
+    case: Case
+    dtype: np.dtype
+    inputs: dict[str, np.ndarray]
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # book layout
+    upstream: np.ndarray | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """A bad input: both callables must raise ``exc`` with a message matching ``match``."""
+
+    name: str
+    scratch: Callable[[], Any]
+    torch: Callable[[], Any]
+    exc: type[Exception]
+    match: str
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """Everything the generated tests and the report know about one component."""
+
+    name: str
+    chapter: int
+    scratch_name: str
+    torch_name: str
+    cases: tuple[Case, ...]
+    make_problem: Callable[[Case, np.random.Generator, np.dtype], Problem]
+    run_scratch: Callable[[Problem], Results]
+    run_torch: Callable[[Problem], Results]
+    converter: TensorConverter | None = None
+    fd_check: Callable[[Problem], GradCheckResult] | None = None
+    errors: tuple[ErrorCase, ...] = ()
+    bench: tuple[Case, ...] = ()
+    bench_scratch: Callable[[Problem], Callable[[], Any]] | None = None
+    bench_torch: Callable[[Problem], Callable[[], Any]] | None = None
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    notes: str = ""
+    slow: bool = False  # whole-training cases: kept out of the benchmark-free quick paths
+
+    def case(self, name: str) -> Case:
+        for case in self.cases:
+            if case.name == name:
+                return case
+        raise KeyError(f"{self.name} has no case {name!r}; cases are {[c.name for c in self.cases]}")
+
+
+def normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, scale: float = 1.0) -> np.ndarray:
+    """Standard-normal values (times ``scale``) of ``dtype``: random, non-zero, sign-mixed."""
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Operations and layers: one input, optional parameters, forward + backward with a random upstream grad
+# ---------------------------------------------------------------------------------------------------------
+
+
+def operation_spec(
+    *,
+    name: str,
+    chapter: int,
+    scratch_name: str,
+    torch_name: str,
+    cases: tuple[Case, ...],
+    shapes: Callable[[Case], tuple[tuple[int, ...], tuple[int, ...]]],
+    build_scratch: Callable[[Problem], Any],
+    build_torch: Callable[[Problem], Any],
+    converter: TensorConverter | None = None,
+    param_shapes: Callable[[Case], dict[str, tuple[int, ...]]] | None = None,
+    prepare: Callable[[Problem, np.random.Generator], None] | None = None,
+    input_scale: float = 1.0,
+    torch_call: Callable[[Any, Any, Problem], Any] | None = None,
+    errors: tuple[ErrorCase, ...] = (),
+    bench: tuple[Case, ...] = (),
+    notes: str = "",
+) -> ComponentSpec:
+    """A spec for an Operation or Layer: ``forward(x)`` then ``backward(G)`` with a random G.
+
+    ``shapes(case)`` gives (input shape, output shape); ``param_shapes(case)`` the book-layout parameter
+    shapes (names as in ``converter.book_names``, in the scratch component's parameter order);
+    ``build_scratch(problem)`` returns a scratch component holding copies of ``problem.params``;
+    ``build_torch(problem)`` returns an ``nn.Module`` (parameters are loaded by the spec through the
+    converter); ``prepare`` may add extras (a dropout mask) to the problem; ``torch_call(module, x,
+    problem)`` overrides how the module is called (default ``module(x)``). Results: ``output``,
+    ``grad:input`` and ``grad:<name>`` for each parameter.
+    """
+
+    def make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+        in_shape, out_shape = shapes(case)
+        params = {k: normal(rng, s, dtype) for k, s in (param_shapes(case) if param_shapes else {}).items()}
+        problem = Problem(case, dtype, {"x": normal(rng, in_shape, dtype, input_scale)}, params)
+        problem.upstream = normal(rng, out_shape, dtype)
+        if prepare is not None:
+            prepare(problem, rng)
+        return problem
+
+    def scratch_param_grads(component: Any) -> dict[str, np.ndarray]:
+        if converter is None:
+            return {}
+        grads = [component.param_grad] if hasattr(component, "param_grad") else list(component.param_grads)
+        return {f"grad:{n}": g for n, g in zip(converter.book_names, grads, strict=True)}
+
+    def run_scratch(problem: Problem) -> Results:
+        component = build_scratch(problem)
+        out = component.forward(problem.inputs["x"].copy(), problem.case.get("inference", False))
+        if problem.upstream is None:
+            raise ValueError("operation specs need an upstream gradient")
+        grad_x = component.backward(problem.upstream.copy())
+        return {"output": np.array(out, copy=True), "grad:input": grad_x, **scratch_param_grads(component)}
+
+    def run_torch(problem: Problem) -> Results:
+        module = build_torch(problem).to(torch_device())
+        if converter is not None:
+            state = {k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}
+            module.load_state_dict(state, strict=True)
+        module.train(not problem.case.get("inference", False))
+        x = to_tensor(problem.inputs["x"], requires_grad=True)
+        out = torch_call(module, x, problem) if torch_call else module(x)
+        if problem.upstream is None:
+            raise ValueError("operation specs need an upstream gradient")
+        out.backward(to_tensor(problem.upstream))
+        results: Results = {"output": to_numpy(out), "grad:input": to_numpy(x.grad)}
+        if converter is not None:
+            named = dict(module.named_parameters())
+            torch_grads = {k: to_numpy(named[k].grad) for k in converter.torch_names}
+            results.update({f"grad:{k}": v for k, v in converter.grads_to_book(torch_grads).items()})
+        return results
+
+    def fd_check(problem: Problem) -> GradCheckResult:
+        component = build_scratch(problem)
+        if problem.upstream is None:
+            raise ValueError("operation specs need an upstream gradient")
+        return check_gradients(component, problem.inputs["x"], problem.upstream, eps=FD_EPS)
+
+    def bench_scratch(problem: Problem) -> Callable[[], Any]:
+        component = build_scratch(problem)
+        x, g = problem.inputs["x"], problem.upstream
+
+        def step() -> Any:
+            component.forward(x)
+            return component.backward(g)
+
+        return step
+
+    def bench_torch(problem: Problem) -> Callable[[], Any]:
+        module = build_torch(problem).to(torch_device())
+        if converter is not None:
+            module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()})
+        x = to_tensor(problem.inputs["x"], requires_grad=True)
+        g = to_tensor(problem.upstream) if problem.upstream is not None else None
+
+        def step() -> Any:
+            x.grad = None
+            module.zero_grad(set_to_none=True)
+            out = torch_call(module, x, problem) if torch_call else module(x)
+            out.backward(g)
+            return x.grad
+
+        return step
+
+    return ComponentSpec(
+        name=name,
+        chapter=chapter,
+        scratch_name=scratch_name,
+        torch_name=torch_name,
+        cases=cases,
+        make_problem=make_problem,
+        run_scratch=run_scratch,
+        run_torch=run_torch,
+        converter=converter,
+        fd_check=fd_check,
+        errors=errors,
+        bench=bench,
+        bench_scratch=bench_scratch,
+        bench_torch=bench_torch,
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Losses: value and gradient with respect to the prediction
+# ---------------------------------------------------------------------------------------------------------
+
+
+def loss_spec(
+    *,
+    name: str,
+    chapter: int,
+    scratch_name: str,
+    torch_name: str,
+    cases: tuple[Case, ...],
+    make_inputs: Callable[[Case, np.random.Generator, np.dtype], tuple[np.ndarray, np.ndarray]],
+    build_scratch: Callable[[Case], Any],
+    build_torch: Callable[[Case], Any],
+    errors: tuple[ErrorCase, ...] = (),
+    bench: tuple[Case, ...] = (),
+    notes: str = "",
+) -> ComponentSpec:
+    """A spec for a Loss: results ``value`` (the loss) and ``grad:prediction`` (dL/dprediction).
+
+    A loss is the root of the graph: its backward has no upstream gradient in the book's API.
+    """
+
+    def make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+        prediction, target = make_inputs(case, rng, dtype)
+        return Problem(case, dtype, {"prediction": prediction, "target": target})
+
+    def run_scratch(problem: Problem) -> Results:
+        loss = build_scratch(problem.case)
+        value = loss.forward(problem.inputs["prediction"].copy(), problem.inputs["target"].copy())
+        return {"value": np.array(value), "grad:prediction": loss.backward()}
+
+    def run_torch(problem: Problem) -> Results:
+        loss = build_torch(problem.case)
+        p = to_tensor(problem.inputs["prediction"], requires_grad=True)
+        value = loss(p, to_tensor(problem.inputs["target"]))
+        value.backward()
+        return {"value": to_numpy(value), "grad:prediction": to_numpy(p.grad)}
+
+    def fd_check(problem: Problem) -> GradCheckResult:
+        return check_loss_gradient(
+            build_scratch(problem.case), problem.inputs["prediction"], problem.inputs["target"], eps=FD_EPS
+        )
+
+    def bench_scratch(problem: Problem) -> Callable[[], Any]:
+        loss = build_scratch(problem.case)
+        p, y = problem.inputs["prediction"], problem.inputs["target"]
+
+        def step() -> Any:
+            loss.forward(p, y)
+            return loss.backward()
+
+        return step
+
+    def bench_torch(problem: Problem) -> Callable[[], Any]:
+        loss = build_torch(problem.case)
+        p = to_tensor(problem.inputs["prediction"], requires_grad=True)
+        y = to_tensor(problem.inputs["target"])
+
+        def step() -> Any:
+            p.grad = None
+            loss(p, y).backward()
+            return p.grad
+
+        return step
+
+    return ComponentSpec(
+        name=name,
+        chapter=chapter,
+        scratch_name=scratch_name,
+        torch_name=torch_name,
+        cases=cases,
+        make_problem=make_problem,
+        run_scratch=run_scratch,
+        run_torch=run_torch,
+        fd_check=fd_check,
+        errors=errors,
+        bench=bench,
+        bench_scratch=bench_scratch,
+        bench_torch=bench_torch,
+        notes=notes,
+    )

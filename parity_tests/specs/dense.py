@@ -1,0 +1,247 @@
+"""Specs: WeightMultiply, BiasAdd, Dense (chapter 3-4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import scratch
+
+from ..converters import BIAS_ADD, DENSE, WEIGHT_MULTIPLY
+from ..harness import to_tensor
+from ._inputs import nan_array, seq, tensor, torch_dtype
+from .base import Case, ComponentSpec, ErrorCase, Problem, operation_spec
+
+ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU")
+
+
+def _wm_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return (case["n"], case["fin"]), (case["n"], case["fout"])
+
+
+def _torch_impl() -> Any:
+    import torch_impl
+
+    return torch_impl
+
+
+WEIGHT_MULTIPLY_SPEC = operation_spec(
+    name="WeightMultiply",
+    chapter=3,
+    scratch_name="scratch.WeightMultiply",
+    torch_name="torch_impl.WeightMultiply",
+    cases=(
+        Case("N8-13x5", {"n": 8, "fin": 13, "fout": 5}),
+        Case("N3-4x9", {"n": 3, "fin": 4, "fout": 9}),
+        Case("N5-6x6", {"n": 5, "fin": 6, "fout": 6}),
+    ),
+    shapes=_wm_shapes,
+    param_shapes=lambda c: {"W": (c["fin"], c["fout"])},
+    converter=WEIGHT_MULTIPLY,
+    build_scratch=lambda p: scratch.WeightMultiply(p.params["W"].copy()),
+    build_torch=lambda p: _torch_impl().WeightMultiply(p.case["fin"], p.case["fout"], dtype=torch_dtype(p.dtype)),
+    errors=(
+        ErrorCase(
+            "features-mismatch",
+            scratch=lambda: scratch.WeightMultiply(seq((4, 3))).forward(seq((2, 5))),
+            torch=lambda: _torch_impl().WeightMultiply(4, 3, dtype=torch_dtype(np.float64))(tensor(seq((2, 5)))),
+            exc=ValueError,
+            match=r"4",
+        ),
+        ErrorCase(
+            "wrong-ndim",
+            scratch=lambda: scratch.WeightMultiply(seq((4, 3))).forward(seq((2, 4, 1))),
+            torch=lambda: _torch_impl().WeightMultiply(4, 3, dtype=torch_dtype(np.float64))(tensor(seq((2, 4, 1)))),
+            exc=ValueError,
+            match=r"2-D",
+        ),
+    ),
+)
+
+BIAS_ADD_SPEC = operation_spec(
+    name="BiasAdd",
+    chapter=3,
+    scratch_name="scratch.BiasAdd",
+    torch_name="torch_impl.BiasAdd",
+    cases=(Case("N8-5", {"n": 8, "f": 5}), Case("N3-11", {"n": 3, "f": 11})),
+    shapes=lambda c: ((c["n"], c["f"]), (c["n"], c["f"])),
+    param_shapes=lambda c: {"B": (1, c["f"])},
+    converter=BIAS_ADD,
+    build_scratch=lambda p: scratch.BiasAdd(p.params["B"].copy()),
+    build_torch=lambda p: _torch_impl().BiasAdd(p.case["f"], dtype=torch_dtype(p.dtype)),
+    errors=(
+        ErrorCase(
+            "features-mismatch",
+            scratch=lambda: scratch.BiasAdd(seq((1, 3))).forward(seq((2, 5))),
+            torch=lambda: _torch_impl().BiasAdd(3, dtype=torch_dtype(np.float64))(tensor(seq((2, 5)))),
+            exc=ValueError,
+            match=r"3",
+        ),
+    ),
+)
+
+
+def _scratch_dense(problem: Problem) -> scratch.Dense:
+    case = problem.case
+    layer = scratch.Dense(case["fout"], getattr(scratch, case["act"])(), dropout=case.get("keep", 1.0))
+    layer.load_params([problem.params["W"].copy(), problem.params["B"].copy()])
+    if "mask" in problem.extras:
+        op = layer.dropout_op
+        if op is None:
+            raise RuntimeError("a dropout case needs a Dense layer with dropout < 1")
+        op.set_mask(problem.extras["mask"], persistent=True)
+    return layer
+
+
+def _torch_dense(problem: Problem) -> Any:
+    ti = _torch_impl()
+    case = problem.case
+    layer = ti.Dense(
+        case["fin"],
+        case["fout"],
+        getattr(ti, case["act"])(),
+        dropout=case.get("keep", 1.0),
+        dtype=torch_dtype(problem.dtype),
+    )
+    if "mask" in problem.extras:
+        layer.dropout_module.set_mask(to_tensor(problem.extras["mask"]), persistent=True)
+    return layer
+
+
+def _dense_mask(problem: Problem, rng: np.random.Generator) -> None:
+    keep = problem.case.get("keep", 1.0)
+    if keep < 1.0:
+        shape = (problem.case["n"], problem.case["fout"])
+        problem.extras["mask"] = (rng.random(shape) < keep).astype(problem.dtype)
+
+
+DENSE_SPEC = operation_spec(
+    name="Dense",
+    chapter=3,
+    scratch_name="scratch.Dense",
+    torch_name="torch_impl.Dense",
+    cases=(
+        Case("sigmoid-N8-13x5", {"n": 8, "fin": 13, "fout": 5, "act": "Sigmoid"}),
+        Case("tanh-N16-7x3", {"n": 16, "fin": 7, "fout": 3, "act": "Tanh"}),
+        Case("relu-N6-10x20", {"n": 6, "fin": 10, "fout": 20, "act": "ReLU"}),
+        Case("linear-N4-5x5", {"n": 4, "fin": 5, "fout": 5, "act": "Linear"}),
+        Case("tanh-dropout0.7-train", {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7}),
+        Case(
+            "tanh-dropout0.7-inference",
+            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inference": True},
+        ),
+    ),
+    shapes=_wm_shapes,
+    param_shapes=lambda c: {"W": (c["fin"], c["fout"]), "B": (1, c["fout"])},
+    converter=DENSE,
+    build_scratch=_scratch_dense,
+    build_torch=_torch_dense,
+    prepare=_dense_mask,
+    torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+    bench=(
+        Case("N64-784x256", {"n": 64, "fin": 784, "fout": 256, "act": "Linear"}),
+        Case("N256-1024x1024", {"n": 256, "fin": 1024, "fout": 1024, "act": "Linear"}),
+    ),
+    errors=(
+        ErrorCase(
+            "wrong-ndim",
+            scratch=lambda: scratch.Dense(3).forward(seq((2, 4, 1))),
+            torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(seq((2, 4, 1)))),
+            exc=ValueError,
+            match=r"2-D",
+        ),
+        ErrorCase(
+            "features-changed",
+            scratch=lambda: [
+                layer := scratch.Dense(3),
+                layer.forward(seq((2, 4))),
+                layer.forward(seq((2, 5))),
+            ],
+            torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(seq((2, 5)))),
+            exc=ValueError,
+            match=r"4",
+        ),
+        ErrorCase(
+            "int-input",
+            scratch=lambda: scratch.Dense(3).forward(np.arange(8).reshape(2, 4)),
+            torch=lambda: _torch_impl().Dense(4, 3)(tensor(np.arange(8).reshape(2, 4))),
+            exc=TypeError,
+            match=r"float",
+        ),
+        ErrorCase(
+            "nan-input",
+            scratch=lambda: scratch.Dense(3).forward(nan_array((2, 4))),
+            torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(nan_array((2, 4)))),
+            exc=ValueError,
+            match=r"(?i)finite|nan",
+        ),
+        ErrorCase(
+            "empty-batch",
+            scratch=lambda: scratch.Dense(3).forward(np.zeros((0, 4))),
+            torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(np.zeros((0, 4)))),
+            exc=ValueError,
+            match=r"(?i)empty",
+        ),
+        ErrorCase(
+            "keep-prob-zero",
+            scratch=lambda: scratch.Dense(3, dropout=0.0),
+            torch=lambda: _torch_impl().Dense(4, 3, dropout=0.0),
+            exc=ValueError,
+            match=r"dropout|keep",
+        ),
+        ErrorCase(
+            "unknown-weight-init",
+            scratch=lambda: scratch.Dense(3, weight_init="he"),
+            torch=lambda: _torch_impl().Dense(4, 3, weight_init="he"),
+            exc=ValueError,
+            match=r"weight_init",
+        ),
+    ),
+)
+
+
+def _activation_spec(name: str) -> ComponentSpec:
+    return operation_spec(
+        name=name,
+        chapter=3,
+        scratch_name=f"scratch.{name}",
+        torch_name=f"torch_impl.{name}",
+        cases=(
+            Case("N8x6", {"shape": (8, 6)}),
+            Case("N3x17", {"shape": (3, 17)}),
+            # Large magnitudes: saturation, and sigmoid's overflow-free branch for very negative x.
+            Case("N5x4-scale30", {"shape": (5, 4), "scale": 30.0}),
+        ),
+        shapes=lambda c: (c["shape"], c["shape"]),
+        build_scratch=lambda p: getattr(scratch, name)(),
+        build_torch=lambda p: getattr(_torch_impl(), name)(),
+        input_scale=1.0,
+        prepare=_scale_input,
+        bench=(Case("N256x1024", {"shape": (256, 1024)}),),
+        errors=(
+            ErrorCase(
+                "int-input",
+                scratch=lambda: getattr(scratch, name)().forward(np.arange(6).reshape(2, 3)),
+                torch=lambda: getattr(_torch_impl(), name)()(tensor(np.arange(6).reshape(2, 3))),
+                exc=TypeError,
+                match=r"float",
+            ),
+            ErrorCase(
+                "nan-input",
+                scratch=lambda: getattr(scratch, name)().forward(nan_array((2, 3))),
+                torch=lambda: getattr(_torch_impl(), name)()(tensor(nan_array((2, 3)))),
+                exc=ValueError,
+                match=r"(?i)finite|nan",
+            ),
+        ),
+    )
+
+
+def _scale_input(problem: Problem, rng: np.random.Generator) -> None:
+    scale = problem.case.get("scale", 1.0)
+    if scale != 1.0:
+        problem.inputs["x"] = (problem.inputs["x"] * scale).astype(problem.dtype)
+
+
+SPECS = (WEIGHT_MULTIPLY_SPEC, BIAS_ADD_SPEC, DENSE_SPEC, *(_activation_spec(a) for a in ACTIVATIONS))

@@ -1,0 +1,297 @@
+"""Specs: SGD, SGDMomentum (book form) and the learning-rate schedules (chapter 4).
+
+An optimizer case runs ``epochs`` x ``steps`` updates of two parameters from the same start with the same
+random gradients in both implementations, decaying the learning rate after every epoch, and compares the
+parameters after EVERY step (``traj:W``, ``traj:B`` stack them) and the learning rate of every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+import scratch
+
+from ..harness import to_numpy, to_tensor
+from ._inputs import tensor
+from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
+
+PARAM_SHAPES = {"W": (6, 4), "B": (1, 4)}
+
+
+def _torch_impl() -> Any:
+    import torch_impl
+
+    return torch_impl
+
+
+class _Params:
+    """Just enough of a NeuralNetwork for ``Optimizer.step``: parameters and their gradients."""
+
+    def __init__(self, params: dict[str, np.ndarray]) -> None:
+        self.values = {k: v.copy() for k, v in params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def params(self) -> Iterator[np.ndarray]:
+        yield from self.values.values()
+
+    def param_grads(self) -> Iterator[np.ndarray]:
+        yield from self.grads.values()
+
+
+def _make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    params = {k: normal(rng, s, dtype) for k, s in PARAM_SHAPES.items()}
+    steps = case["epochs"] * case["steps"]
+    grads = {k: normal(rng, (steps, *s), dtype) for k, s in PARAM_SHAPES.items()}
+    return Problem(case, dtype, {}, params, extras={"grads": grads})
+
+
+def _scratch_optimizer(case: Case) -> scratch.Optimizer:
+    kwargs = {"lr": case["lr"], "final_lr": case.get("final_lr", 0), "decay_type": case.get("decay")}
+    if case["optim"] == "SGDMomentum":
+        return scratch.SGDMomentum(momentum=case.get("momentum", 0.9), **kwargs)
+    return scratch.SGD(**kwargs)
+
+
+def _run_scratch(problem: Problem) -> Results:
+    case = problem.case
+    holder = _Params(problem.params)
+    optim = _scratch_optimizer(case)
+    optim.net = holder  # type: ignore[assignment]  # duck-typed: params() and param_grads()
+    optim._setup_decay(case["epochs"])
+    snapshots: dict[str, list[np.ndarray]] = {k: [] for k in PARAM_SHAPES}
+    lrs = []
+    step = 0
+    for _ in range(case["epochs"]):
+        lrs.append(optim.lr)
+        for _ in range(case["steps"]):
+            for k in PARAM_SHAPES:
+                holder.grads[k][...] = problem.extras["grads"][k][step]
+            optim.step()
+            for k in PARAM_SHAPES:
+                snapshots[k].append(holder.values[k].copy())
+            step += 1
+        optim._decay_lr()
+    return {**{f"traj:{k}": np.stack(v) for k, v in snapshots.items()}, "traj:lr": np.array(lrs)}
+
+
+def _torch_optimizer(case: Case, params: list[Any]) -> Any:
+    import torch
+
+    if case["optim"] == "SGDMomentum":
+        return _torch_impl().BookSGDMomentum(params, lr=case["lr"], momentum=case.get("momentum", 0.9))
+    return torch.optim.SGD(params, lr=case["lr"])
+
+
+def _run_torch(problem: Problem) -> Results:
+    import torch
+
+    case = problem.case
+    params = {k: torch.nn.Parameter(to_tensor(v)) for k, v in problem.params.items()}
+    optim = _torch_optimizer(case, list(params.values()))
+    scheduler = _torch_impl().book_lr_scheduler(optim, case.get("decay"), case.get("final_lr", 0), case["epochs"])
+    snapshots: dict[str, list[np.ndarray]] = {k: [] for k in PARAM_SHAPES}
+    lrs = []
+    step = 0
+    for _ in range(case["epochs"]):
+        lrs.append(optim.param_groups[0]["lr"])
+        for _ in range(case["steps"]):
+            for k, p in params.items():
+                p.grad = to_tensor(problem.extras["grads"][k][step])
+            optim.step()
+            for k, p in params.items():
+                snapshots[k].append(to_numpy(p))
+            step += 1
+        if scheduler is not None:
+            scheduler.step()
+    return {**{f"traj:{k}": np.stack(v) for k, v in snapshots.items()}, "traj:lr": np.array(lrs)}
+
+
+def _bench_scratch(problem: Problem) -> Any:
+    holder = _Params(problem.params)
+    optim = _scratch_optimizer(problem.case)
+    optim.net = holder  # type: ignore[assignment]
+    for k in PARAM_SHAPES:
+        holder.grads[k][...] = problem.extras["grads"][k][0]
+    return optim.step
+
+
+def _bench_torch(problem: Problem) -> Any:
+    import torch
+
+    params = [torch.nn.Parameter(to_tensor(v)) for v in problem.params.values()]
+    for p, k in zip(params, PARAM_SHAPES, strict=True):
+        p.grad = to_tensor(problem.extras["grads"][k][0])
+    return _torch_optimizer(problem.case, params).step
+
+
+def _optimizer_spec(optim: str, cases: tuple[Case, ...], errors: tuple[ErrorCase, ...], notes: str) -> ComponentSpec:
+    torch_name = "torch_impl.BookSGDMomentum" if optim == "SGDMomentum" else "torch.optim.SGD"
+    return ComponentSpec(
+        name=optim,
+        chapter=4,
+        scratch_name=f"scratch.{optim}",
+        torch_name=torch_name,
+        cases=cases,
+        make_problem=_make_problem,
+        run_scratch=_run_scratch,
+        run_torch=_run_torch,
+        errors=errors,
+        bench=(Case("W6x4+B", {"optim": optim, "lr": 0.1, "epochs": 1, "steps": 1}),),
+        bench_scratch=_bench_scratch,
+        bench_torch=_bench_torch,
+        notes=notes,
+    )
+
+
+def _param() -> Any:
+    import torch
+
+    return [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]
+
+
+SGD_SPEC = _optimizer_spec(
+    "SGD",
+    (
+        Case("constant-lr", {"optim": "SGD", "lr": 0.05, "epochs": 3, "steps": 4}),
+        Case(
+            "linear-decay",
+            {"optim": "SGD", "lr": 0.1, "final_lr": 0.01, "decay": "linear", "epochs": 4, "steps": 3},
+        ),
+        Case(
+            "exponential-decay",
+            {"optim": "SGD", "lr": 0.2, "final_lr": 0.02, "decay": "exponential", "epochs": 5, "steps": 3},
+        ),
+    ),
+    errors=(
+        ErrorCase(
+            "unknown-decay",
+            scratch=lambda: scratch.SGD(0.1, 0.01, "cosine"),
+            torch=lambda: _torch_impl().book_lr_scheduler(_sgd(), "cosine", 0.01, 5),
+            exc=ValueError,
+            match=r"decay_type",
+        ),
+        ErrorCase(
+            "final-lr-above-lr",
+            scratch=lambda: scratch.SGD(0.1, 0.5, "linear"),
+            torch=lambda: _torch_impl().book_lr_scheduler(_sgd(), "linear", 0.5, 5),
+            exc=ValueError,
+            match=r"final_lr",
+        ),
+        ErrorCase(
+            "one-epoch-with-decay",
+            scratch=lambda: scratch.SGD(0.1, 0.01, "linear")._setup_decay(1),
+            torch=lambda: _torch_impl().book_lr_scheduler(_sgd(), "linear", 0.01, 1),
+            exc=ValueError,
+            match=r"epochs",
+        ),
+    ),
+    notes="p -= lr*g, identical to torch.optim.SGD; decay per epoch = LinearLR/ExponentialLR stepped after each epoch",
+)
+
+
+def _sgd() -> Any:
+    import torch
+
+    return torch.optim.SGD(_param(), lr=0.1)
+
+
+SGD_MOMENTUM_SPEC = _optimizer_spec(
+    "SGDMomentum",
+    (
+        Case("constant-lr", {"optim": "SGDMomentum", "lr": 0.05, "epochs": 3, "steps": 4}),
+        Case(
+            "linear-decay",
+            {
+                "optim": "SGDMomentum",
+                "lr": 0.15,
+                "final_lr": 0.05,
+                "decay": "linear",
+                "epochs": 4,
+                "steps": 3,
+            },
+        ),
+        Case(
+            "exponential-decay",
+            {
+                "optim": "SGDMomentum",
+                "lr": 0.2,
+                "final_lr": 0.05,
+                "decay": "exponential",
+                "momentum": 0.8,
+                "epochs": 5,
+                "steps": 3,
+            },
+        ),
+    ),
+    errors=(
+        ErrorCase(
+            "lr-zero",
+            scratch=lambda: scratch.SGDMomentum(lr=0.0),
+            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=0.0),
+            exc=ValueError,
+            match=r"lr",
+        ),
+        ErrorCase(
+            "lr-negative",
+            scratch=lambda: scratch.SGDMomentum(lr=-0.1),
+            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=-0.1),
+            exc=ValueError,
+            match=r"lr",
+        ),
+        ErrorCase(
+            "lr-string",
+            scratch=lambda: scratch.SGDMomentum(lr="0.1"),  # type: ignore[arg-type]
+            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=tensor(np.array([0.1]))),
+            exc=TypeError,
+            match=r"lr",
+        ),
+    ),
+    notes="book form v = mu*v + lr*g, p -= v; torch.optim.SGD keeps lr outside the velocity (differs under decay)",
+)
+
+
+def _schedule_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    return Problem(case, dtype, {})
+
+
+def _schedule_scratch(problem: Problem) -> Results:
+    c = problem.case
+    return {"traj:lr": np.array(scratch.SGD(c["lr"], c["final_lr"], c["decay"]).lr_schedule(c["epochs"]))}
+
+
+def _schedule_torch(problem: Problem) -> Results:
+    import torch
+
+    c = problem.case
+    optim = torch.optim.SGD(_param(), lr=c["lr"])
+    scheduler = _torch_impl().book_lr_scheduler(optim, c["decay"], c["final_lr"], c["epochs"])
+    lrs = []
+    for _ in range(c["epochs"]):
+        lrs.append(optim.param_groups[0]["lr"])
+        optim.step()
+        scheduler.step()
+    return {"traj:lr": np.array(lrs)}
+
+
+SCHEDULE_SPEC = ComponentSpec(
+    name="LRSchedule",
+    chapter=4,
+    scratch_name="scratch.Optimizer(decay_type=...)",
+    torch_name="torch_impl.book_lr_scheduler",
+    make_problem=_schedule_problem,
+    run_scratch=_schedule_scratch,
+    run_torch=_schedule_torch,
+    dtypes=("float64",),
+    cases=(
+        Case("linear-E50", {"lr": 0.15, "final_lr": 0.05, "decay": "linear", "epochs": 50}),
+        Case("exponential-E50", {"lr": 0.2, "final_lr": 0.05, "decay": "exponential", "epochs": 50}),
+        Case("linear-E2", {"lr": 0.1, "final_lr": 0.001, "decay": "linear", "epochs": 2}),
+        Case("exponential-E7", {"lr": 1.0, "final_lr": 1e-3, "decay": "exponential", "epochs": 7}),
+    ),
+    notes="linear: LinearLR(1, final/lr, E-1); exponential: ExponentialLR((final/lr)^(1/(E-1))); step after each epoch",
+)
+
+SPECS = (SGD_SPEC, SGD_MOMENTUM_SPEC, SCHEDULE_SPEC)

@@ -1,0 +1,172 @@
+"""Input checks shared by every ``torch_impl`` component.
+
+Every check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (right kind, wrong value
+or shape) with a message that names the argument, what was expected and what was received, in the same
+style as the NumPy package's checks. They never use ``assert``, which disappears under ``python -O``.
+
+Checking that a tensor is finite reads one boolean back from the tensor's device; on a GPU that is a
+synchronisation point, the price of a clear error instead of a silent NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def describe(x: Any) -> str:
+    """A short description of ``x`` for error messages."""
+    if isinstance(x, Tensor):
+        return f"Tensor of dtype {x.dtype} and shape {tuple(x.shape)} on {x.device}"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{type(x).__name__} of dtype {x.dtype} and shape {tuple(x.shape)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def check_tensor(
+    x: Any,
+    name: str,
+    ndim: int | None = None,
+    layout: str | None = None,
+    *,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> Tensor:
+    """Return ``x`` unchanged if it is a non-empty, finite, floating-point tensor of the given ndim.
+
+    ``layout`` is a human description of the expected axes (e.g. ``"[batch, features]"``) used in messages.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of floats; received {describe(x)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype (torch.float32 or torch.float64); received dtype "
+            f"{x.dtype} (convert with .float() or .double())"
+        )
+    if ndim is not None and x.dim() != ndim:
+        axes = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must be a {ndim}-D tensor{axes}; received shape {tuple(x.shape)}")
+    if not allow_empty and (x.dim() == 0 or x.shape[0] == 0 or x.numel() == 0):
+        raise ValueError(f"{name} must be a non-empty batch; received shape {tuple(x.shape)}")
+    # Exact and cheap: any NaN/inf makes the sum non-finite; only then (or when a sum of large finite
+    # values overflows) is the element-wise check run. A plain torch.isfinite(x).all() costs more than
+    # many of the operations it guards.
+    if finite and x.numel() and not bool(torch.isfinite(x.detach().sum())) and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
+    return x
+
+
+def check_matches(x: Tensor, name: str, reference: Tensor, what: str) -> None:
+    """Raise ``TypeError`` unless ``x`` has the dtype and device of ``reference`` (described by ``what``)."""
+    if x.dtype != reference.dtype:
+        raise TypeError(
+            f"{name} must have the dtype of {what} ({reference.dtype}); received dtype {x.dtype} "
+            f"(convert with .to({reference.dtype}))"
+        )
+    if x.device != reference.device:
+        raise TypeError(f"{name} must be on the device of {what} ({reference.device}); received a tensor on {x.device}")
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}; received shape {tuple(b.shape)}"
+        )
+
+
+def check_features(x: Tensor, name: str, expected: int, owner: str) -> None:
+    """Raise ``ValueError`` unless the 2-D tensor ``x`` has ``expected`` columns (``owner`` explains why)."""
+    if x.shape[1] != expected:
+        raise ValueError(f"{name} must have {expected} features ({owner}); received shape {tuple(x.shape)}")
+
+
+def check_module(value: Any, name: str, example: str) -> nn.Module:
+    """Return ``value`` if it is an ``nn.Module`` instance (a module class gets a hint to instantiate it)."""
+    if isinstance(value, type):
+        raise TypeError(
+            f"{name} must be an nn.Module instance such as {example}; received the class {value.__name__} "
+            f"itself (add parentheses: {value.__name__}())"
+        )
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be an nn.Module instance such as {example}; received {describe(value)}")
+    return value
+
+
+def check_real(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite real number (bool excluded)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; received {describe(value)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite; received {value!r}")
+    return out
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number > 0."""
+    out = check_real(value, name)
+    if out <= 0:
+        raise ValueError(f"{name} must be > 0; received {value!r}")
+    return out
+
+
+def check_lr(value: Any, name: str = "lr") -> float:
+    """Return a learning rate (a real number > 0)."""
+    return check_positive(value, name)
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number >= 0."""
+    out = check_real(value, name)
+    if out < 0:
+        raise ValueError(f"{name} must be >= 0; received {value!r}")
+    return out
+
+
+def check_keep_prob(value: Any, name: str = "keep_prob") -> float:
+    """Return a keep probability in (0, 1]."""
+    out = check_real(value, name)
+    if not 0.0 < out <= 1.0:
+        raise ValueError(f"{name} must be a keep probability in (0, 1]; received {value!r}")
+    return out
+
+
+def check_momentum(value: Any, name: str = "momentum") -> float:
+    """Return a momentum coefficient in [0, 1)."""
+    out = check_real(value, name)
+    if not 0.0 <= out < 1.0:
+        raise ValueError(f"{name} must be in [0, 1); received {value!r}")
+    return out
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` if it is an integer (bool excluded) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; received {describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices!r}; received {value!r}")
+    return value
+
+
+def check_generator(value: Any, name: str = "generator") -> torch.Generator | None:
+    """Return ``value`` if it is a ``torch.Generator`` or ``None``."""
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None; "
+            f"received {describe(value)}"
+        )
+    return value
