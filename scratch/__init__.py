@@ -6,13 +6,35 @@ writes it runs unchanged. Where the book's code is wrong (see docs/porting-guide
 package is mathematically correct. This package never imports torch.
 """
 
+from . import fundamentals, linear_regression, metrics, one_hidden_layer
 from .activations import Linear, ReLU, Sigmoid, Tanh
 from .base import Operation, ParamOperation
 from .dropout import Dropout
+from .fundamentals import (
+    chain_deriv_2,
+    chain_deriv_3,
+    chain_length_2,
+    chain_length_3,
+    deriv,
+    leaky_relu,
+    matmul_backward_first,
+    matmul_forward,
+    matrix_forward_extra,
+    matrix_function_backward_1,
+    matrix_function_backward_sum_1,
+    matrix_function_forward_sum,
+    multiple_inputs_add,
+    multiple_inputs_add_backward,
+    sigmoid,
+    square,
+)
 from .gradcheck import GradCheckResult, check_gradients, check_loss_gradient
 from .layers import Dense, Layer
+from .linear_regression import forward_linear_regression, generate_batch, permute_data
 from .losses import Loss, MeanSquaredError, SoftmaxCrossEntropy
+from .metrics import mae, rmse
 from .network import NeuralNetwork
+from .one_hidden_layer import forward_loss
 from .operations import BiasAdd, WeightMultiply
 from .optimizers import SGD, Optimizer, SGDMomentum
 from .train import Trainer, TrainingHistory
@@ -39,6 +61,32 @@ __all__ = [
     "Trainer",
     "TrainingHistory",
     "WeightMultiply",
+    "chain_deriv_2",
+    "chain_deriv_3",
+    "chain_length_2",
+    "chain_length_3",
     "check_gradients",
     "check_loss_gradient",
+    "deriv",
+    "forward_linear_regression",
+    "forward_loss",
+    "fundamentals",
+    "generate_batch",
+    "leaky_relu",
+    "linear_regression",
+    "mae",
+    "matmul_backward_first",
+    "matmul_forward",
+    "matrix_forward_extra",
+    "matrix_function_backward_1",
+    "matrix_function_backward_sum_1",
+    "matrix_function_forward_sum",
+    "metrics",
+    "multiple_inputs_add",
+    "multiple_inputs_add_backward",
+    "one_hidden_layer",
+    "permute_data",
+    "rmse",
+    "sigmoid",
+    "square",
 ]

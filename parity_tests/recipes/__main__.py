@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from . import ch2
+from . import ch2, ch3
 
 RECIPES: dict[str, Callable[[list[str] | None], int]] = {
     "ch2": ch2.main,
+    "ch3": ch3.main,
 }
 
 USAGE = "usage: python -m parity_tests.recipes NAME [options]   (NAME --help for a recipe's options)"

@@ -1,0 +1,141 @@
+"""Chapter 3: the framework on Boston housing ("lr", "nn", "dl" models), scratch vs torch_impl.
+
+Each model is trained with SGD (lr 0.01), mean squared error, batches of 32, 50 epochs, evaluated every
+10 epochs with early stopping, as in the book. The scratch network draws its initial weights from its seed;
+the torch_impl model is loaded with exactly those weights (through the parity converters), and both
+trainers shuffle with the same seed, so the two runs must agree to round-off. The recipe prints the
+validation losses at each evaluation side by side, then MAE and RMSE on the test set, and exits 1 if the
+implementations disagree by more than 1e-8 (relative).
+
+    python -m parity_tests.recipes ch3               # all three models
+    python -m parity_tests.recipes ch3 --model dl --epochs 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+import scratch
+import torch_impl as ti
+
+from ..converters import dense_stack
+
+PARITY_RTOL = 1e-8
+BOOK_SEED = 20190501
+
+# Hidden layers of each model (the output layer Dense(1, Linear) is added to every one).
+MODELS: dict[str, tuple[int, ...]] = {"lr": (), "nn": (13,), "dl": (13, 13)}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m parity_tests.recipes ch3", description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which model (all)")
+    p.add_argument("--epochs", type=int, default=50, help="epochs (50)")
+    p.add_argument("--eval-every", type=int, default=10, help="evaluate every N epochs (10)")
+    p.add_argument("--batch-size", type=int, default=32, help="rows per batch (32)")
+    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (0.01)")
+    p.add_argument("--seed", type=int, default=BOOK_SEED, help=f"network and shuffling seed ({BOOK_SEED})")
+    return p
+
+
+def build_scratch(hidden: Sequence[int], seed: int) -> scratch.NeuralNetwork:
+    """The book's chapter 3 network: Dense(h, Sigmoid) for each hidden width, then Dense(1, Linear)."""
+    layers: list[scratch.Layer] = [scratch.Dense(h, scratch.Sigmoid()) for h in hidden]
+    layers.append(scratch.Dense(1, scratch.Linear()))
+    return scratch.NeuralNetwork(layers, scratch.MeanSquaredError(), seed=seed)
+
+
+def build_torch_twin(net: scratch.NeuralNetwork, n_in: int) -> ti.SequentialModel:
+    """The torch_impl twin of a set-up scratch network, loaded with the very same weights."""
+    widths = [n_in] + [layer.neurons for layer in net.layers]
+    layers = []
+    for i, layer in enumerate(net.layers):
+        activation = ti.Sigmoid() if isinstance(layer.activation, scratch.Sigmoid) else ti.Linear()
+        layers.append(ti.Dense(widths[i], widths[i + 1], activation, dtype=torch.float64))
+    model = ti.SequentialModel(*layers)
+    converter = dense_stack(len(net.layers))
+    book = dict(zip(converter.book_names, (p.copy() for p in net.params()), strict=True))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in converter.to_torch(book).items()})
+    return model
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    return float(np.max(np.abs(a - b))) / scale if scale > 0 else float(np.max(np.abs(a - b), initial=0.0))
+
+
+def run_model(
+    name: str, args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[str], None] = print
+) -> float:
+    """Train one model in both implementations; print the comparison; return the worst relative difference."""
+    X_train, X_test, y_train, y_test = data
+    net = build_scratch(MODELS[name], args.seed)
+    net.forward(X_train[:1])  # creates the weights from the network's seed
+    model = build_torch_twin(net, X_train.shape[1])
+    fit = {"epochs": args.epochs, "eval_every": args.eval_every, "batch_size": args.batch_size, "seed": args.seed}
+
+    messages = io.StringIO()
+    t0 = time.perf_counter()
+    s_hist = scratch.Trainer(net, scratch.SGD(args.lr)).fit(
+        X_train, y_train, X_test, y_test, restart=False, progress=False, verbose=False, **fit
+    )
+    t1 = time.perf_counter()
+    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=args.lr), ti.MeanSquaredError())
+    t_hist = trainer.fit(X_train, y_train, X_test, y_test, progress=False, verbose=False, stream=messages, **fit)
+    t2 = time.perf_counter()
+
+    s_pred = net.forward(X_test, inference=True)
+    with torch.no_grad():
+        t_pred = model(torch.from_numpy(X_test), inference=True).numpy()
+    layout = " -> ".join(["13", *(f"{h} sigmoid" for h in MODELS[name]), "1"])
+    emit(f'\nModel "{name}" ({layout}): SGD lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs')
+    emit(f"  {'epoch':>6}  {'val loss, scratch':>18}  {'val loss, torch_impl':>21}")
+    for epoch, s_loss, t_loss in zip(s_hist.eval_epochs, s_hist.val_losses, t_hist.val_losses, strict=False):
+        emit(f"  {epoch:>6}  {s_loss:>18.4f}  {t_loss:>21.4f}")
+    for label, hist in (("scratch", s_hist), ("torch_impl", t_hist)):
+        if hist.stopped_early:
+            emit(f"  {label}: early stopping fired; kept the model from epoch {hist.best_epoch}")
+    emit(f"  {'implementation':<12}{'MAE':>10}{'RMSE':>10}{'time (s)':>10}")
+    for label, pred, seconds in (("scratch", s_pred, t1 - t0), ("torch_impl", t_pred, t2 - t1)):
+        emit(f"  {label:<12}{scratch.mae(pred, y_test):>10.4f}{scratch.rmse(pred, y_test):>10.4f}{seconds:>10.2f}")
+    worst = max(
+        _rel(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
+        _rel(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
+        _rel(s_pred, t_pred),
+    )
+    emit(f"  scratch vs torch_impl (max relative): {worst:.1e}")
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 3 recipe; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    for flag, value in (
+        ("--epochs", args.epochs),
+        ("--eval-every", args.eval_every),
+        ("--batch-size", args.batch_size),
+    ):
+        if value < 1:
+            print(f"error: {flag} must be >= 1; received {value}")
+            return 2
+    from data import load_boston
+
+    data = load_boston()
+    print(f"Chapter 3: Boston housing ({data[0].shape[0]} train / {data[1].shape[0]} test rows), seed {args.seed}")
+    names = list(MODELS) if args.model == "all" else [args.model]
+    worst = max(run_model(name, args, data) for name in names)
+    verdict = "agree" if worst <= PARITY_RTOL else "DISAGREE"
+    print(f"\nparity: scratch and torch_impl {verdict} to {worst:.1e} (tolerance {PARITY_RTOL:g})")
+    return 0 if worst <= PARITY_RTOL else 1

@@ -1,0 +1,34 @@
+"""The chapter 3 recipe runs both implementations to agreement, and the dispatcher knows every recipe."""
+
+from __future__ import annotations
+
+import pytest
+
+from parity_tests.recipes import ch3
+from parity_tests.recipes.__main__ import RECIPES
+from parity_tests.recipes.__main__ import main as dispatch
+
+pytest.importorskip("mlxtend", reason="the Boston data ships with mlxtend (pip install dlfs-parity[data])")
+
+
+def test_ch3_recipe_agrees_and_prints_every_model(capsys):
+    code = ch3.main(["--epochs", "4", "--eval-every", "2", "--seed", "7"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for name in ("lr", "nn", "dl"):
+        assert f'Model "{name}"' in out
+    assert "parity: scratch and torch_impl agree" in out
+    assert out.count("MAE") == 3
+
+
+def test_ch3_recipe_rejects_bad_options(capsys):
+    assert ch3.main(["--epochs", "0"]) == 2
+    assert "--epochs must be >= 1" in capsys.readouterr().out
+    assert ch3.main(["--model", "cnn"]) == 2
+
+
+def test_dispatcher_lists_and_dispatches(capsys):
+    assert {"ch2", "ch3"} <= set(RECIPES)
+    assert dispatch(["--help"]) == 0
+    assert "ch3" in capsys.readouterr().out
+    assert dispatch(["nope"]) == 2
