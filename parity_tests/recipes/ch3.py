@@ -56,6 +56,8 @@ def build_torch_twin(net: scratch.NeuralNetwork, n_in: int) -> ti.SequentialMode
     widths = [n_in] + [layer.neurons for layer in net.layers]
     layers = []
     for i, layer in enumerate(net.layers):
+        if not isinstance(layer, scratch.Dense):
+            raise TypeError(f"the chapter 3 twin is built from Dense layers; received {type(layer).__name__}")
         activation = ti.Sigmoid() if isinstance(layer.activation, scratch.Sigmoid) else ti.Linear()
         layers.append(ti.Dense(widths[i], widths[i + 1], activation, dtype=torch.float64))
     model = ti.SequentialModel(*layers)
