@@ -177,6 +177,22 @@ DENSE_SPEC = operation_spec(
             match=r"(?i)finite|nan",
         ),
         ErrorCase(
+            "inf-input",
+            scratch=lambda: scratch.Dense(3).forward(np.full((2, 4), np.inf)),
+            torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(np.full((2, 4), np.inf))),
+            exc=ValueError,
+            match=r"(?i)finite|inf",
+        ),
+        ErrorCase(
+            "object-input",
+            scratch=lambda: scratch.Dense(3).forward(np.array([[1.0, 2.0], [3.0, None]], dtype=object)),
+            torch=lambda: _torch_impl().Dense(2, 3, dtype=torch_dtype(np.float64))(
+                np.array([[1.0, 2.0], [3.0, None]], dtype=object)
+            ),
+            exc=TypeError,
+            match=r"(?i)float|tensor",
+        ),
+        ErrorCase(
             "empty-batch",
             scratch=lambda: scratch.Dense(3).forward(np.zeros((0, 4))),
             torch=lambda: _torch_impl().Dense(4, 3, dtype=torch_dtype(np.float64))(tensor(np.zeros((0, 4)))),

@@ -16,7 +16,7 @@ import scratch
 from ..converters import dense_stack
 from ..harness import to_numpy, to_tensor
 from ._inputs import torch_dtype
-from .base import Case, ComponentSpec, Problem, Results, normal
+from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
 
 CONVERTER = dense_stack(2)
 SHAPES = {"0.W": (13, 13), "0.B": (1, 13), "1.W": (13, 1), "1.B": (1, 1)}
@@ -106,6 +106,40 @@ def _run_torch(problem: Problem) -> Results:
     }
 
 
+def _tiny() -> tuple[np.ndarray, np.ndarray]:
+    x = np.linspace(-1.0, 1.0, 24).reshape(8, 3)
+    return x, x[:, :1] * 2.0
+
+
+def _scratch_fit(**options: Any) -> Any:
+    X, y = _tiny()
+    net = scratch.NeuralNetwork([scratch.Dense(1)], scratch.MeanSquaredError())
+    kwargs = {"epochs": 2, "eval_every": 1, "batch_size": 4, "verbose": False, "progress": False, **options}
+    return scratch.Trainer(net, scratch.SGD(0.01)).fit(X, y, X, y, **kwargs)
+
+
+def _torch_fit(**options: Any) -> Any:
+    import torch
+
+    import torch_impl as ti
+
+    X, y = _tiny()
+    model = ti.SequentialModel(ti.Dense(3, 1, dtype=torch.float64))
+    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.01), ti.MeanSquaredError())
+    kwargs = {"epochs": 2, "eval_every": 1, "batch_size": 4, "verbose": False, "progress": False, **options}
+    return trainer.fit(X, y, X, y, **kwargs)
+
+
+def _fit_error(option: str, value: Any, exc: type[Exception]) -> ErrorCase:
+    return ErrorCase(
+        f"{option}={value!r}",
+        scratch=lambda: _scratch_fit(**{option: value}),
+        torch=lambda: _torch_fit(**{option: value}),
+        exc=exc,
+        match=option,
+    )
+
+
 def _bench_scratch(problem: Problem) -> Any:
     return lambda: _run_scratch(problem)
 
@@ -143,6 +177,13 @@ SPECS = (
             ),
         ),
         bench=(Case("one-epoch", {"optim": "SGD", "lr": 0.01, "epochs": 1}),),
+        errors=(
+            _fit_error("epochs", 0, ValueError),
+            _fit_error("eval_every", 0, ValueError),
+            _fit_error("batch_size", 0, ValueError),
+            _fit_error("batch_size", -3, ValueError),
+            _fit_error("epochs", 2.5, TypeError),
+        ),
         bench_scratch=_bench_scratch,
         bench_torch=_bench_torch,
         notes="Boston 354/152 split, batch 32, shared initial weights and batch order; restart=False",
