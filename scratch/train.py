@@ -18,13 +18,13 @@ NumPy's global generator; the shuffle does not compound across epochs.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
 
 from data.batching import epoch_order, iterate_batches
+from data.progress import ProgressBar
 
 from ._validation import check_float_array, check_int
 from .network import NeuralNetwork
@@ -42,23 +42,6 @@ class TrainingHistory:
     stopped_early: bool = False
     best_epoch: int | None = None
     best_loss: float = float("inf")
-
-
-class _ProgressBar:
-    """A dependency-free text progress bar on a stream (stderr by default)."""
-
-    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
-        self.total, self.stream, self.width = total, stream, width
-
-    def update(self, done: int, note: str = "") -> None:
-        filled = int(self.width * done / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] epoch {done}/{self.total} {note}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 class Trainer:
@@ -89,13 +72,14 @@ class Trainer:
         early_stopping: bool = True,
         *,
         verbose: bool = True,
-        progress: bool = True,
+        progress: bool | None = None,
         stream: TextIO | None = None,
     ) -> TrainingHistory:
         """Train for ``epochs`` epochs; see the module docstring for the exact order of events.
 
         ``verbose`` prints each validation loss (as the book does); ``progress`` draws a progress bar on
-        ``stream`` (stderr by default). Returns (and stores as ``self.history``) what happened.
+        ``stream`` (stderr by default; ``None``: only when it is a terminal). Returns (and stores as
+        ``self.history``) what happened.
         """
         epochs = check_int(epochs, "epochs", 1)
         eval_every = check_int(eval_every, "eval_every", 1)
@@ -108,7 +92,6 @@ class Trainer:
         if X_test.shape[0] != y_test.shape[0]:
             raise ValueError(f"y_test must have {X_test.shape[0]} rows like X_test; received {y_test.shape}")
 
-        out = stream if stream is not None else sys.stderr
         self.optim.net = self.net
         self.optim._setup_decay(epochs)
         if restart:
@@ -120,7 +103,7 @@ class Trainer:
         history = TrainingHistory()
         self.history = history
         best_params: list[np.ndarray] | None = None
-        bar = _ProgressBar(epochs, out) if progress else None
+        bar = ProgressBar(epochs, stream, enabled=progress)
 
         for e in range(epochs):
             history.lrs.append(self.optim.lr)
@@ -138,7 +121,7 @@ class Trainer:
                 history.val_losses.append(loss)
                 if loss < self.best_loss:
                     if verbose:
-                        print(f"Validation loss after {e + 1} epochs is {loss:.3f}")
+                        bar.message(f"Validation loss after {e + 1} epochs is {loss:.3f}")
                     self.best_loss = loss
                     history.best_epoch, history.best_loss = e + 1, loss
                     if early_stopping:
@@ -148,17 +131,14 @@ class Trainer:
                         for own, saved in zip(self.net.params(), best_params, strict=True):
                             own[...] = saved
                     if verbose:
-                        print(
+                        bar.message(
                             f"Loss increased after epoch {e + 1}, final loss was {self.best_loss:.3f}, "
                             f"using the model from epoch {history.best_epoch}"
                         )
                     history.stopped_early = True
-                    if bar is not None:
-                        bar.update(e + 1, "(stopped early)")
+                    bar.update(e + 1, "(stopped early)")
                     break
             self.optim._decay_lr()
-            if bar is not None:
-                bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
-        if bar is not None:
-            bar.close()
+            bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
+        bar.close()
         return history

@@ -28,7 +28,6 @@ across ``fit`` calls; the optimizer keeps its state (momentum buffers, lr) too.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -39,6 +38,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from data.batching import batch_slices, epoch_order
+from data.progress import ProgressBar
 
 from ._validation import check_int, check_tensor, describe
 from .model import accepts_inference
@@ -57,23 +57,6 @@ class TrainingHistory:
     stopped_early: bool = False
     best_epoch: int | None = None
     best_loss: float = float("inf")
-
-
-class _ProgressBar:
-    """A dependency-free text progress bar on a stream (stderr by default)."""
-
-    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
-        self.total, self.stream, self.width = total, stream, width
-
-    def update(self, done: int, note: str = "") -> None:
-        filled = int(self.width * done / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] epoch {done}/{self.total} {note}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 class PyTorchTrainer:
@@ -168,15 +151,15 @@ class PyTorchTrainer:
         *,
         scheduler: Any = None,
         verbose: bool = True,
-        progress: bool = True,
+        progress: bool | None = None,
         stream: TextIO | None = None,
     ) -> TrainingHistory:
         """Train for ``epochs`` epochs; see the module docstring for the exact order of events.
 
         ``scheduler`` (anything with ``step()``, normally a ``torch.optim.lr_scheduler`` on ``optim``) is
         stepped once after each epoch. ``verbose`` prints each validation loss (as the book does);
-        ``progress`` draws a progress bar on ``stream`` (stderr by default). Returns (and stores as
-        ``self.history``) what happened.
+        ``progress`` draws a progress bar on ``stream`` (stderr by default; ``None``: only when it is a
+        terminal). Returns (and stores as ``self.history``) what happened.
         """
         epochs = check_int(epochs, "epochs", 1)
         eval_every = check_int(eval_every, "eval_every", 1)
@@ -199,14 +182,13 @@ class PyTorchTrainer:
         if X_te.shape[0] != y_te.shape[0]:
             raise ValueError(f"y_test must have {X_te.shape[0]} rows like X_test; received shape {tuple(y_te.shape)}")
 
-        out = stream if stream is not None else sys.stderr
         n = X_tr.shape[0]
         slices = batch_slices(n, batch_size)
         rng = np.random.default_rng(seed)
         history = TrainingHistory()
         self.history = history
         best_state: dict[str, Tensor] | None = None
-        bar = _ProgressBar(epochs, out) if progress else None
+        bar = ProgressBar(epochs, stream, enabled=progress)
         was_training = self.model.training
 
         try:
@@ -233,7 +215,7 @@ class PyTorchTrainer:
                     history.val_losses.append(val_loss)
                     if val_loss < self.best_loss:
                         if verbose:
-                            print(f"Validation loss after {e + 1} epochs is {val_loss:.3f}")
+                            bar.message(f"Validation loss after {e + 1} epochs is {val_loss:.3f}")
                         self.best_loss = val_loss
                         history.best_epoch, history.best_loss = e + 1, val_loss
                         if early_stopping:
@@ -242,20 +224,17 @@ class PyTorchTrainer:
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
                         if verbose:
-                            print(
+                            bar.message(
                                 f"Loss increased after epoch {e + 1}, final loss was {self.best_loss:.3f}, "
                                 f"using the model from epoch {history.best_epoch}"
                             )
                         history.stopped_early = True
-                        if bar is not None:
-                            bar.update(e + 1, "(stopped early)")
+                        bar.update(e + 1, "(stopped early)")
                         break
                 if scheduler is not None:
                     scheduler.step()
-                if bar is not None:
-                    bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
+                bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
         finally:
             self.model.train(was_training)
-            if bar is not None:
-                bar.close()
+            bar.close()
         return history

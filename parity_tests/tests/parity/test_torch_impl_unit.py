@@ -625,7 +625,7 @@ def test_trainer_accepts_tensors_float32_and_class_labels() -> None:
     clf_trainer = PyTorchTrainer(clf, torch.optim.SGD(clf.parameters(), lr=0.1), nn.CrossEntropyLoss())
     stream = io.StringIO()
     val_labels = (Xv[:, 0] > 0).astype(np.int64)
-    clf_trainer.fit(X, labels, Xv, val_labels, epochs=2, eval_every=1, verbose=False, stream=stream)
+    clf_trainer.fit(X, labels, Xv, val_labels, epochs=2, eval_every=1, verbose=False, stream=stream, progress=True)
     assert "epoch 2/2" in stream.getvalue()
 
 

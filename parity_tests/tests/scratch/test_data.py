@@ -779,3 +779,29 @@ def test_data_package_imports_neither_torch_nor_scratch() -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_bar_draws_only_when_enabled_and_keeps_messages_clean(capsys):
+    import io
+
+    from data.progress import ProgressBar
+
+    quiet = io.StringIO()
+    bar = ProgressBar(4, quiet)  # a StringIO is not a terminal: auto mode draws nothing
+    bar.update(1, "x")
+    bar.message("hello")
+    bar.close()
+    assert quiet.getvalue() == ""
+    assert capsys.readouterr().out == "hello\n"
+
+    drawn = io.StringIO()
+    bar = ProgressBar(4, drawn, enabled=True, width=4)
+    bar.update(2, "half")
+    bar.message("line")
+    bar.update(4)
+    bar.close()
+    text = drawn.getvalue()
+    assert "[##--] epoch 2/4 half" in text
+    assert "[####] epoch 4/4" in text
+    assert text.endswith("\n")
+    assert capsys.readouterr().out == "line\n"
