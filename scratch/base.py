@@ -34,6 +34,10 @@ class Operation:
     def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
         """Store ``input_`` and return the operation's output."""
         self._check_input(input_)
+        return self._forward(input_, inference)
+
+    def _forward(self, input_: np.ndarray, inference: bool) -> np.ndarray:
+        """``forward`` without the input checks: for a ``Layer`` whose own checks already cover them."""
         self.input_ = input_
         self.output = self._output(inference)
         return self.output

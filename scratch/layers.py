@@ -54,8 +54,10 @@ class Layer:
             self.first = False
         self.input_ = input_
         out = input_
+        # The layer checked its input (type, dtype, finiteness, features); its operations were built
+        # for that shape, so they skip re-checking what flows between them.
         for operation in self.operations:
-            out = operation.forward(out, inference)
+            out = operation._forward(out, inference)
         self.output = out
         return out
 
