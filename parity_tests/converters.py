@@ -59,6 +59,33 @@ def bias_row(book: str, torch: str, book_shape: str = "(1, out)", torch_shape: s
     )
 
 
+def swap_conv_axes(book: str, torch: str) -> TensorMap:
+    """A conv kernel stored ``[C_in, C_out, k, k]`` by the book (the ``ConvTranspose2d`` layout) and
+    ``[C_out, C_in, k, k]`` by ``nn.Conv2d``."""
+    return TensorMap(
+        book,
+        torch,
+        "(C_in, C_out, k, k)",
+        "(C_out, C_in, k, k)",
+        "swap axes 0 and 1",
+        to_torch=lambda a: np.ascontiguousarray(a.transpose(1, 0, 2, 3)),  # [C_in, C_out, k, k] -> [C_out, C_in, k, k]
+        to_book=lambda a: np.ascontiguousarray(a.transpose(1, 0, 2, 3)),  # [C_out, C_in, k, k] -> [C_in, C_out, k, k]
+    )
+
+
+def channel_bias(book: str, torch: str) -> TensorMap:
+    """A per-channel bias stored ``[1, C, 1, 1]`` (broadcast over ``[N, C, H, W]``) and ``[C]`` by torch."""
+    return TensorMap(
+        book,
+        torch,
+        "(1, C_out, 1, 1)",
+        "(C_out,)",
+        "drop / add the three unit axes",
+        to_torch=lambda a: a.reshape(-1).copy(),  # [1, C, 1, 1] -> [C]
+        to_book=lambda a: a.reshape(1, -1, 1, 1).copy(),  # [C] -> [1, C, 1, 1]
+    )
+
+
 @dataclass(frozen=True)
 class TensorConverter:
     """A converter made of independent one-to-one tensor maps."""
@@ -125,6 +152,12 @@ def combine(name: str, parts: list[TensorConverter]) -> TensorConverter:
 WEIGHT_MULTIPLY = TensorConverter("WeightMultiply", (transpose_2d("W", "weight"),))
 BIAS_ADD = TensorConverter("BiasAdd", (bias_row("B", "bias"),))
 DENSE = TensorConverter("Dense", (transpose_2d("W", "linear.weight"), bias_row("B", "linear.bias")))
+
+
+CONV2D_OP = TensorConverter("Conv2D_Op", (swap_conv_axes("W", "weight"),))
+CHANNEL_BIAS_ADD = TensorConverter("ChannelBiasAdd", (channel_bias("B", "bias"),))
+CONV2D = TensorConverter("Conv2D", (swap_conv_axes("W", "conv.weight"),))
+CONV2D_BIAS = TensorConverter("Conv2D+bias", (swap_conv_axes("W", "conv.weight"), channel_bias("B", "conv.bias")))
 
 
 def dense_stack(n_layers: int, torch_prefix: str = "layers.{i}.") -> TensorConverter:
