@@ -66,10 +66,14 @@ class Dropout(Operation):
         else:
             self.mask = (self.rng.random(x.shape) < self.keep_prob).astype(x.dtype)
         out = x * self.mask
-        return out / self.keep_prob if self.inverted else out
+        if self.inverted:
+            out /= self.keep_prob
+        return out
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         if not self._training:
             return output_grad if self.inverted else output_grad * self.keep_prob
         grad = output_grad * self.mask
-        return grad / self.keep_prob if self.inverted else grad
+        if self.inverted:
+            grad /= self.keep_prob
+        return grad
