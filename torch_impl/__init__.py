@@ -6,18 +6,44 @@ torch's layouts (weight ``[out, in]``, bias ``[out]``), autograd for every gradi
 for randomness. Every component works in float32 and float64 and on any device: tensors are created with
 the input's (or the parameters') dtype and device. This package never imports ``scratch``.
 
+Chapters 5 and 7 add convolutions (``Conv2DOp``, ``ChannelBiasAdd``, ``ConvLayer``, ``Conv2D``), pooling,
+``Flatten``/``Reshape``, chapter 7's ``MNISTConvNet`` and the torch MNIST pipeline (``MNISTDataset``,
+torchvision-style transforms written here, ``mnist_loaders``); torchvision is optional.
+
 Chapter 2's functions (linear regression and the one-hidden-layer network with autograd gradients)
 are in ``torch_impl.regression`` and re-exported here.
 """
 
 from .activations import Linear, ReLU, Sigmoid, Tanh
+from .conv import (
+    CONV_WEIGHT_INITS,
+    ChannelBiasAdd,
+    Conv2D,
+    Conv2DOp,
+    ConvLayer,
+    MNISTConvNet,
+    conv_glorot_std,
+    conv_output_size,
+    resolve_padding,
+)
 from .dropout import BookDropout
 from .init import book_glorot_std, glorot_normal_, standard_normal_, torch_linear_init_
 from .layers import Dense, DenseLayer, PyTorchLayer
 from .losses import MeanSquaredError, SoftmaxCrossEntropy
+from .mnist import (
+    Compose,
+    MNISTDataset,
+    Normalize,
+    ToTensor,
+    mnist_loaders,
+    mnist_transforms,
+    torchvision_available,
+    transforms_backend,
+)
 from .model import PyTorchModel, SequentialModel
 from .operations import BiasAdd, WeightMultiply
 from .optim import DECAY_TYPES, BookSGDMomentum, book_lr_scheduler
+from .pooling import AvgPool2D, MaxPool2D
 from .regression import (
     LinearRegressionResult,
     OneHiddenLayerResult,
@@ -34,31 +60,49 @@ from .regression import (
     train_linear_regression,
     train_one_hidden_layer,
 )
-from .train import PyTorchTrainer, TrainingHistory
+from .reshape import Flatten, Reshape
+from .train import PyTorchTrainer, TrainingHistory, accuracy
 
 __all__ = [
+    "CONV_WEIGHT_INITS",
     "DECAY_TYPES",
+    "AvgPool2D",
     "BiasAdd",
     "BookDropout",
     "BookSGDMomentum",
+    "ChannelBiasAdd",
+    "Compose",
+    "Conv2D",
+    "Conv2DOp",
+    "ConvLayer",
     "Dense",
     "DenseLayer",
+    "Flatten",
     "Linear",
     "LinearRegressionResult",
+    "MNISTConvNet",
+    "MNISTDataset",
+    "MaxPool2D",
     "MeanSquaredError",
+    "Normalize",
     "OneHiddenLayerResult",
     "PyTorchLayer",
     "PyTorchModel",
     "PyTorchTrainer",
     "ReLU",
+    "Reshape",
     "SequentialModel",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "ToTensor",
     "TrainingHistory",
     "WeightMultiply",
+    "accuracy",
     "book_glorot_std",
     "book_lr_scheduler",
+    "conv_glorot_std",
+    "conv_output_size",
     "forward_linear_regression",
     "forward_loss_nn",
     "glorot_normal_",
@@ -66,12 +110,17 @@ __all__ = [
     "init_one_hidden_layer_weights",
     "linear_regression_loss_gradients",
     "mae",
+    "mnist_loaders",
+    "mnist_transforms",
     "nn_loss_gradients",
     "predict_linear_regression",
     "predict_one_hidden_layer",
+    "resolve_padding",
     "rmse",
     "standard_normal_",
     "torch_linear_init_",
+    "torchvision_available",
     "train_linear_regression",
     "train_one_hidden_layer",
+    "transforms_backend",
 ]

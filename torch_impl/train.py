@@ -21,6 +21,15 @@ model's first floating-point parameter; integer targets (class indices for ``nn.
 evaluation; here training mode is restored after each evaluation, and at the end of ``fit`` the model gets
 back the training flag it had when ``fit`` started.
 
+DataLoaders: ``fit(train_loader, None, test_loader, None, ...)`` trains from a ``torch.utils.data.DataLoader``
+of ``(inputs, targets)`` batches (e.g. from ``torch_impl.mnist_loaders``) instead of arrays. The loader decides
+the batches and their order (its own sampler and generator), so ``batch_size`` and ``seed`` are not used then;
+everything else (losses, evaluation, early stopping, scheduler, modes) is as above. ``train_losses[e]`` is
+still the mean of the epoch's batch losses; a validation loss over a loader is the mean of its batch losses
+weighted by batch size (the loss over the whole set for a criterion that averages over rows). ``X_test`` may
+be a loader (``y_test=None``) or arrays in either mode. :func:`accuracy` (and
+``PyTorchTrainer.evaluate_accuracy``) measures classification accuracy on arrays or a loader.
+
 Like ``scratch.Trainer(restart=False)`` (the only scratch mode that keeps loaded weights), ``fit`` trains
 the model as it is and the best validation loss is kept on the trainer (``best_loss``, starting at 1e9)
 across ``fit`` calls; the optimizer keeps its state (momentum buffers, lr) too.
@@ -28,7 +37,7 @@ across ``fit`` calls; the optimizer keeps its state (momentum buffers, lr) too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -36,6 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.utils.data import DataLoader
 
 from data.batching import batch_slices, epoch_order
 from data.progress import ProgressBar
@@ -43,7 +53,7 @@ from data.progress import ProgressBar
 from ._validation import check_int, check_tensor, describe
 from .model import accepts_inference
 
-__all__ = ["PyTorchTrainer", "TrainingHistory"]
+__all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy"]
 
 
 @dataclass
@@ -57,6 +67,148 @@ class TrainingHistory:
     stopped_early: bool = False
     best_epoch: int | None = None
     best_loss: float = float("inf")
+
+
+def _model_reference(model: nn.Module) -> tuple[torch.dtype, torch.device]:
+    """The dtype and device of ``model``'s first floating-point parameter (else torch's defaults)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype, p.device
+    return torch.get_default_dtype(), torch.get_default_device()
+
+
+def _convert(value: Any, name: str, target: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``value`` (ndarray or tensor) checked and moved to ``dtype`` (floats; integer targets: long) and
+    ``device``."""
+    if isinstance(value, np.ndarray):
+        if target and value.dtype.kind in "iu":
+            out = torch.as_tensor(value, dtype=torch.long, device=device)
+        elif value.dtype.kind != "f":
+            kind = "floating-point (or integer class labels)" if target else "floating-point"
+            raise TypeError(f"{name} must have a {kind} dtype; received dtype {value.dtype}")
+        else:
+            out = torch.as_tensor(value, dtype=dtype, device=device)
+    elif isinstance(value, Tensor):
+        if target and not value.is_floating_point() and not value.is_complex() and value.dtype != torch.bool:
+            out = value.detach().to(dtype=torch.long, device=device)
+        elif not value.is_floating_point():
+            kind = "floating-point (or integer class labels)" if target else "floating-point"
+            raise TypeError(f"{name} must have a {kind} dtype; received dtype {value.dtype}")
+        else:
+            out = value.detach().to(dtype=dtype, device=device)
+    else:
+        raise TypeError(f"{name} must be a numpy.ndarray or a torch.Tensor; received {describe(value)}")
+    if out.is_floating_point():
+        check_tensor(out, name)
+    elif out.dim() == 0 or out.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty batch; received shape {tuple(out.shape)}")
+    return out
+
+
+def _check_rows(x: Tensor, y: Tensor, x_name: str, y_name: str) -> None:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{y_name} must have {x.shape[0]} rows like {x_name}; received shape {tuple(y.shape)}")
+
+
+def _loader_or_none(x: Any, y: Any, x_name: str, y_name: str) -> DataLoader[Any] | None:
+    """``x`` if it is a DataLoader (then ``y`` must be ``None``), else ``None``."""
+    if not isinstance(x, DataLoader):
+        return None
+    if y is not None:
+        raise ValueError(
+            f"{y_name} must be None when {x_name} is a DataLoader (the loader yields (inputs, targets) batches); "
+            f"received {describe(y)}"
+        )
+    return x
+
+
+def _loader_batches(
+    loader: DataLoader[Any], name: str, dtype: torch.dtype, device: torch.device
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The ``(inputs, targets)`` batches of ``loader``, checked and moved like arrays; at least one."""
+    count = 0
+    for i, batch in enumerate(loader):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(f"{name} must yield (inputs, targets) pairs; batch {i} is {describe(batch)}")
+        xb = _convert(batch[0], f"{name} batch {i} inputs", False, dtype, device)
+        yb = _convert(batch[1], f"{name} batch {i} targets", True, dtype, device)
+        _check_rows(xb, yb, f"{name} batch {i} inputs", f"{name} batch {i} targets")
+        count += 1
+        yield xb, yb
+    if count == 0:
+        raise ValueError(f"{name} must yield at least one batch; received an empty DataLoader")
+
+
+def _rows_batches(X: Tensor, y: Tensor, order: Tensor, slices: list[slice]) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(X[rows], y[rows])`` for ``rows = order[s]``, each ``s`` in ``slices``."""
+    for s in slices:
+        rows = order[s]
+        yield X[rows], y[rows]
+
+
+def _predict_with(model: nn.Module, x: Tensor, inference: bool) -> Tensor:
+    if accepts_inference(model):
+        out: Tensor = model(x, inference=inference)
+    else:
+        out = model(x)
+    return out
+
+
+def accuracy(
+    model: nn.Module,
+    X: np.ndarray | Tensor | DataLoader[Any],
+    y: np.ndarray | Tensor | None = None,
+    *,
+    batch_size: int | None = None,
+) -> float:
+    """Classification accuracy of ``model`` (the fraction of rows whose largest output is the true class).
+
+    ``X`` and ``y`` are arrays/tensors (``y``: integer class labels ``[N]``, or one-hot / scores ``[N, C]``
+    whose argmax is the class), or ``X`` is a DataLoader of ``(inputs, labels)`` batches and ``y`` is
+    ``None``. Array inputs are run in batches of ``batch_size`` rows (``None``: all at once). The model runs
+    in eval mode with ``inference=True`` (for chapter 7 models) under ``torch.no_grad()``; its training flag
+    is restored afterwards. The model's outputs must be ``[N, C]`` scores.
+    """
+    if isinstance(model, type) or not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module instance; received {describe(model)}")
+    dtype, device = _model_reference(model)
+    loader = _loader_or_none(X, y, "X", "y")
+    if loader is not None:
+        batches: Iterator[tuple[Tensor, Tensor]] = _loader_batches(loader, "X", dtype, device)
+    else:
+        X_t = _convert(X, "X", False, dtype, device)
+        y_t = _convert(y, "y", True, dtype, device)
+        _check_rows(X_t, y_t, "X", "y")
+        step = X_t.shape[0] if batch_size is None else check_int(batch_size, "batch_size", 1)
+        batches = ((X_t[s], y_t[s]) for s in batch_slices(X_t.shape[0], step))
+
+    was_training = model.training
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    total = 0
+    model.eval()
+    try:
+        with torch.no_grad():
+            for xb, yb in batches:
+                if yb.dim() == 2:
+                    labels = yb.argmax(dim=1)
+                elif yb.dim() == 1 and not yb.is_floating_point():
+                    labels = yb
+                else:
+                    raise ValueError(
+                        f"y must be integer class labels [N] or one-hot / scores [N, C]; received "
+                        f"{describe(yb)}"
+                    )
+                scores = _predict_with(model, xb, inference=True)
+                if scores.dim() != 2 or scores.shape[0] != labels.shape[0]:
+                    raise ValueError(
+                        f"model must return class scores [N, C] for N = {labels.shape[0]} rows; received "
+                        f"{describe(scores)}"
+                    )
+                correct += (scores.argmax(dim=1) == labels.to(scores.device)).sum()
+                total += int(labels.shape[0])
+    finally:
+        model.train(was_training)
+    return float(correct) / total
 
 
 class PyTorchTrainer:
@@ -91,44 +243,15 @@ class PyTorchTrainer:
 
     # ----------------------------------------------------------------------------------------------------
     def _reference(self) -> tuple[torch.dtype, torch.device]:
-        for p in self.model.parameters():
-            if p.is_floating_point():
-                return p.dtype, p.device
-        return torch.get_default_dtype(), torch.get_default_device()
+        return _model_reference(self.model)
 
     def _as_tensor(self, value: Any, name: str, target: bool) -> Tensor:
         """``value`` (ndarray or tensor) checked and moved to the model's dtype and device."""
         dtype, device = self._reference()
-        if isinstance(value, np.ndarray):
-            if target and value.dtype.kind in "iu":
-                out = torch.as_tensor(value, dtype=torch.long, device=device)
-            elif value.dtype.kind != "f":
-                kind = "floating-point (or integer class labels)" if target else "floating-point"
-                raise TypeError(f"{name} must have a {kind} dtype; received dtype {value.dtype}")
-            else:
-                out = torch.as_tensor(value, dtype=dtype, device=device)
-        elif isinstance(value, Tensor):
-            if target and not value.is_floating_point() and not value.is_complex() and value.dtype != torch.bool:
-                out = value.detach().to(dtype=torch.long, device=device)
-            elif not value.is_floating_point():
-                kind = "floating-point (or integer class labels)" if target else "floating-point"
-                raise TypeError(f"{name} must have a {kind} dtype; received dtype {value.dtype}")
-            else:
-                out = value.detach().to(dtype=dtype, device=device)
-        else:
-            raise TypeError(f"{name} must be a numpy.ndarray or a torch.Tensor; received {describe(value)}")
-        if out.is_floating_point():
-            check_tensor(out, name)
-        elif out.dim() == 0 or out.shape[0] == 0:
-            raise ValueError(f"{name} must be a non-empty batch; received shape {tuple(out.shape)}")
-        return out
+        return _convert(value, name, target, dtype, device)
 
     def _predict(self, x: Tensor, inference: bool) -> Tensor:
-        if accepts_inference(self.model):
-            out: Tensor = self.model(x, inference=inference)
-        else:
-            out = self.model(x)
-        return out
+        return _predict_with(self.model, x, inference)
 
     def _loss(self, prediction: Tensor, target: Tensor) -> Tensor:
         loss = self.criterion(prediction, target)
@@ -136,13 +259,34 @@ class PyTorchTrainer:
             raise ValueError(f"criterion must return a scalar tensor; received {describe(loss)}")
         return loss
 
+    def _loader_loss(self, loader: DataLoader[Any], name: str) -> float:
+        """Mean loss over ``loader``'s batches, weighted by batch size (call under ``no_grad``)."""
+        dtype, device = self._reference()
+        total: Tensor | None = None
+        rows = 0
+        for xb, yb in _loader_batches(loader, name, dtype, device):
+            loss = self._loss(self._predict(xb, inference=True), yb).detach().reshape(()) * xb.shape[0]
+            total = loss if total is None else total + loss
+            rows += int(xb.shape[0])
+        return float(total) / rows if total is not None else float("nan")
+
+    def evaluate_accuracy(
+        self,
+        X: np.ndarray | Tensor | DataLoader[Any],
+        y: np.ndarray | Tensor | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> float:
+        """:func:`accuracy` of the trainer's model on ``X`` (arrays with ``y``, or a DataLoader)."""
+        return accuracy(self.model, X, y, batch_size=batch_size)
+
     # ----------------------------------------------------------------------------------------------------
     def fit(
         self,
-        X_train: np.ndarray | Tensor,
-        y_train: np.ndarray | Tensor,
-        X_test: np.ndarray | Tensor,
-        y_test: np.ndarray | Tensor,
+        X_train: np.ndarray | Tensor | DataLoader[Any],
+        y_train: np.ndarray | Tensor | None,
+        X_test: np.ndarray | Tensor | DataLoader[Any],
+        y_test: np.ndarray | Tensor | None,
         epochs: int = 100,
         eval_every: int = 10,
         batch_size: int = 32,
@@ -156,6 +300,8 @@ class PyTorchTrainer:
     ) -> TrainingHistory:
         """Train for ``epochs`` epochs; see the module docstring for the exact order of events.
 
+        ``X_train`` (with ``y_train=None``) and ``X_test`` (with ``y_test=None``) may be DataLoaders of
+        ``(inputs, targets)`` batches; ``batch_size`` and ``seed`` only apply to array training data.
         ``scheduler`` (anything with ``step()``, normally a ``torch.optim.lr_scheduler`` on ``optim``) is
         stepped once after each epoch. ``verbose`` prints each validation loss (as the book does);
         ``progress`` draws a progress bar on ``stream`` (stderr by default; ``None``: only when it is a
@@ -173,18 +319,41 @@ class PyTorchTrainer:
                 )
             if getattr(scheduler, "optimizer", self.optim) is not self.optim:
                 raise ValueError("scheduler must schedule the trainer's optimizer; received one built on another")
-        X_tr = self._as_tensor(X_train, "X_train", target=False)
-        y_tr = self._as_tensor(y_train, "y_train", target=True)
-        X_te = self._as_tensor(X_test, "X_test", target=False)
-        y_te = self._as_tensor(y_test, "y_test", target=True)
-        if X_tr.shape[0] != y_tr.shape[0]:
-            raise ValueError(f"y_train must have {X_tr.shape[0]} rows like X_train; received shape {tuple(y_tr.shape)}")
-        if X_te.shape[0] != y_te.shape[0]:
-            raise ValueError(f"y_test must have {X_te.shape[0]} rows like X_test; received shape {tuple(y_te.shape)}")
+        train_loader = _loader_or_none(X_train, y_train, "X_train", "y_train")
+        test_loader = _loader_or_none(X_test, y_test, "X_test", "y_test")
+        if train_loader is None:
+            X_tr = self._as_tensor(X_train, "X_train", target=False)
+            y_tr = self._as_tensor(y_train, "y_train", target=True)
+        if test_loader is None:
+            X_te = self._as_tensor(X_test, "X_test", target=False)
+            y_te = self._as_tensor(y_test, "y_test", target=True)
+        if train_loader is None:
+            _check_rows(X_tr, y_tr, "X_train", "y_train")
+        if test_loader is None:
+            _check_rows(X_te, y_te, "X_test", "y_test")
 
-        n = X_tr.shape[0]
-        slices = batch_slices(n, batch_size)
-        rng = np.random.default_rng(seed)
+        if train_loader is None:
+            n = X_tr.shape[0]
+            slices = batch_slices(n, batch_size)
+            rng = np.random.default_rng(seed)
+
+            def train_batches() -> Iterator[tuple[Tensor, Tensor]]:
+                # one permutation of the original rows per epoch, drawn when the epoch starts
+                order = torch.from_numpy(epoch_order(n, rng)).to(X_tr.device)
+                return _rows_batches(X_tr, y_tr, order, slices)
+
+        else:
+            loader = train_loader
+
+            def train_batches() -> Iterator[tuple[Tensor, Tensor]]:
+                dtype, device = self._reference()
+                return _loader_batches(loader, "X_train", dtype, device)
+
+        def validation_loss() -> float:
+            if test_loader is None:
+                return float(self._loss(self._predict(X_te, inference=True), y_te))
+            return self._loader_loss(test_loader, "X_test")
+
         history = TrainingHistory()
         self.history = history
         best_state: dict[str, Tensor] | None = None
@@ -194,13 +363,12 @@ class PyTorchTrainer:
         try:
             for e in range(epochs):
                 history.lrs.append(float(self.optim.param_groups[0]["lr"]))
-                order = torch.from_numpy(epoch_order(n, rng)).to(X_tr.device)
+                batches = train_batches()
                 self.model.train()
                 batch_losses: list[Tensor] = []
-                for s in slices:
-                    rows = order[s]
+                for xb, yb in batches:
                     self.optim.zero_grad()
-                    loss = self._loss(self._predict(X_tr[rows], inference=False), y_tr[rows])
+                    loss = self._loss(self._predict(xb, inference=False), yb)
                     loss.backward()
                     self.optim.step()
                     batch_losses.append(loss.detach().reshape(()))
@@ -209,7 +377,7 @@ class PyTorchTrainer:
                 if (e + 1) % eval_every == 0:
                     self.model.eval()
                     with torch.no_grad():
-                        val_loss = float(self._loss(self._predict(X_te, inference=True), y_te))
+                        val_loss = validation_loss()
                     self.model.train()
                     history.eval_epochs.append(e + 1)
                     history.val_losses.append(val_loss)
