@@ -87,6 +87,90 @@ def _mse_grad_by_elements(self: Any) -> np.ndarray:
     return 2.0 * (self.prediction - self.target) / self.prediction.size
 
 
+# --- convolution and pooling bugs (chapter 5): each an independent faulty implementation ------------------
+
+
+def _windows(x_pad: np.ndarray, k: int, s: int, h_out: int, w_out: int) -> np.ndarray:
+    """[N, C, Hp, Wp] -> [N, C, h_out, w_out, k, k] strided view of every window."""
+    view = np.lib.stride_tricks.sliding_window_view(x_pad, (k, k), axis=(2, 3))  # [N, C, Hp-k+1, Wp-k+1, k, k]
+    return view[:, :, ::s, ::s][:, :, :h_out, :w_out]
+
+
+def _pad(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (before, after), (before, after)))
+
+
+def _conv_scatter(op: Any, output_grad: np.ndarray, kernel: np.ndarray, step: int) -> np.ndarray:
+    """dX by scattering each output gradient through ``kernel`` at ``y*step + i`` (the true gradient
+    for ``kernel = W`` and ``step = stride``)."""
+    x = op.input_
+    before, after = op.pads
+    k = op.kernel_size
+    dx_pad = np.zeros(_pad(x, before, after).shape, dtype=x.dtype)
+    _, _, h_out, w_out = output_grad.shape
+    for i in range(k):
+        for j in range(k):
+            contribution = np.einsum("nohw,co->nchw", output_grad, kernel[:, :, i, j])
+            rows = slice(i, i + step * (h_out - 1) + 1, step)
+            cols = slice(j, j + step * (w_out - 1) + 1, step)
+            dx_pad[:, :, rows, cols] += contribution
+    return dx_pad[:, :, before : before + x.shape[2], before : before + x.shape[3]]
+
+
+def _conv_kernel_not_flipped(self: Any, output_grad: np.ndarray) -> np.ndarray:
+    # The book's input gradient correlates with the kernel as it is: the scatter then uses the kernel
+    # rotated by 180 degrees, which equals the truth only for symmetric kernels.
+    return _conv_scatter(self, output_grad, self.param[:, :, ::-1, ::-1], self.stride)
+
+
+def _conv_stride_ignored_in_backward(self: Any, output_grad: np.ndarray) -> np.ndarray:
+    return _conv_scatter(self, output_grad, self.param, 1)
+
+
+def _conv_weight_grad_samples_mixed(self: Any, output_grad: np.ndarray) -> np.ndarray:
+    # The book's weight gradient: patch rows ordered (pixel, sample), gradient rows (sample, pixel).
+    before, after = self.pads
+    k = self.kernel_size
+    n, c_out, h_out, w_out = output_grad.shape
+    c_in = self.param.shape[0]
+    win = _windows(_pad(self.input_, before, after), k, self.stride, h_out, w_out)  # [N, C, ho, wo, k, k]
+    patches = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, h_out * w_out, c_in * k * k)  # [N, P, C*k*k]
+    wrong = patches.transpose(1, 0, 2).reshape(n * h_out * w_out, -1)  # rows (pixel, sample): the bug
+    grads = output_grad.transpose(0, 2, 3, 1).reshape(n * h_out * w_out, c_out)  # rows (sample, pixel)
+    dW = wrong.T @ grads  # [C*k*k, C_out]
+    return dW.reshape(c_in, k, k, c_out).transpose(0, 3, 1, 2)  # [C_in, k, k, C_out] -> [C_in, C_out, k, k]
+
+
+_CONV_OUTPUT = scratch.Conv2D_Op._output  # the correct forward, which also caches what backward reuses
+
+
+def _conv_padding_off_by_one(self: Any, inference: bool) -> np.ndarray:
+    # One more zero row/column before and one fewer after: same output size, shifted content.
+    _CONV_OUTPUT(self, inference)
+    before, after = self.pads
+    k, s = self.kernel_size, self.stride
+    # Where there is no trailing padding to take a pixel from, pad correctly (the shape must not change).
+    x_pad = _pad(self.input_, before + 1, after - 1) if after >= 1 else _pad(self.input_, before, after)
+    h_out = (x_pad.shape[2] - k) // s + 1
+    w_out = (x_pad.shape[3] - k) // s + 1
+    return np.einsum("nchwij,coij->nohw", _windows(x_pad, k, s, h_out, w_out), self.param)
+
+
+def _maxpool_grad_to_every_tie(self: Any, output_grad: np.ndarray) -> np.ndarray:
+    # Every element equal to its window's maximum receives the whole gradient.
+    x = self.input_
+    k = self.kernel_size
+    s = self.stride
+    _, _, h_out, w_out = output_grad.shape
+    dx = np.zeros_like(x)
+    for i in range(k):
+        for j in range(k):
+            rows = slice(i, i + s * (h_out - 1) + 1, s)
+            cols = slice(j, j + s * (w_out - 1) + 1, s)
+            dx[:, :, rows, cols] += output_grad * (x[:, :, rows, cols] == self.output)
+    return dx
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "relu-mask-on-output",
@@ -151,6 +235,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "_input_grad",
         _mse_grad_by_elements,
         "MeanSquaredError",
+    ),
+    Mutant(
+        "conv-kernel-not-flipped",
+        "Conv2D_Op input gradient with the kernel not flipped (the book's bug)",
+        scratch.Conv2D_Op,
+        "_input_grad",
+        _conv_kernel_not_flipped,
+        "Conv2D_Op",
+    ),
+    Mutant(
+        "conv-weight-grad-samples-mixed",
+        "Conv2D_Op weight gradient with (pixel, sample) patch rows "
+        "against (sample, pixel) gradient rows (the book's bug, batch > 1)",
+        scratch.Conv2D_Op,
+        "_param_grad",
+        _conv_weight_grad_samples_mixed,
+        "Conv2D_Op",
+    ),
+    Mutant(
+        "conv-padding-off-by-one",
+        "Conv2D_Op forward padding shifted by one pixel",
+        scratch.Conv2D_Op,
+        "_output",
+        _conv_padding_off_by_one,
+        "Conv2D_Op",
+    ),
+    Mutant(
+        "conv-stride-ignored-in-backward",
+        "Conv2D_Op input gradient scattered as if the stride were 1",
+        scratch.Conv2D_Op,
+        "_input_grad",
+        _conv_stride_ignored_in_backward,
+        "Conv2D_Op",
+    ),
+    Mutant(
+        "maxpool-grad-to-every-tie",
+        "MaxPool2D gradient sent to every tied maximum in a window",
+        scratch.MaxPool2D,
+        "_input_grad",
+        _maxpool_grad_to_every_tie,
+        "MaxPool2D",
     ),
 )
 

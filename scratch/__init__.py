@@ -9,6 +9,7 @@ package is mathematically correct. This package never imports torch.
 from . import fundamentals, linear_regression, metrics, one_hidden_layer
 from .activations import Linear, ReLU, Sigmoid, Tanh
 from .base import Operation, ParamOperation
+from .conv import ChannelBiasAdd, Conv2D_Op, Conv2D_OpLoop, conv_output_size, conv_pads
 from .dropout import Dropout
 from .fundamentals import (
     chain_deriv_2,
@@ -29,7 +30,7 @@ from .fundamentals import (
     square,
 )
 from .gradcheck import GradCheckResult, check_gradients, check_loss_gradient
-from .layers import Dense, Layer
+from .layers import Conv2D, Dense, Layer
 from .linear_regression import forward_linear_regression, generate_batch, permute_data
 from .losses import Loss, MeanSquaredError, SoftmaxCrossEntropy
 from .metrics import mae, rmse
@@ -37,23 +38,33 @@ from .network import NeuralNetwork
 from .one_hidden_layer import forward_loss
 from .operations import BiasAdd, WeightMultiply
 from .optimizers import SGD, Optimizer, SGDMomentum
+from .pooling import AvgPool2D, MaxPool2D
+from .reshape import Flatten, Reshape
 from .train import Trainer, TrainingHistory
 
 __all__ = [
     "SGD",
+    "AvgPool2D",
     "BiasAdd",
+    "ChannelBiasAdd",
+    "Conv2D",
+    "Conv2D_Op",
+    "Conv2D_OpLoop",
     "Dense",
     "Dropout",
+    "Flatten",
     "GradCheckResult",
     "Layer",
     "Linear",
     "Loss",
+    "MaxPool2D",
     "MeanSquaredError",
     "NeuralNetwork",
     "Operation",
     "Optimizer",
     "ParamOperation",
     "ReLU",
+    "Reshape",
     "SGDMomentum",
     "Sigmoid",
     "SoftmaxCrossEntropy",
@@ -67,6 +78,8 @@ __all__ = [
     "chain_length_3",
     "check_gradients",
     "check_loss_gradient",
+    "conv_output_size",
+    "conv_pads",
     "deriv",
     "forward_linear_regression",
     "forward_loss",

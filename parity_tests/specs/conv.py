@@ -1,0 +1,515 @@
+"""Specs: Conv2D_Op (vectorised and loop), ChannelBiasAdd, Conv2D, Flatten, Reshape, MaxPool2D, AvgPool2D
+(chapter 5 and the convolutional half of chapter 7).
+
+The Conv2D_Op cases are a grid: kernel sizes 1, 2, 3, 5 (odd and even), the book's default padding k//2,
+explicit paddings 0, 1, 2 and "same", strides 1 and 2, non-square images, batch 1 and > 1, one and several
+channels in and out; every kernel is random (asymmetric), every upstream gradient random.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+import scratch
+
+from ..converters import CHANNEL_BIAS_ADD, CONV2D, CONV2D_BIAS, CONV2D_OP, DENSE, combine
+from ..harness import to_tensor
+from ._inputs import nan_array, seq, tensor, torch_dtype
+from .base import Case, ComponentSpec, ErrorCase, Problem, operation_spec
+from .training import training_spec
+
+
+def _ti() -> Any:
+    import torch_impl
+
+    return torch_impl
+
+
+def pads(k: int, padding: int | str | None) -> tuple[int, int]:
+    """(before, after) zero padding on each spatial axis, as both implementations define it."""
+    if padding is None:
+        return k // 2, k // 2
+    if padding == "same":
+        return (k - 1) // 2, k // 2
+    if isinstance(padding, int):
+        return padding, padding
+    raise ValueError(f"unknown padding {padding!r}")
+
+
+def conv_out(size: int, k: int, padding: int | str | None, stride: int) -> int:
+    """Output length of one spatial axis."""
+    before, after = pads(k, padding)
+    return (size + before + after - k) // stride + 1
+
+
+def _conv_cases() -> tuple[Case, ...]:
+    cases = []
+    shapes = ((1, 1, 1, 7, 6), (3, 2, 3, 8, 9))  # (N, C_in, C_out, H, W)
+    for index, (k, padding, stride) in enumerate(product((1, 2, 3, 5), (None, 0, 1, 2, "same"), (1, 2))):
+        if padding == "same" and stride > 1:
+            continue  # refused by both implementations (an error case below)
+        n, cin, cout, h, w = shapes[index % 2]
+        if conv_out(h, k, padding, stride) < 1 or conv_out(w, k, padding, stride) < 1:
+            continue
+        pad_name = "book" if padding is None else padding
+        name = f"N{n}-{cin}to{cout}-{h}x{w}-k{k}-pad{pad_name}-s{stride}"
+        cases.append(
+            Case(name, {"n": n, "cin": cin, "cout": cout, "h": h, "w": w, "k": k, "padding": padding, "stride": stride})
+        )
+    return tuple(cases)
+
+
+def _conv_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    c = case
+    h_out = conv_out(c["h"], c["k"], c.get("padding"), c.get("stride", 1))
+    w_out = conv_out(c["w"], c["k"], c.get("padding"), c.get("stride", 1))
+    return (c["n"], c["cin"], c["h"], c["w"]), (c["n"], c["cout"], h_out, w_out)
+
+
+def _conv_params(case: Case) -> dict[str, tuple[int, ...]]:
+    return {"W": (case["cin"], case["cout"], case["k"], case["k"])}
+
+
+def _torch_conv_op(problem: Problem) -> Any:
+    c = problem.case
+    return _ti().Conv2DOp(
+        c["cin"],
+        c["cout"],
+        c["k"],
+        padding=c.get("padding"),
+        stride=c.get("stride", 1),
+        dtype=torch_dtype(problem.dtype),
+    )
+
+
+def _conv_errors(make_scratch: Any) -> tuple[ErrorCase, ...]:
+    f64 = np.float64
+
+    def torch_op(cin: int, cout: int, k: int, **kw: Any) -> Any:
+        return _ti().Conv2DOp(cin, cout, k, dtype=torch_dtype(f64), **kw)
+
+    return (
+        ErrorCase(
+            "input-not-4d",
+            scratch=lambda: make_scratch(seq((2, 3, 3, 3))).forward(seq((2, 2, 5))),
+            torch=lambda: torch_op(2, 3, 3)(tensor(seq((2, 2, 5)))),
+            exc=ValueError,
+            match=r"4-D",
+        ),
+        ErrorCase(
+            "channel-mismatch",
+            scratch=lambda: make_scratch(seq((2, 3, 3, 3))).forward(seq((1, 3, 5, 5))),
+            torch=lambda: torch_op(2, 3, 3)(tensor(seq((1, 3, 5, 5)))),
+            exc=ValueError,
+            match=r"channel",
+        ),
+        ErrorCase(
+            "kernel-larger-than-padded-input",
+            scratch=lambda: make_scratch(seq((1, 1, 5, 5)), padding=0).forward(seq((1, 1, 3, 3))),
+            torch=lambda: torch_op(1, 1, 5, padding=0)(tensor(seq((1, 1, 3, 3)))),
+            exc=ValueError,
+            match=r"(?i)kernel",
+        ),
+        ErrorCase(
+            "stride-zero",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3)), stride=0),
+            torch=lambda: torch_op(1, 1, 3, stride=0),
+            exc=ValueError,
+            match=r"stride",
+        ),
+        ErrorCase(
+            "stride-float",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3)), stride=1.5),
+            torch=lambda: torch_op(1, 1, 3, stride=1.5),
+            exc=TypeError,
+            match=r"stride",
+        ),
+        ErrorCase(
+            "padding-negative",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3)), padding=-1),
+            torch=lambda: torch_op(1, 1, 3, padding=-1),
+            exc=ValueError,
+            match=r"padding",
+        ),
+        ErrorCase(
+            "padding-unknown",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3)), padding="full"),
+            torch=lambda: torch_op(1, 1, 3, padding="full"),
+            exc=ValueError,
+            match=r"padding",
+        ),
+        ErrorCase(
+            "same-with-stride-2",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3)), padding="same", stride=2),
+            torch=lambda: torch_op(1, 1, 3, padding="same", stride=2),
+            exc=ValueError,
+            match=r"same",
+        ),
+        ErrorCase(
+            "int-input",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3))).forward(np.ones((1, 1, 4, 4), dtype=int)),
+            torch=lambda: torch_op(1, 1, 3)(tensor(np.ones((1, 1, 4, 4), dtype=int))),
+            exc=TypeError,
+            match=r"float",
+        ),
+        ErrorCase(
+            "nan-input",
+            scratch=lambda: make_scratch(seq((1, 1, 3, 3))).forward(nan_array((1, 1, 4, 4))),
+            torch=lambda: torch_op(1, 1, 3)(tensor(nan_array((1, 1, 4, 4)))),
+            exc=ValueError,
+            match=r"(?i)finite|nan",
+        ),
+    )
+
+
+CONV2D_OP_SPEC = operation_spec(
+    name="Conv2D_Op",
+    chapter=5,
+    scratch_name="scratch.Conv2D_Op",
+    torch_name="torch_impl.Conv2DOp",
+    cases=_conv_cases(),
+    shapes=_conv_shapes,
+    param_shapes=_conv_params,
+    converter=CONV2D_OP,
+    build_scratch=lambda p: scratch.Conv2D_Op(
+        p.params["W"].copy(), padding=p.case.get("padding"), stride=p.case.get("stride", 1)
+    ),
+    build_torch=_torch_conv_op,
+    bench=(
+        Case("N32-1to16-28x28-k5-pad2", {"n": 32, "cin": 1, "cout": 16, "h": 28, "w": 28, "k": 5, "padding": 2}),
+        Case("N32-16to32-14x14-k3-pad1", {"n": 32, "cin": 16, "cout": 32, "h": 14, "w": 14, "k": 3, "padding": 1}),
+    ),
+    errors=_conv_errors(lambda W, **kw: scratch.Conv2D_Op(W, **kw)),
+    notes="cross-correlation; book W [C_in, C_out, k, k] = torch weight.transpose(0, 1); the book's input "
+    "gradient did not flip the kernel and its weight gradient mixed samples for N > 1",
+)
+
+CONV2D_OP_LOOP_SPEC = operation_spec(
+    name="Conv2D_OpLoop",
+    chapter=5,
+    scratch_name="scratch.Conv2D_OpLoop",
+    torch_name="torch_impl.Conv2DOp",
+    cases=tuple(c for c in _conv_cases() if c["n"] == 1 or c["k"] in (2, 3))[:12],
+    shapes=_conv_shapes,
+    param_shapes=_conv_params,
+    converter=CONV2D_OP,
+    build_scratch=lambda p: scratch.Conv2D_OpLoop(
+        p.params["W"].copy(), padding=p.case.get("padding"), stride=p.case.get("stride", 1)
+    ),
+    build_torch=_torch_conv_op,
+    bench=(Case("N2-2to3-8x8-k3-pad1", {"n": 2, "cin": 2, "cout": 3, "h": 8, "w": 8, "k": 3, "padding": 1}),),
+    notes="the readable loop version (teaching reference and oracle); never the default",
+)
+
+CHANNEL_BIAS_SPEC = operation_spec(
+    name="ChannelBiasAdd",
+    chapter=5,
+    scratch_name="scratch.ChannelBiasAdd",
+    torch_name="torch_impl.ChannelBiasAdd",
+    cases=(Case("N3-4ch-5x6", {"shape": (3, 4, 5, 6)}), Case("N1-1ch-3x3", {"shape": (1, 1, 3, 3)})),
+    shapes=lambda c: (c["shape"], c["shape"]),
+    param_shapes=lambda c: {"B": (1, c["shape"][1], 1, 1)},
+    converter=CHANNEL_BIAS_ADD,
+    build_scratch=lambda p: scratch.ChannelBiasAdd(p.params["B"].copy()),
+    build_torch=lambda p: _ti().ChannelBiasAdd(p.case["shape"][1], dtype=torch_dtype(p.dtype)),
+)
+
+
+def _layer_mask(problem: Problem, rng: np.random.Generator) -> None:
+    keep = problem.case.get("keep", 1.0)
+    if keep < 1.0:
+        _, out_shape = _conv_shapes(problem.case)
+        shape = (out_shape[0], int(np.prod(out_shape[1:]))) if problem.case.get("flatten") else out_shape
+        problem.extras["mask"] = (rng.random(shape) < keep).astype(problem.dtype)
+
+
+def _layer_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    in_shape, out_shape = _conv_shapes(case)
+    if case.get("flatten"):
+        return in_shape, (out_shape[0], int(np.prod(out_shape[1:])))
+    return in_shape, out_shape
+
+
+def _layer_params(case: Case) -> dict[str, tuple[int, ...]]:
+    params = _conv_params(case)
+    if case.get("bias"):
+        params["B"] = (1, case["cout"], 1, 1)
+    return params
+
+
+def _scratch_layer(problem: Problem) -> scratch.Conv2D:
+    c = problem.case
+    layer = scratch.Conv2D(
+        c["cout"],
+        c["k"],
+        dropout=c.get("keep", 1.0),
+        activation=getattr(scratch, c["act"])(),
+        flatten=c.get("flatten", False),
+        padding=c.get("padding"),
+        stride=c.get("stride", 1),
+        bias=c.get("bias", False),
+    )
+    layer.load_params([problem.params[k].copy() for k in ("W", "B") if k in problem.params])
+    if "mask" in problem.extras:
+        op = layer.dropout_op
+        if op is None:
+            raise RuntimeError("a dropout case needs a Conv2D layer with dropout < 1")
+        op.set_mask(problem.extras["mask"], persistent=True)
+    return layer
+
+
+def _torch_layer(problem: Problem) -> Any:
+    ti = _ti()
+    c = problem.case
+    layer = ti.Conv2D(
+        c["cin"],
+        c["cout"],
+        c["k"],
+        getattr(ti, c["act"])(),
+        dropout=c.get("keep", 1.0),
+        flatten=c.get("flatten", False),
+        padding=c.get("padding"),
+        stride=c.get("stride", 1),
+        bias=c.get("bias", False),
+        dtype=torch_dtype(problem.dtype),
+    )
+    if "mask" in problem.extras:
+        layer.dropout_module.set_mask(to_tensor(problem.extras["mask"]), persistent=True)
+    return layer
+
+
+def _layer_case(name: str, **options: Any) -> Case:
+    base = {"n": 3, "cin": 2, "cout": 4, "h": 7, "w": 8, "k": 3, "act": "Tanh"}
+    return Case(name, {**base, **options})
+
+
+def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
+    cases: tuple[Case, ...] = (
+        _layer_case("tanh-book-padding"),
+        _layer_case("relu-pad0-stride2", act="ReLU", padding=0, stride=2),
+        _layer_case("sigmoid-flatten", act="Sigmoid", flatten=True),
+        _layer_case("tanh-flatten-dropout0.8-train", flatten=True, keep=0.8, k=5),
+        _layer_case("tanh-flatten-dropout0.8-inference", flatten=True, keep=0.8, k=5, inference=True),
+        _layer_case("linear-even-k2-same", act="Linear", k=2, padding="same"),
+        _layer_case("tanh-N1-1to1-9x5", n=1, cin=1, cout=1, h=9, w=5, k=3),
+    )
+    if bias:
+        cases = tuple(Case(c.name, {**c.options, "bias": True}) for c in cases)
+    return operation_spec(
+        name="Conv2D+bias" if bias else "Conv2D",
+        chapter=5,
+        scratch_name="scratch.Conv2D(bias=True)" if bias else "scratch.Conv2D",
+        torch_name="torch_impl.Conv2D(bias=True)" if bias else "torch_impl.Conv2D",
+        cases=cases,
+        shapes=_layer_shapes,
+        param_shapes=_layer_params,
+        converter=CONV2D_BIAS if bias else CONV2D,
+        build_scratch=_scratch_layer,
+        build_torch=_torch_layer,
+        prepare=_layer_mask,
+        torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+        bench=()
+        if bias
+        else (
+            Case(
+                "N32-1to16-28x28-k5-tanh-flatten",
+                {"n": 32, "cin": 1, "cout": 16, "h": 28, "w": 28, "k": 5, "act": "Tanh", "flatten": True},
+            ),
+        ),
+        errors=()
+        if bias
+        else (
+            ErrorCase(
+                "channels-changed",
+                scratch=lambda: [
+                    layer := scratch.Conv2D(2, 3),
+                    layer.forward(seq((1, 1, 5, 5))),
+                    layer.forward(seq((1, 2, 5, 5))),
+                ],
+                torch=lambda: _ti().Conv2D(1, 2, 3, dtype=torch_dtype(np.float64))(tensor(seq((1, 2, 5, 5)))),
+                exc=ValueError,
+                match=r"channel",
+            ),
+            ErrorCase(
+                "unknown-weight-init",
+                scratch=lambda: scratch.Conv2D(2, 3, weight_init="he"),
+                torch=lambda: _ti().Conv2D(1, 2, 3, weight_init="he"),
+                exc=ValueError,
+                match=r"weight_init",
+            ),
+            ErrorCase(
+                "keep-prob-zero",
+                scratch=lambda: scratch.Conv2D(2, 3, dropout=0.0),
+                torch=lambda: _ti().Conv2D(1, 2, 3, dropout=0.0),
+                exc=ValueError,
+                match=r"dropout|keep",
+            ),
+        ),
+        notes="ops: conv, (channel bias), activation, (flatten), (dropout); the book's Conv2D has no bias",
+    )
+
+
+def _pool_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    n, c, h, w = case["shape"]
+    k = case["k"]
+    s = case.get("stride") or k
+    return (n, c, h, w), (n, c, (h - k) // s + 1, (w - k) // s + 1)
+
+
+def _relu_ties(problem: Problem, rng: np.random.Generator) -> None:
+    """Clip at zero like a preceding ReLU: many windows then hold several tied maxima (zeros)."""
+    if problem.case.get("ties"):
+        problem.inputs["x"] = np.maximum(problem.inputs["x"] - 0.8, 0).astype(problem.dtype)
+
+
+def _pool_spec(name: str) -> ComponentSpec:
+    cases: tuple[Case, ...] = (
+        Case("N2-3ch-6x8-k2", {"shape": (2, 3, 6, 8), "k": 2}),
+        Case("N2-2ch-7x9-k3-s2-overlap", {"shape": (2, 2, 7, 9), "k": 3, "stride": 2}),
+        Case("N1-2ch-6x5-k2-s1-overlap", {"shape": (1, 2, 6, 5), "k": 2, "stride": 1}),
+        Case("N3-2ch-8x8-k2-relu-ties", {"shape": (3, 2, 8, 8), "k": 2, "ties": True}),
+        Case("N2-1ch-9x7-k3-s1-relu-ties", {"shape": (2, 1, 9, 7), "k": 3, "stride": 1, "ties": True}),
+    )
+
+    if name == "MaxPool2D":  # ties are kinks of max: no derivative there for central differences
+        cases = tuple(Case(c.name, {**c.options, "fd": False}) if c.get("ties") else c for c in cases)
+
+    def build_scratch(p: Problem) -> Any:
+        return getattr(scratch, name)(p.case["k"], p.case.get("stride"))
+
+    def build_torch(p: Problem) -> Any:
+        return getattr(_ti(), name)(p.case["k"], p.case.get("stride"))
+
+    return operation_spec(
+        name=name,
+        chapter=5,
+        scratch_name=f"scratch.{name}",
+        torch_name=f"torch_impl.{name}",
+        cases=cases,
+        shapes=_pool_shapes,
+        build_scratch=build_scratch,
+        build_torch=build_torch,
+        prepare=_relu_ties,
+        bench=(Case("N32-16ch-28x28-k2", {"shape": (32, 16, 28, 28), "k": 2}),),
+        errors=(
+            ErrorCase(
+                "window-larger-than-input",
+                scratch=lambda: getattr(scratch, name)(4).forward(seq((1, 1, 3, 3))),
+                torch=lambda: getattr(_ti(), name)(4)(tensor(seq((1, 1, 3, 3)))),
+                exc=ValueError,
+                match=r"(?i)window|kernel",
+            ),
+            ErrorCase(
+                "kernel-zero",
+                scratch=lambda: getattr(scratch, name)(0),
+                torch=lambda: getattr(_ti(), name)(0),
+                exc=ValueError,
+                match=r"kernel_size",
+            ),
+            ErrorCase(
+                "input-not-4d",
+                scratch=lambda: getattr(scratch, name)(2).forward(seq((2, 4, 4))),
+                torch=lambda: getattr(_ti(), name)(2)(tensor(seq((2, 4, 4)))),
+                exc=ValueError,
+                match=r"4-D",
+            ),
+        ),
+        notes="max-pool routes a window's gradient to its first maximum (row-major), like torch, so ties agree"
+        if name == "MaxPool2D"
+        else "mean over each window",
+    )
+
+
+FLATTEN_SPEC = operation_spec(
+    name="Flatten",
+    chapter=5,
+    scratch_name="scratch.Flatten",
+    torch_name="torch_impl.Flatten",
+    cases=(Case("N3-2x4x5", {"shape": (3, 2, 4, 5)}), Case("N2-7", {"shape": (2, 7)})),
+    shapes=lambda c: (c["shape"], (c["shape"][0], int(np.prod(c["shape"][1:])))),
+    build_scratch=lambda p: scratch.Flatten(),
+    build_torch=lambda p: _ti().Flatten(),
+)
+
+RESHAPE_SPEC = operation_spec(
+    name="Reshape",
+    chapter=7,
+    scratch_name="scratch.Reshape",
+    torch_name="torch_impl.Reshape",
+    cases=(Case("N3-40-to-2x4x5", {"n": 3, "shape": (2, 4, 5)}), Case("N2-12-to-3x4", {"n": 2, "shape": (3, 4)})),
+    shapes=lambda c: ((c["n"], int(np.prod(c["shape"]))), (c["n"], *c["shape"])),
+    build_scratch=lambda p: scratch.Reshape(p.case["shape"]),
+    build_torch=lambda p: _ti().Reshape(p.case["shape"]),
+    errors=(
+        ErrorCase(
+            "size-mismatch",
+            scratch=lambda: scratch.Reshape((2, 3)).forward(seq((2, 7))),
+            torch=lambda: _ti().Reshape((2, 3))(tensor(seq((2, 7)))),
+            exc=ValueError,
+            match=r"(?i)size|shape",
+        ),
+    ),
+)
+
+SPECS: tuple[ComponentSpec, ...] = (
+    CONV2D_OP_SPEC,
+    CONV2D_OP_LOOP_SPEC,
+    CHANNEL_BIAS_SPEC,
+    _conv2d_layer_spec(bias=False),
+    _conv2d_layer_spec(bias=True),
+    FLATTEN_SPEC,
+    RESHAPE_SPEC,
+    _pool_spec("MaxPool2D"),
+    _pool_spec("AvgPool2D"),
+)
+
+
+def _cnn_data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """48 + 24 random 1x8x8 images labelled by a fixed random linear teacher (4 classes): learnable signal."""
+    images = rng.standard_normal((72, 1, 8, 8))
+    teacher = rng.standard_normal((64, 4))
+    labels = np.argmax(images.reshape(72, 64) @ teacher, axis=1)
+    one_hot = np.eye(4)[labels]
+    return images[:48], images[48:], one_hot[:48], one_hot[48:]
+
+
+def _cnn_twin(dtype: Any) -> Any:
+    ti = _ti()
+    return ti.SequentialModel(
+        ti.Conv2D(1, 3, 3, ti.Tanh(), flatten=True, bias=True, dtype=dtype), ti.Dense(3 * 8 * 8, 4, dtype=dtype)
+    )
+
+
+def _torch_sce() -> Any:
+    return _ti().SoftmaxCrossEntropy()
+
+
+SMALL_CNN_TRAINING_SPEC = training_spec(
+    name="SmallCNNTraining",
+    chapter=5,
+    converter=combine(
+        "Conv2D+bias -> Dense", [CONV2D_BIAS.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")]
+    ),
+    param_shapes={"0.W": (1, 3, 3, 3), "0.B": (1, 3, 1, 1), "1.W": (192, 4), "1.B": (1, 4)},
+    make_data=_cnn_data,
+    build_scratch=lambda: scratch.NeuralNetwork(
+        [scratch.Conv2D(3, 3, activation=scratch.Tanh(), flatten=True, bias=True), scratch.Dense(4)],
+        scratch.SoftmaxCrossEntropy(),
+    ),
+    build_torch=_cnn_twin,
+    torch_loss=_torch_sce,
+    batch_size=16,
+    init_scale=0.3,
+    cases=(
+        Case("momentum-4-epochs", {"optim": "SGDMomentum", "lr": 0.05, "epochs": 4}),
+        Case(
+            "sgd-exponential-decay", {"optim": "SGD", "lr": 0.1, "final_lr": 0.02, "decay": "exponential", "epochs": 4}
+        ),
+    ),
+    notes="Conv2D(3, k3, tanh, flatten, bias) -> Dense(4), softmax cross-entropy, batch 16, shared weights/batches",
+)
+
+SPECS = (*SPECS, SMALL_CNN_TRAINING_SPEC)
