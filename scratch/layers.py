@@ -127,6 +127,10 @@ class Dense(Layer):
 
     ``activation`` defaults to a fresh ``Linear()``; the instance given is copied, so one activation
     object is never shared between layers (the book's shared default broke backward).
+
+    ``inverted_dropout=True`` switches the dropout to torch's convention (training scales the kept
+    activations by 1 / keep, inference is the identity), for porting chapter 7 models; the default is
+    the book's (no scaling in training, times keep at inference).
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class Dense(Layer):
         weight_init: str = "standard",
         *,
         rng: np.random.Generator | int | None = None,
+        inverted_dropout: bool = False,
     ) -> None:
         super().__init__(neurons, rng=rng)
         if activation is not None and not isinstance(activation, Operation):
@@ -145,6 +150,7 @@ class Dense(Layer):
             )
         self.activation = copy.deepcopy(activation) if activation is not None else Linear()
         self.dropout = check_keep_prob(dropout, "dropout")
+        self.inverted_dropout = bool(inverted_dropout)
         self.weight_init = check_choice(weight_init, "weight_init", ("standard", "glorot"))
 
     def _check_input(self, input_: np.ndarray) -> None:
@@ -176,7 +182,7 @@ class Dense(Layer):
             raise ValueError(f"Dense B must have shape (1, {self.neurons}); received shape {B.shape}")
         self.operations = [WeightMultiply(W), BiasAdd(B), self.activation]
         if self.dropout < 1.0:
-            self.operations.append(Dropout(self.dropout, rng=self.rng))
+            self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
         self._params()
 
     @property
@@ -228,11 +234,13 @@ class Conv2D(Layer):
         stride: int = 1,
         bias: bool = False,
         rng: np.random.Generator | int | None = None,
+        inverted_dropout: bool = False,
     ) -> None:
         super().__init__(out_channels, rng=rng)
         self.out_channels = self.neurons
         self.param_size = check_int(param_size, "param_size", 1)
         self.dropout = check_keep_prob(dropout, "dropout")
+        self.inverted_dropout = bool(inverted_dropout)
         self.weight_init = check_choice(weight_init, "weight_init", ("normal", "glorot"))
         if activation is not None and not isinstance(activation, Operation):
             raise TypeError(
@@ -305,7 +313,7 @@ class Conv2D(Layer):
         if self.flatten:
             self.operations.append(Flatten())
         if self.dropout < 1.0:
-            self.operations.append(Dropout(self.dropout, rng=self.rng))
+            self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
         self._params()
 
     @property

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from . import ch2, ch3, ch5
+from . import ch2, ch3, ch5, ch7_cnn
 
 RECIPES: dict[str, Callable[[list[str] | None], int]] = {
     "ch2": ch2.main,
     "ch3": ch3.main,
     "ch5": ch5.main,
+    "ch7-cnn": ch7_cnn.main,
 }
 
 USAGE = "usage: python -m parity_tests.recipes NAME [options]   (NAME --help for a recipe's options)"

@@ -84,7 +84,12 @@ BIAS_ADD_SPEC = operation_spec(
 
 def _scratch_dense(problem: Problem) -> scratch.Dense:
     case = problem.case
-    layer = scratch.Dense(case["fout"], getattr(scratch, case["act"])(), dropout=case.get("keep", 1.0))
+    layer = scratch.Dense(
+        case["fout"],
+        getattr(scratch, case["act"])(),
+        dropout=case.get("keep", 1.0),
+        inverted_dropout=case.get("inverted", False),
+    )
     layer.load_params([problem.params["W"].copy(), problem.params["B"].copy()])
     if "mask" in problem.extras:
         op = layer.dropout_op
@@ -97,13 +102,27 @@ def _scratch_dense(problem: Problem) -> scratch.Dense:
 def _torch_dense(problem: Problem) -> Any:
     ti = _torch_impl()
     case = problem.case
-    layer = ti.Dense(
-        case["fin"],
-        case["fout"],
-        getattr(ti, case["act"])(),
-        dropout=case.get("keep", 1.0),
-        dtype=torch_dtype(problem.dtype),
-    )
+    if case.get("inverted"):
+        # The chapter 7 layer with torch's (inverted) dropout; a generator makes its mask injectable.
+        import torch
+
+        layer = ti.DenseLayer(
+            case["fin"],
+            case["fout"],
+            dropout=case["keep"],
+            activation=getattr(ti, case["act"])(),
+            inverted_dropout=True,
+            generator=torch.Generator().manual_seed(0),
+            dtype=torch_dtype(problem.dtype),
+        )
+    else:
+        layer = ti.Dense(
+            case["fin"],
+            case["fout"],
+            getattr(ti, case["act"])(),
+            dropout=case.get("keep", 1.0),
+            dtype=torch_dtype(problem.dtype),
+        )
     if "mask" in problem.extras:
         layer.dropout_module.set_mask(to_tensor(problem.extras["mask"]), persistent=True)
     return layer
@@ -130,6 +149,14 @@ DENSE_SPEC = operation_spec(
         Case(
             "tanh-dropout0.7-inference",
             {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inference": True},
+        ),
+        Case(
+            "tanh-inverted-dropout0.7-train",
+            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inverted": True},
+        ),
+        Case(
+            "tanh-inverted-dropout0.7-inference",
+            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inverted": True, "inference": True},
         ),
     ),
     shapes=_wm_shapes,

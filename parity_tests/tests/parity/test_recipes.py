@@ -47,3 +47,30 @@ def test_ch5_recipe_trains_both_implementations_on_the_offline_subset(capsys):
     assert [row[0] for row in lines] == ["2", "4"]  # accuracy every 2 batches and at the end
     assert "scratch" in out
     assert "torch_impl" in out
+
+
+def test_ch7_cnn_recipe_trains_the_torch_model_and_its_scratch_twin(capsys):
+    from parity_tests.recipes import ch7_cnn
+
+    code = ch7_cnn.main(["--source", "subset", "--limit", "3", "--eval-every", "3"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "transforms from" in out
+    assert "Test accuracy on all 1000 test images after 3 batches" in out
+
+
+def test_ch7_twin_starts_from_the_torch_weights():
+    import torch
+
+    import torch_impl as ti
+    from parity_tests.recipes import ch7_cnn
+
+    model = ti.MNISTConvNet(generator=torch.Generator().manual_seed(3))
+    net = ch7_cnn.build_scratch_twin(3)
+    ch7_cnn.load_torch_weights(net, model)
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    model.eval()
+    with torch.no_grad():
+        expected = model(x, inference=True).numpy()
+    got = net.forward(x.numpy(), inference=True)
+    assert abs(got - expected).max() <= 1e-5 * abs(expected).max()

@@ -1,0 +1,159 @@
+"""Chapter 7: the PyTorch MNIST CNN (torch_impl.MNISTConvNet) and its scratch twin, on the same batches.
+
+The book's chapter 7 network: ConvLayer(1, 14, 5, Tanh, dropout 0.8) -> ConvLayer(14, 7, 5, Tanh, flatten,
+dropout 0.8) -> DenseLayer(28*28*7, 32, Tanh, dropout 0.8) -> DenseLayer(32, 10), cross-entropy,
+SGD(lr 0.01, momentum 0.9), batches of 60 from a shuffled ``torch.utils.data.DataLoader`` with
+ToTensor/Normalize(0.1305, 0.3081) transforms (torchvision's when it imports, otherwise torch_impl.mnist's
+equivalents), one epoch, test accuracy.
+
+The scratch twin is the same network built from scratch layers (bias on, torch's inverted dropout), loaded
+with the torch model's initial weights through the parity converters and trained on the very batches the
+DataLoader yields, with the book's momentum (identical to torch's at a constant learning rate). Only the
+dropout masks differ (each side draws its own).
+
+    python -m parity_tests.recipes ch7-cnn                 # one epoch, both implementations
+    python -m parity_tests.recipes ch7-cnn --limit 200 --impl torch
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch
+import torch_impl as ti
+from data import load_mnist
+from data.batching import one_hot
+from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
+
+from ..converters import CONV2D_BIAS, DENSE, combine
+from .ch5 import accuracy
+
+CONVERTER = combine(
+    "MNISTConvNet",
+    [
+        CONV2D_BIAS.prefixed("0.", "conv1."),
+        CONV2D_BIAS.prefixed("1.", "conv2."),
+        DENSE.prefixed("2.", "dense1."),
+        DENSE.prefixed("3.", "dense2."),
+    ],
+)
+LAYER_PARAMS = (2, 2, 2, 2)  # parameters per scratch layer, in CONVERTER.book_names order
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m parity_tests.recipes ch7-cnn", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="folder with the MNIST .gz files (default: DLFS_DATASETS/...)")
+    p.add_argument("--source", choices=["auto", "full", "subset"], default="auto", help="MNIST source (auto)")
+    p.add_argument("--impl", choices=["both", "scratch", "torch"], default="both", help="which implementation(s)")
+    p.add_argument("--limit", type=int, default=None, help="stop after this many batches (default: one epoch)")
+    p.add_argument("--eval-every", type=int, default=200, help="batches between test-subset accuracies (200)")
+    p.add_argument("--seed", type=int, default=20190703, help="seed of the initial weights and the shuffle")
+    return p
+
+
+def build_scratch_twin(seed: int) -> scratch.NeuralNetwork:
+    """The chapter 7 CNN built from scratch layers (bias on, inverted dropout)."""
+
+    def conv(out: int, flatten: bool = False) -> scratch.Conv2D:
+        return scratch.Conv2D(
+            out, 5, dropout=0.8, activation=scratch.Tanh(), flatten=flatten, bias=True, inverted_dropout=True
+        )
+
+    layers: list[scratch.Layer] = [
+        conv(14),
+        conv(7, flatten=True),
+        scratch.Dense(32, scratch.Tanh(), dropout=0.8, inverted_dropout=True),
+        scratch.Dense(10),
+    ]
+    return scratch.NeuralNetwork(layers, scratch.SoftmaxCrossEntropy(), seed=seed)
+
+
+def load_torch_weights(net: scratch.NeuralNetwork, model: nn.Module) -> None:
+    """Copy the torch model's parameters into the scratch network (book layouts via the converters)."""
+    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    book = CONVERTER.to_book(state)
+    names = iter(CONVERTER.book_names)
+    for layer, count in zip(net.layers, LAYER_PARAMS, strict=True):
+        layer.load_params([book[next(names)] for _ in range(count)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 7 CNN recipe; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.eval_every < 1:
+        print(f"error: --eval-every must be >= 1; received {args.eval_every}")
+        return 2
+    try:
+        mnist = load_mnist(args.data, source=args.source)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
+        return 1
+    transform = mnist_transforms()
+    generator = torch.Generator().manual_seed(args.seed)
+    train_loader, test_loader = mnist_loaders(mnist, batch_size=60, generator=generator, transform=transform)
+    print(
+        f"Chapter 7 CNN: MNIST ({mnist.source}: {len(mnist.y_train)} train / {len(mnist.y_test)} test images), "
+        f"transforms from {transforms_backend(transform)}, seed {args.seed}"
+    )
+
+    model = ti.MNISTConvNet(generator=torch.Generator().manual_seed(args.seed))
+    net = build_scratch_twin(args.seed)
+    load_torch_weights(net, model)
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = nn.CrossEntropyLoss()
+    s_optim = scratch.SGDMomentum(lr=0.01, momentum=0.9)
+    s_optim.net = net
+
+    # The whole test set as arrays, transformed exactly as the loader does it (for both accuracies).
+    X_test = torch.cat([x for x, _ in test_loader]).numpy()  # [N, 1, 28, 28] float32
+    y_test = np.asarray(mnist.y_test)
+    X_check, y_check = X_test[:1000], y_test[:1000]
+
+    def torch_predict(x: np.ndarray) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.from_numpy(x), inference=True).numpy()
+        model.train()
+        return out
+
+    def scratch_predict(x: np.ndarray) -> np.ndarray:
+        return net.forward(x, inference=True)
+
+    run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
+    seconds = {"scratch": 0.0, "torch": 0.0}
+    batches = len(train_loader) if args.limit is None else min(args.limit, len(train_loader))
+    print(f"{'batches':>8}  {'accuracy (1000 test images), scratch':>38}  {'torch_impl':>11}")
+    model.train()
+    for b, (xb, yb) in enumerate(train_loader, start=1):
+        if b > batches:
+            break
+        if run_torch:
+            t0 = time.perf_counter()
+            optim.zero_grad()
+            criterion(model(xb), yb).backward()
+            optim.step()
+            seconds["torch"] += time.perf_counter() - t0
+        if run_scratch:
+            t0 = time.perf_counter()
+            net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
+            s_optim.step()
+            seconds["scratch"] += time.perf_counter() - t0
+        if b % args.eval_every == 0 or b == batches:
+            s_acc = f"{accuracy(scratch_predict, X_check, y_check):.1%}" if run_scratch else "-"
+            t_acc = f"{accuracy(torch_predict, X_check, y_check):.1%}" if run_torch else "-"
+            print(f"{b:>8}  {s_acc:>38}  {t_acc:>11}", flush=True)
+    print(f"\nTest accuracy on all {len(y_test)} test images after {batches} batches:")
+    if run_scratch:
+        print(f"  scratch     {accuracy(scratch_predict, X_test, y_test):.2%}  (training {seconds['scratch']:.1f} s)")
+    if run_torch:
+        print(f"  torch_impl  {accuracy(torch_predict, X_test, y_test):.2%}  (training {seconds['torch']:.1f} s)")
+    return 0
