@@ -1,4 +1,5 @@
-"""A dependency-free text progress bar shared by the scratch and torch trainers (like ``data.batching``).
+"""What the scratch and torch trainers share besides their batches (``data.batching``): the record of a
+run (``TrainingHistory``, so both return the very same type) and a dependency-free text progress bar.
 
 By default (``enabled=None``) the bar is drawn only when its stream is a terminal, so logs and CI output
 get the trainers' messages without carriage-return noise. ``message`` prints a line (to stdout) without
@@ -8,9 +9,23 @@ mangling a bar that is being drawn.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "TrainingHistory"]
+
+
+@dataclass
+class TrainingHistory:
+    """What a trainer's ``fit`` observed (``scratch.Trainer`` and ``torch_impl.PyTorchTrainer`` alike)."""
+
+    eval_epochs: list[int] = field(default_factory=list)  # 1-based epoch numbers of evaluations
+    val_losses: list[float] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)  # mean batch loss per epoch
+    lrs: list[float] = field(default_factory=list)  # learning rate used in each epoch
+    stopped_early: bool = False
+    best_epoch: int | None = None
+    best_loss: float = float("inf")
 
 
 class ProgressBar:

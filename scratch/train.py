@@ -18,30 +18,16 @@ NumPy's global generator; the shuffle does not compound across epochs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
 
 from data.batching import epoch_order, iterate_batches
-from data.progress import ProgressBar
+from data.progress import ProgressBar, TrainingHistory
 
 from ._validation import check_float_array, check_int
 from .network import NeuralNetwork
 from .optimizers import Optimizer
-
-
-@dataclass
-class TrainingHistory:
-    """What ``Trainer.fit`` observed."""
-
-    eval_epochs: list[int] = field(default_factory=list)  # 1-based epoch numbers of evaluations
-    val_losses: list[float] = field(default_factory=list)
-    train_losses: list[float] = field(default_factory=list)  # mean batch loss per epoch
-    lrs: list[float] = field(default_factory=list)  # learning rate used in each epoch
-    stopped_early: bool = False
-    best_epoch: int | None = None
-    best_loss: float = float("inf")
 
 
 class Trainer:

@@ -38,7 +38,6 @@ across ``fit`` calls; the optimizer keeps its state (momentum buffers, lr) too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -48,25 +47,12 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from data.batching import batch_slices, epoch_order
-from data.progress import ProgressBar
+from data.progress import ProgressBar, TrainingHistory
 
 from ._validation import check_int, check_tensor, describe
 from .model import accepts_inference
 
 __all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy"]
-
-
-@dataclass
-class TrainingHistory:
-    """What ``PyTorchTrainer.fit`` observed (the same fields as ``scratch.TrainingHistory``)."""
-
-    eval_epochs: list[int] = field(default_factory=list)  # 1-based epoch numbers of evaluations
-    val_losses: list[float] = field(default_factory=list)
-    train_losses: list[float] = field(default_factory=list)  # mean batch loss per epoch
-    lrs: list[float] = field(default_factory=list)  # learning rate used in each epoch
-    stopped_early: bool = False
-    best_epoch: int | None = None
-    best_loss: float = float("inf")
 
 
 def _model_reference(model: nn.Module) -> tuple[torch.dtype, torch.device]:

@@ -71,9 +71,10 @@ def test_activations_match_torch_functions(
 
 def test_relu_gradient_is_zero_at_and_below_zero() -> None:
     x = torch.tensor([[-2.0, -0.5, 0.0, 0.5, 2.0]], dtype=torch.float64, requires_grad=True)
-    ReLU()(x).sum().backward()
+    upstream = torch.tensor([[0.7, -1.3, 2.1, -0.4, 1.9]], dtype=torch.float64)  # arbitrary, non-zero
+    ReLU()(x).backward(upstream)
     assert x.grad is not None
-    assert x.grad.tolist() == [[0.0, 0.0, 0.0, 1.0, 1.0]]
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0, -0.4, 1.9]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
