@@ -42,6 +42,7 @@ FD_EPS: Final = 1e-6
 # proves nothing, so the harness refuses it.
 DEGENERATE_SCALE: Final = 1e-8
 
+
 def category_of(key: str) -> str:
     """The tolerance category of a result key (``output``, ``grad:W``, ``traj:W``, ``loss:epoch``...)."""
     if key.startswith("grad:"):

@@ -1,4 +1,4 @@
-"""Errata of the book's code (chapters 1-4) and the behavioural differences the porting guide states.
+"""Errata of the book's code (chapters 1-5) and the behavioural differences the porting guide states.
 
 Every ``test_erratum_*`` test does two things:
 
@@ -9,7 +9,7 @@ Every ``test_erratum_*`` test does two things:
 
 ``test_difference_*`` tests pin the guide's statements about places where the book and torch legitimately
 differ (conventions, not bugs): learning-rate scale in chapter 2, momentum under decay, MSE normalisation,
-dropout scaling, the chapter 7 schedule.
+dropout scaling, the chapter 7 schedule, max-pool ties (the book has no pooling code).
 
 The porting guide (docs/porting-guide.md, "Errata") links to each test here by name;
 ``parity_tests/tests/scratch/test_guide.py`` checks that every linked test exists. Everything runs in float64
@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
 import scratch
@@ -650,6 +651,251 @@ def test_erratum_loss_class_is_rejected_at_construction() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Chapter 5: convolution (guide errata E13-E17)
+#
+# Shared set-up: x [N, C_in, H, W], the book's kernel W [C_in, C_out, k, k], an upstream gradient G
+# [N, C_out, H, W]; the truth is torch autograd through F.conv2d with weight = W.transpose(1, 0, 2, 3) and
+# the book's padding k // 2 (odd k, stride 1: the output keeps the input's size).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _conv_case(
+    seed: int, n: int = 4, c_in: int = 2, c_out: int = 3, size: int = 6, k: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random x, asymmetric W (book layout) and random G, in float64."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c_in, size, size))
+    W = rng.standard_normal((c_in, c_out, k, k))
+    G = rng.standard_normal((n, c_out, size, size))
+    assert not np.allclose(W, W[:, :, ::-1, ::-1])  # the kernel is not 180°-symmetric
+    return x, W, G
+
+
+def _torch_conv_grads(x: np.ndarray, W: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dL/dx, dL/dW in the book's layout) by autograd through F.conv2d with the book's padding k // 2."""
+    xt = t64(x, requires_grad=True)
+    weight = t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3)), requires_grad=True)  # [C_out, C_in, k, k]
+    F.conv2d(xt, weight, padding=W.shape[2] // 2).backward(t64(G))
+    return as_np(xt.grad), as_np(weight.grad).transpose(1, 0, 2, 3)
+
+
+def _scratch_conv_grads(op: scratch.ParamOperation, x: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    op.forward(x.copy())
+    dx = op.backward(G.copy())
+    return dx, op.param_grad
+
+
+def _book_conv_input_grad(G: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """The book's ``_input_grad``: pad G by k // 2 and correlate it with the kernel AS IT IS (no rotation):
+    dx[n, c, h, w] = Σ_{o, i, j} G_pad[n, o, h + i, w + j] · W[c, o, i, j]."""
+    k = W.shape[2]
+    p = k // 2
+    G_pad = np.pad(G, ((0, 0), (0, 0), (p, p), (p, p)))
+    windows = sliding_window_view(G_pad, (k, k), axis=(2, 3))  # [N, C_out, H, W, k, k]
+    return np.einsum("nohwij,coij->nchw", windows, W)
+
+
+def _input_patches(x: np.ndarray, k: int) -> np.ndarray:
+    """Every k x k patch of x padded by k // 2: ``[N, H, W, C_in·k·k]`` (sample, pixel, patch)."""
+    p = k // 2
+    windows = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))), (k, k), axis=(2, 3))
+    n, c, h, w = x.shape
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, h, w, c * k * k)
+
+
+def _book_conv_param_grad(x: np.ndarray, W: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The book's ``_param_grad``: patch rows ordered (pixel, sample), gradient rows (sample, pixel)."""
+    c_in, c_out, k, _ = W.shape
+    patches = _input_patches(x, k)  # [N, H, W, K]
+    rows_pixel_sample = patches.transpose(1, 2, 0, 3).reshape(-1, c_in * k * k)  # the book: no sample-first transpose
+    grad_rows = G.transpose(0, 2, 3, 1).reshape(-1, c_out)  # [(sample, pixel), C_out]
+    dW = rows_pixel_sample.T @ grad_rows  # [K, C_out]
+    return dW.reshape(c_in, k, k, c_out).transpose(0, 3, 1, 2)
+
+
+def _book_conv_forward(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """The book's ``Conv2D_Op._output`` geometry: k // 2 zeros on each side, where the zero rows above and
+    below are as wide as the image's HEIGHT plus padding; patches at range(H_pad - k + 1) on both axes; the
+    result reshaped to [N, H·W, ...] and then [N, H, H, C_out]."""
+    n, c, h, w = x.shape
+    k = W.shape[2]
+    p = k // 2
+    rows = np.pad(x, ((0, 0), (0, 0), (0, 0), (p, p)))  # [N, C, H, W + 2p]
+    band = np.zeros((n, c, p, h + 2 * p))  # the book builds the zero rows from the height
+    x_pad = np.concatenate([band, rows, band], axis=2)  # a ValueError unless H == W
+    m = x_pad.shape[2] - k + 1  # patches per axis, counted on the height
+    patches = np.stack([x_pad[:, :, i : i + k, j : j + k] for i in range(m) for j in range(m)])
+    flat = patches.transpose(1, 0, 2, 3, 4).reshape(n, h * w, -1)  # only fits when m == H, i.e. k is odd
+    out = flat @ W.transpose(0, 2, 3, 1).reshape(c * k * k, -1)
+    return out.reshape(n, h, h, -1).transpose(0, 3, 1, 2)
+
+
+def test_erratum_conv_input_grad_rotates_the_kernel() -> None:
+    x, W, G = _conv_case(1301)
+    true_dx, _ = _torch_conv_grads(x, W, G)
+
+    # The book: correlation with the unrotated kernel is wrong for an asymmetric kernel...
+    assert rel_err(_book_conv_input_grad(G, W), true_dx) > DEFECT
+    # ...and the missing 180° rotation is the whole defect: rotate the kernel and the formula is right.
+    assert rel_err(_book_conv_input_grad(G, W[:, :, ::-1, ::-1]), true_dx) < TOL
+
+    # torch computes this gradient as a transposed convolution with the same weight.
+    weight = t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3)))
+    assert rel_err(as_np(F.conv_transpose2d(t64(G), weight, padding=W.shape[2] // 2)), true_dx) < TOL
+
+    # It is right only for kernels that equal their own 180° rotation.
+    symmetric = W + W[:, :, ::-1, ::-1]
+    true_symmetric, _ = _torch_conv_grads(x, symmetric, G)
+    assert rel_err(_book_conv_input_grad(G, symmetric), true_symmetric) < TOL
+
+    # scratch (vectorised and loop) and the torch twin give the true gradient.
+    for op in (scratch.Conv2D_Op(W.copy()), scratch.Conv2D_OpLoop(W.copy())):
+        dx, _ = _scratch_conv_grads(op, x, G)
+        assert rel_err(dx, true_dx) < TOL, type(op).__name__
+    twin = ti.Conv2DOp(2, 3, 3, dtype=torch.float64)
+    with torch.no_grad():
+        twin.weight.copy_(t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3))))
+    xt = t64(x, requires_grad=True)
+    twin(xt).backward(t64(G))
+    assert rel_err(as_np(xt.grad), true_dx) < TOL
+
+
+def test_erratum_conv_param_grad_keeps_samples_apart() -> None:
+    x, W, G = _conv_case(1302, n=4)
+    _, true_dW = _torch_conv_grads(x, W, G)
+
+    # The book, batch of 4: each patch row is paired with a gradient row of another sample (or pixel).
+    assert rel_err(_book_conv_param_grad(x, W, G), true_dW) > DEFECT
+    # With the patch rows put in (sample, pixel) order, the same product is right.
+    c_in, c_out, k, _ = W.shape
+    fixed = _input_patches(x, k).reshape(-1, c_in * k * k).T @ G.transpose(0, 2, 3, 1).reshape(-1, c_out)
+    assert rel_err(fixed.reshape(c_in, k, k, c_out).transpose(0, 3, 1, 2), true_dW) < TOL
+    # With one sample both orders coincide, so the book is right for N = 1, and the sum of its per-sample
+    # gradients is the batch gradient.
+    per_sample = [_book_conv_param_grad(x[i : i + 1], W, G[i : i + 1]) for i in range(len(x))]
+    for i, book_one in enumerate(per_sample):
+        _, true_one = _torch_conv_grads(x[i : i + 1], W, G[i : i + 1])
+        assert rel_err(book_one, true_one) < TOL
+    assert rel_err(np.sum(per_sample, axis=0), true_dW) < TOL
+
+    # scratch (vectorised and loop) sums over samples and pixels correctly.
+    for op in (scratch.Conv2D_Op(W.copy()), scratch.Conv2D_OpLoop(W.copy())):
+        _, dW = _scratch_conv_grads(op, x, G)
+        assert rel_err(dW, true_dW) < TOL, type(op).__name__
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "k"), [(16, 32, 3), (1, 16, 5)])
+def test_erratum_conv_glorot_counts_the_receptive_field(c_in: int, c_out: int, k: int) -> None:
+    truth = math.sqrt(2.0 / ((c_in + c_out) * k * k))  # xavier_normal_ on [C_out, C_in, k, k]
+    book_std = 2.0 / (c_in + c_out)  # the variance used as a std, and no k²
+    assert abs(book_std - truth) > 0.25 * truth  # 0.042 vs 0.068 (too small); 0.118 vs 0.069 (too large)
+
+    # The checker rejects a book-scaled sample of the same size.
+    size = (c_in, c_out, k, k)
+    with pytest.raises(AssertionError):
+        assert_normal_sample(np.random.default_rng(1303).normal(0.0, book_std, size=size), truth)
+
+    # scratch.Conv2D(weight_init="glorot"): several layers, for a sample of a few thousand weights.
+    weights = []
+    for seed in range(4):
+        layer = scratch.Conv2D(c_out, k, weight_init="glorot", rng=np.random.default_rng(1310 + seed))
+        layer.forward(np.random.default_rng(1320).standard_normal((1, c_in, k, k)))
+        assert layer.params[0].shape == size
+        assert layer.init_scale(c_in) == pytest.approx(truth, rel=1e-15)
+        weights.append(layer.params[0])
+    assert_normal_sample(np.stack(weights), truth)
+
+    # torch: xavier_normal_ has this scale, and so does the torch twin's "glorot".
+    assert ti.conv_glorot_std(c_in, c_out, k) == pytest.approx(truth, rel=1e-15)
+    generator = torch.Generator().manual_seed(1330)
+    xavier = [
+        as_np(nn.init.xavier_normal_(torch.empty(c_out, c_in, k, k, dtype=torch.float64), generator=generator))
+        for _ in range(4)
+    ]
+    assert_normal_sample(np.stack(xavier), truth)
+    twins = [
+        ti.Conv2D(
+            c_in, c_out, k, weight_init="glorot", generator=torch.Generator().manual_seed(1340 + s), dtype=torch.float64
+        ).conv.weight
+        for s in range(4)
+    ]
+    assert_normal_sample(np.stack([as_np(w) for w in twins]), truth)
+
+
+def test_erratum_conv_book_geometry_is_odd_square_stride_one_without_bias() -> None:
+    rng = np.random.default_rng(1304)
+
+    def torch_out(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None = None, **kw: Any) -> np.ndarray:
+        weight = t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3)))
+        return as_np(F.conv2d(t64(x), weight, None if bias is None else t64(bias), **kw))
+
+    # Where the book works (odd k, square image, stride 1) its forward is torch's cross-correlation with
+    # padding k // 2, not a flipped (true) convolution.
+    for k in (1, 3, 5):
+        x, W = rng.standard_normal((2, 2, 7, 7)), rng.standard_normal((2, 3, k, k))
+        assert rel_err(_book_conv_forward(x, W), torch_out(x, W, padding=k // 2)) < TOL
+        assert scratch.Conv2D_Op(W.copy()).forward(x.copy()).shape == (2, 3, 7, 7)
+    assert rel_err(_book_conv_forward(x, W), torch_out(x, W[:, :, ::-1, ::-1], padding=2)) > DEFECT
+
+    # Outside that, the book's code fails: even kernels and non-square images raise ValueError.
+    # (NumPy's messages: "cannot reshape", "dimensions ... must match", "mismatch in its core dimension")
+    for shape, k in (((2, 2, 6, 6), 2), ((2, 2, 5, 5), 4), ((2, 2, 5, 6), 3)):
+        with pytest.raises(ValueError, match=r"reshape|match"):
+            _book_conv_forward(rng.standard_normal(shape), rng.standard_normal((2, 3, k, k)))
+
+    # scratch takes even kernels (the book's k // 2, or torch's asymmetric "same"), non-square images, a
+    # stride, and a per-channel bias, each equal to torch.
+    x = rng.standard_normal((2, 2, 5, 6))
+    W2, W3 = rng.standard_normal((2, 3, 2, 2)), rng.standard_normal((2, 3, 3, 3))
+    got = scratch.Conv2D_Op(W2.copy()).forward(x.copy())
+    assert got.shape == (2, 3, 6, 7)  # k // 2 = 1 zero per side: one more row and column than the input
+    assert rel_err(got, torch_out(x, W2, padding=1)) < TOL
+    got = scratch.Conv2D_Op(W2.copy(), padding="same").forward(x.copy())
+    assert got.shape == (2, 3, 5, 6)
+    assert rel_err(got, torch_out(x, W2, padding="same")) < TOL
+    got = scratch.Conv2D_Op(W3.copy(), padding=1, stride=2).forward(x.copy())
+    assert got.shape == (2, 3, 3, 3)  # floor((5 + 2 - 3) / 2) + 1, floor((6 + 2 - 3) / 2) + 1
+    assert rel_err(got, torch_out(x, W3, padding=1, stride=2)) < TOL
+    B = rng.standard_normal((1, 3, 1, 1))
+    layer = scratch.Conv2D(3, 3, bias=True)
+    layer.load_params([W3.copy(), B.copy()])
+    assert rel_err(layer.forward(x.copy()), torch_out(x, W3, B.reshape(-1), padding=1)) < TOL
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_erratum_conv_ones_upstream_gradient_hides_the_bugs(k: int) -> None:
+    x, W, G = _conv_case(1305 + k, k=k, size=8)
+    p = k // 2
+    interior = (slice(None), slice(None), slice(p, -p), slice(p, -p))  # every window inside the image
+    border = np.ones(x.shape, dtype=bool)
+    border[interior] = False
+    ones = np.ones_like(G)
+    true_ones, true_dW_ones = _torch_conv_grads(x, W, ones)
+
+    # With G = ones, the unrotated and the rotated kernel give the same input gradient in the interior
+    # (each pixel sums the whole kernel, in whatever order), and different ones at the border only.
+    unflipped = _book_conv_input_grad(ones, W)
+    flipped = _book_conv_input_grad(ones, W[:, :, ::-1, ::-1])
+    assert np.max(np.abs(unflipped[interior] - flipped[interior])) < 1e-12
+    assert np.max(np.abs(unflipped[border] - flipped[border])) > DEFECT
+    assert rel_err(flipped, true_ones) < TOL
+    # With G = ones every gradient row is the same, so the book's mispairing of rows is invisible too.
+    assert rel_err(_book_conv_param_grad(x, W, ones), true_dW_ones) < TOL
+
+    # With a random G the two input gradients differ at every pixel, and the book's weight gradient is wrong.
+    difference = _book_conv_input_grad(G, W) - _book_conv_input_grad(G, W[:, :, ::-1, ::-1])
+    assert np.min(np.abs(difference)) > 1e-6
+    true_dx, true_dW = _torch_conv_grads(x, W, G)
+    assert rel_err(_book_conv_param_grad(x, W, G), true_dW) > DEFECT
+
+    # scratch is right with both upstream gradients.
+    for upstream, want_dx, want_dW in ((ones, true_ones, true_dW_ones), (G, true_dx, true_dW)):
+        dx, dW = _scratch_conv_grads(scratch.Conv2D_Op(W.copy()), x, upstream)
+        assert rel_err(dx, want_dx) < TOL
+        assert rel_err(dW, want_dW) < TOL
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Behavioural differences the guide states (not defects)
 # ---------------------------------------------------------------------------------------------------------
 
@@ -837,6 +1083,72 @@ def test_difference_dropout_keep_prob_and_scaling() -> None:
     assert abs(float(np.isclose(ratio, 0.0).mean()) - (1 - keep)) < 0.05
     drop.eval()
     np.testing.assert_array_equal(as_np(drop(t64(x))), x)
+
+
+def test_difference_book_conv_layout_is_the_conv_transpose_layout_not_its_function() -> None:
+    rng = np.random.default_rng(1400)
+    x, W = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((2, 3, 3, 3))  # W: [C_in, C_out, k, k]
+    op = scratch.Conv2D_Op(W.copy())
+    out = op.forward(x.copy())
+
+    # nn.Conv2d needs the axes swapped; then it is the book's (and scratch's) operation.
+    conv = nn.Conv2d(2, 3, 3, padding=1, bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        conv.weight.copy_(t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3))))
+        assert rel_err(out, as_np(conv(t64(x)))) < TOL
+    # nn.ConvTranspose2d(C_in, C_out, k) takes W's shape as it is, but computes another function: with
+    # padding k // 2 and stride 1 it is the true (kernel-rotated) convolution, not the cross-correlation.
+    transposed = nn.ConvTranspose2d(2, 3, 3, padding=1, bias=False, dtype=torch.float64)
+    assert tuple(transposed.weight.shape) == W.shape
+    with torch.no_grad():
+        transposed.weight.copy_(t64(W))
+        assert rel_err(as_np(transposed(t64(x))), out) > DEFECT
+        rotated = scratch.Conv2D_Op(np.ascontiguousarray(W[:, :, ::-1, ::-1])).forward(x.copy())
+        assert rel_err(as_np(transposed(t64(x))), rotated) < TOL
+
+
+def test_difference_maxpool_ties_go_to_the_first_maximum() -> None:
+    # Windows of 2x2 (stride 2) on a 5x5 image: the last row and column are dropped (floor). Window (0, 0)
+    # has no tie, window (0, 1) ties 4 at offsets 1 and 2, window (1, 0) ties 0 at all four offsets (as after a
+    # ReLU), window (1, 1) ties 7 at offsets 0 and 3.
+    x = np.array(
+        [
+            [1.0, 2.0, 3.0, 4.0, 9.0],
+            [0.5, 1.5, 4.0, 2.0, 9.0],
+            [0.0, 0.0, 7.0, 1.0, 9.0],
+            [0.0, 0.0, 6.0, 7.0, 9.0],
+            [9.0, 9.0, 9.0, 9.0, 9.0],
+        ]
+    )[None, None]
+    g = np.array([[2.0, 3.0], [5.0, 7.0]])[None, None]
+    pool = scratch.MaxPool2D(2)
+    out = pool.forward(x.copy())
+    np.testing.assert_array_equal(out, [[[[2.0, 4.0], [0.0, 7.0]]]])
+
+    # A mask of every entry equal to its window's maximum sends the gradient to every tied entry.
+    window_max = np.kron(out[0, 0], np.ones((2, 2)))
+    mask_grad = np.zeros_like(x)
+    mask_grad[0, 0, :4, :4] = (x[0, 0, :4, :4] == window_max) * np.kron(g[0, 0], np.ones((2, 2)))
+
+    # torch sends each window's gradient to its first maximum in row-major window order (CPU).
+    xt = t64(x, requires_grad=True)
+    F.max_pool2d(xt, 2).backward(t64(g))
+    truth = as_np(xt.grad)
+    expected = np.zeros_like(x)
+    for (r, c), value in zip(((0, 1), (0, 3), (2, 0), (2, 2)), g.reshape(-1), strict=True):
+        expected[0, 0, r, c] = value
+    np.testing.assert_array_equal(truth, expected)
+    assert np.sum(mask_grad) == np.sum(g) + 3 * 5.0 + 3.0 + 7.0  # the tied windows pass G on several times
+    assert rel_err(mask_grad, truth) > DEFECT
+
+    # scratch and its torch twin agree with torch exactly; average pooling shares G / k² with every entry.
+    np.testing.assert_array_equal(pool.backward(g.copy()), truth)
+    xt2 = t64(x, requires_grad=True)
+    ti.MaxPool2D(2)(xt2).backward(t64(g))
+    np.testing.assert_array_equal(as_np(xt2.grad), truth)
+    avg = scratch.AvgPool2D(2)
+    np.testing.assert_allclose(avg.forward(x.copy()), as_np(F.avg_pool2d(t64(x), 2)), rtol=1e-15)
+    np.testing.assert_allclose(avg.backward(g.copy())[0, 0, :4, :4], np.kron(g[0, 0], np.full((2, 2), 0.25)))
 
 
 def test_helpers_detect_differences() -> None:

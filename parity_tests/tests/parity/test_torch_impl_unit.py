@@ -373,9 +373,7 @@ def test_loss_bad_inputs() -> None:
         sce(x, torch.tensor([[1.0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.float64))
     with pytest.raises(ValueError, match="at least 2 classes"):
         sce(randn(3, 1), torch.ones(3, 1, dtype=torch.float64))
-    with pytest.raises(
-        ValueError, match=r"target must have the same shape as .* \(3, 3\); received shape \(3, 2\)"
-    ):
+    with pytest.raises(ValueError, match=r"target must have the same shape as .* \(3, 3\); received shape \(3, 2\)"):
         mse(x, randn(3, 2))
     with pytest.raises(TypeError, match="target must have a floating-point dtype"):
         sce(x, torch.eye(3, dtype=torch.int64))
@@ -473,9 +471,7 @@ def test_book_lr_scheduler_none_and_bad_inputs() -> None:
     assert book_lr_scheduler(opt, None, 0.0, 1) is None
     with pytest.raises(ValueError, match=r"decay_type must be one of .*received 'cosine'"):
         book_lr_scheduler(opt, "cosine", 0.01, 5)
-    with pytest.raises(
-        ValueError, match=r"final_lr must be <= lr for decay \(lr=0.1\); received final_lr=0.2"
-    ):
+    with pytest.raises(ValueError, match=r"final_lr must be <= lr for decay \(lr=0.1\); received final_lr=0.2"):
         book_lr_scheduler(opt, "linear", 0.2, 5)
     with pytest.raises(ValueError, match="final_lr must be > 0 for exponential decay"):
         book_lr_scheduler(opt, "exponential", 0, 5)
@@ -601,9 +597,7 @@ def test_trainer_modes_scheduler_and_lrs() -> None:
     sched = book_lr_scheduler(opt, "linear", 0.02, 4)
     trainer = PyTorchTrainer(model, opt, MeanSquaredError())
     X, y, Xv, yv = _regression_data()
-    history = trainer.fit(
-        X, y, Xv, yv, epochs=4, eval_every=2, batch_size=20, scheduler=sched, progress=False
-    )
+    history = trainer.fit(X, y, Xv, yv, epochs=4, eval_every=2, batch_size=20, scheduler=sched, progress=False)
     assert history.lrs == pytest.approx([0.1, 0.1 - 0.08 / 3, 0.1 - 0.16 / 3, 0.02])
     recorder = model.layers[0]
     assert isinstance(recorder, _ModeRecorder)
@@ -650,9 +644,7 @@ def test_trainer_bad_inputs() -> None:
         trainer.fit(bad, y, Xv, yv)
     with pytest.raises(ValueError, match=r"X_test must be a non-empty batch; received shape \(0, 3\)"):
         trainer.fit(X, y, Xv[:0], yv[:0])
-    with pytest.raises(
-        TypeError, match=r"X_train must be a numpy\.ndarray or a torch\.Tensor; received list"
-    ):
+    with pytest.raises(TypeError, match=r"X_train must be a numpy\.ndarray or a torch\.Tensor; received list"):
         trainer.fit(X.tolist(), y, Xv, yv)
     with pytest.raises(TypeError, match=r"criterion must be a loss instance such as MeanSquaredError\(\)"):
         PyTorchTrainer(model, trainer.optim, MeanSquaredError)  # type: ignore[arg-type]
