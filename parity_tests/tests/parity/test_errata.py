@@ -80,7 +80,7 @@ def as_np(t: torch.Tensor | None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E1. ReLU backward
+# Guide E1. ReLU backward
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -119,7 +119,7 @@ def test_erratum_relu_backward_masks_on_input() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E2. SoftmaxCrossEntropy value, and its float32 clip
+# Guide E2-E4. SoftmaxCrossEntropy: its value, its float32 clip, a single column
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -209,7 +209,7 @@ def test_erratum_softmax_cross_entropy_single_column_is_rejected() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E3. MeanSquaredError(normalize=True) gradient
+# Guide E5. MeanSquaredError(normalize=True) gradient
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -242,7 +242,7 @@ def test_erratum_mse_normalize_gradient_includes_the_normalisation() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E4. Glorot scale
+# Guide E6. Glorot scale
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -294,7 +294,7 @@ def test_erratum_glorot_std_is_the_square_root_of_2_over_fan_sum() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E5. Early stopping
+# Guide E7. Early stopping
 # ---------------------------------------------------------------------------------------------------------
 
 ES_EPOCHS, ES_EVAL_EVERY, ES_LR, ES_SEED = 30, 3, 0.01, 5
@@ -414,7 +414,7 @@ def test_erratum_early_stopping_restores_the_best_evaluated_model(capsys: pytest
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E6. Learning-rate decay: final_lr = 0 and epochs = 1
+# Guide E8. Learning-rate decay: final_lr = 0 and epochs = 1
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -478,7 +478,7 @@ def test_erratum_decay_with_one_epoch_raises_value_error() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E7. restart, loaded weights and the global RNG
+# Guide E9. restart, loaded weights and the global RNG
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -575,7 +575,7 @@ def _first_weights_5(net: scratch.NeuralNetwork) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E8. The shared default activation
+# Guide E10. The shared default activation
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -627,7 +627,7 @@ def test_erratum_default_activation_is_not_shared() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# E9. NeuralNetwork(loss=<class>)
+# Guide E11. NeuralNetwork(loss=<class>)
 # ---------------------------------------------------------------------------------------------------------
 
 
