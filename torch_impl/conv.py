@@ -49,7 +49,7 @@ from ._validation import (
     describe,
 )
 from .activations import Tanh
-from .dropout import BookDropout
+from .dropout import BookDropout, layer_dropout
 from .init import normal_, torch_linear_init_
 from .layers import DenseLayer, PyTorchLayer
 from .model import PyTorchModel
@@ -308,13 +308,7 @@ class ConvLayer(PyTorchLayer):
             device=device,
         )
         self.activation = activation
-        if self.keep_prob < 1.0:
-            if self.inverted_dropout and generator is None:
-                self.dropout_module = nn.Dropout(1.0 - self.keep_prob)
-            else:
-                self.dropout_module = BookDropout(self.keep_prob, inverted=self.inverted_dropout, generator=generator)
-        else:
-            self.dropout_module = None
+        self.dropout_module = layer_dropout(self.keep_prob, self.inverted_dropout, generator)
         self.reset_parameters()
 
     # geometry ------------------------------------------------------------------------------------------

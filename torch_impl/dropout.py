@@ -95,3 +95,16 @@ class BookDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}, inverted={self.inverted}"
+
+
+def layer_dropout(keep_prob: float, inverted: bool, generator: torch.Generator | None) -> nn.Module | None:
+    """The dropout module a layer appends for keep probability ``keep_prob`` (``None`` when it is 1).
+
+    ``nn.Dropout(1 - keep_prob)`` for torch's (inverted) convention without a generator; otherwise a
+    ``BookDropout`` (which can draw from ``generator`` and take an injected mask), inverted or the book's.
+    """
+    if keep_prob >= 1.0:
+        return None
+    if inverted and generator is None:
+        return nn.Dropout(1.0 - keep_prob)
+    return BookDropout(keep_prob, inverted=inverted, generator=generator)

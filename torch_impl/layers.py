@@ -52,7 +52,7 @@ from ._validation import (
     check_module,
     check_tensor,
 )
-from .dropout import BookDropout
+from .dropout import BookDropout, layer_dropout
 from .init import book_glorot_std, normal_, torch_linear_init_
 
 __all__ = ["Dense", "DenseLayer", "PyTorchLayer"]
@@ -110,13 +110,7 @@ class DenseLayer(PyTorchLayer):
             device = torch.get_default_device()
         self.linear = nn.utils.skip_init(nn.Linear, input_size, neurons, dtype=dtype, device=device)
         self.activation = activation
-        if self.keep_prob < 1.0:
-            if self.inverted_dropout and generator is None:
-                self.dropout_module = nn.Dropout(1.0 - self.keep_prob)
-            else:
-                self.dropout_module = BookDropout(self.keep_prob, inverted=self.inverted_dropout, generator=generator)
-        else:
-            self.dropout_module = None
+        self.dropout_module = layer_dropout(self.keep_prob, self.inverted_dropout, generator)
         self.reset_parameters()
 
     @property
