@@ -37,13 +37,15 @@ from .metrics import mae, rmse
 from .network import NeuralNetwork
 from .one_hidden_layer import forward_loss
 from .operations import BiasAdd, WeightMultiply
-from .optimizers import SGD, Optimizer, SGDMomentum
+from .optimizers import SGD, AdaGrad, Optimizer, SGDMomentum
 from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
+from .rnn import GRULayer, GRUNode, LSTMLayer, LSTMNode, RNNLayer, RNNNode
 from .train import Trainer, TrainingHistory
 
 __all__ = [
     "SGD",
+    "AdaGrad",
     "AvgPool2D",
     "BiasAdd",
     "ChannelBiasAdd",
@@ -53,7 +55,11 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GRULayer",
+    "GRUNode",
     "GradCheckResult",
+    "LSTMLayer",
+    "LSTMNode",
     "Layer",
     "Linear",
     "Loss",
@@ -63,6 +69,8 @@ __all__ = [
     "Operation",
     "Optimizer",
     "ParamOperation",
+    "RNNLayer",
+    "RNNNode",
     "ReLU",
     "Reshape",
     "SGDMomentum",

@@ -1,4 +1,5 @@
-"""Optimizers (chapter 4): ``Optimizer``, ``SGD``, ``SGDMomentum``, with the book's learning-rate decay.
+"""Optimizers: ``Optimizer``, ``SGD``, ``SGDMomentum`` (chapter 4) and ``AdaGrad`` (chapter 6), with the
+book's learning-rate decay and chapter 6's element-wise gradient clipping.
 
 Decay happens once per epoch, after the epoch's batches (the ``Trainer`` calls ``_decay_lr``), so that
 with E epochs the learning rate during epoch e (0-based) is
@@ -9,6 +10,17 @@ with E epochs the learning rate during epoch e (0-based) is
 and the last epoch trains with exactly ``final_lr``. Differences from the book's code, on purpose:
 ``decay_type=None`` never decays, and a decay type with ``final_lr=0`` decays (linearly) to 0 instead of
 being silently disabled; E < 2 with decay raises ``ValueError`` instead of ``ZeroDivisionError``.
+
+Gradient clipping (chapter 6, the book's ``RNNOptimizer``): with ``clip=c`` every gradient element is
+clipped to ``[-c, c]`` before the update rule sees it (element-wise, NOT by norm; the chapter uses c = 2):
+
+    g ← min(max(g, -c), c)
+
+The book clips the network's gradient arrays in place (``np.clip(deriv, -2, 2, deriv)``); here the update
+uses a clipped COPY and the network's gradients are left untouched, so the parameters move exactly as in
+the book but ``param_grads()`` still holds the raw gradients after ``step()``. The torch equivalent is
+``torch.nn.utils.clip_grad_value_(params, c)`` before ``optimizer.step()`` (which does clip ``.grad`` in
+place). ``clip=None`` (the default) never clips, as in chapter 4.
 """
 
 from __future__ import annotations
@@ -30,8 +42,16 @@ class Optimizer:
 
     net: NeuralNetwork
 
-    def __init__(self, lr: float = 0.01, final_lr: float = 0, decay_type: str | None = None) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        final_lr: float = 0,
+        decay_type: str | None = None,
+        *,
+        clip: float | None = None,
+    ) -> None:
         self.lr = check_positive(lr, "lr")
+        self.clip = None if clip is None else check_positive(clip, "clip")
         self.first_lr = self.lr
         self.final_lr = check_non_negative(final_lr, "final_lr")
         self.decay_type = check_choice(decay_type, "decay_type", DECAY_TYPES)
@@ -77,14 +97,25 @@ class Optimizer:
         if not hasattr(self, "net"):
             raise RuntimeError(f"{type(self).__name__}.step needs .net (the Trainer sets it)")
         for index, (param, grad) in enumerate(zip(self.net.params(), self.net.param_grads(), strict=True)):
-            self._update_rule(param=param, grad=grad, index=index)
+            self._update_rule(param=param, grad=self._clipped(grad), index=index)
+
+    def _clipped(self, grad: np.ndarray) -> np.ndarray:
+        """``grad`` clipped element-wise to ``[-clip, clip]`` as a new array (``grad`` itself if no clip)."""
+        if self.clip is None:
+            return grad
+        return np.clip(grad, -self.clip, self.clip)
 
     def _update_rule(self, **kwargs: Any) -> None:
         raise NotImplementedError
 
 
 class SGD(Optimizer):
-    """Plain stochastic gradient descent: ``p ← p - lr · g``."""
+    """Plain stochastic gradient descent: ``p ← p - lr · g``.
+
+    With ``clip=c`` (keyword only; chapter 6 uses 2) g is first clipped element-wise to ``[-c, c]``
+    (a copy; the network's gradients are not modified). Torch: ``torch.optim.SGD`` after
+    ``torch.nn.utils.clip_grad_value_(params, c)``.
+    """
 
     def _update_rule(self, **kwargs: Any) -> None:
         kwargs["param"] -= self.lr * kwargs["grad"]
@@ -98,6 +129,7 @@ class SGDMomentum(Optimizer):
     ``torch.optim.SGD(momentum=μ)`` keeps lr outside: b ← μ b + g, p ← p - lr · b. The two are identical
     while lr is constant, and differ as soon as lr decays, because here past gradients keep the lr they
     were taken with. ``torch_impl.BookSGDMomentum`` is the exact torch twin of this class.
+    ``clip=c`` clips g element-wise to ``[-c, c]`` first (a copy), as for ``SGD``.
     """
 
     def __init__(
@@ -106,8 +138,10 @@ class SGDMomentum(Optimizer):
         final_lr: float = 0,
         decay_type: str | None = None,
         momentum: float = 0.9,
+        *,
+        clip: float | None = None,
     ) -> None:
-        super().__init__(lr, final_lr, decay_type)
+        super().__init__(lr, final_lr, decay_type, clip=clip)
         self.momentum = check_real(momentum, "momentum")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1); received {momentum!r}")
@@ -127,3 +161,55 @@ class SGDMomentum(Optimizer):
         velocity *= self.momentum
         velocity += self.lr * kwargs["grad"]
         kwargs["param"] -= velocity
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad in the book's form (chapter 6, ``lincoln/optimizers.py``), epsilon INSIDE the accumulator:
+
+        s ← s + eps + g²,   p ← p - lr · g / √s          (s starts at 0; one s per parameter)
+
+    so every step adds eps to s (after t steps s = t·eps + Σ g²). ``torch.optim.Adagrad`` instead
+    computes s ← s + g², p ← p - lr · g / (√s + eps) with eps = 1e-10. The two agree closely for |g| ~ 1
+    (3-step displacements 4.7e-8 apart, relative) but not for tiny gradients, where the book's eps
+    dominates the denominator: at |g| ~ 1e-6 the book's steps are ~300x smaller than torch's (the
+    displacements differ by 100%; book-vs-torch.md quotes 0.23 for its own measure).
+    ``torch_impl.BookAdaGrad`` is the exact torch twin.
+
+    ``lr`` decays per epoch as in ``Optimizer`` (the update uses the current lr). With ``clip=c`` (the
+    chapter uses 2) g is clipped element-wise to ``[-c, c]`` before both the accumulator and the step
+    (a copy; the network's gradients are not modified). ``eps`` must be >= 0; with ``eps=0`` an element
+    whose accumulator is still 0 (only zero gradients so far) is left unchanged instead of getting 0/0.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        final_lr: float = 0,
+        decay_type: str | None = None,
+        eps: float = 1e-7,
+        clip: float | None = None,
+    ) -> None:
+        super().__init__(lr, final_lr, decay_type, clip=clip)
+        self.eps = check_non_negative(eps, "eps")
+        self.sum_squares: list[np.ndarray] | None = None
+
+    def step(self) -> None:
+        """Update every parameter of ``self.net`` (creating the zero accumulators on the first call)."""
+        if not hasattr(self, "net"):
+            raise RuntimeError("AdaGrad.step needs .net (the Trainer sets it)")
+        if self.sum_squares is None:
+            self.sum_squares = [np.zeros_like(p) for p in self.net.params()]
+        super().step()
+
+    def _update_rule(self, **kwargs: Any) -> None:
+        if self.sum_squares is None:  # pragma: no cover - step() creates them first
+            raise RuntimeError("AdaGrad accumulators are not initialised")
+        grad: np.ndarray = kwargs["grad"]
+        sum_square = self.sum_squares[kwargs["index"]]
+        sum_square += self.eps + grad * grad
+        if self.eps > 0:
+            scaled_lr = self.lr / np.sqrt(sum_square)
+        else:
+            scaled_lr = np.zeros_like(sum_square)
+            np.divide(self.lr, np.sqrt(sum_square), out=scaled_lr, where=sum_square > 0)
+        kwargs["param"] -= scaled_lr * grad

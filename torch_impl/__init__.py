@@ -42,7 +42,7 @@ from .mnist import (
 )
 from .model import PyTorchModel, SequentialModel
 from .operations import BiasAdd, WeightMultiply
-from .optim import DECAY_TYPES, BookSGDMomentum, book_lr_scheduler
+from .optim import DECAY_TYPES, BookAdaGrad, BookSGDMomentum, book_lr_scheduler, clip_grads_
 from .pooling import AvgPool2D, MaxPool2D
 from .regression import (
     LinearRegressionResult,
@@ -68,6 +68,7 @@ __all__ = [
     "DECAY_TYPES",
     "AvgPool2D",
     "BiasAdd",
+    "BookAdaGrad",
     "BookDropout",
     "BookSGDMomentum",
     "ChannelBiasAdd",
@@ -101,6 +102,7 @@ __all__ = [
     "accuracy",
     "book_glorot_std",
     "book_lr_scheduler",
+    "clip_grads_",
     "conv_glorot_std",
     "conv_output_size",
     "forward_linear_regression",

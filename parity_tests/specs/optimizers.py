@@ -1,8 +1,16 @@
-"""Specs: SGD, SGDMomentum (book form) and the learning-rate schedules (chapter 4).
+"""Specs: SGD, SGDMomentum (book form), the learning-rate schedules (chapter 4), AdaGrad (book form) and
+SGD with element-wise gradient clipping (chapter 6).
 
 An optimizer case runs ``epochs`` x ``steps`` updates of two parameters from the same start with the same
 random gradients in both implementations, decaying the learning rate after every epoch, and compares the
 parameters after EVERY step (``traj:W``, ``traj:B`` stack them) and the learning rate of every epoch.
+
+Case options beyond the optimizer's own: ``grad_scale`` / ``param_scale`` scale the random gradients and
+starting parameters (``grad_scale=4`` with ``clip=2`` clips about 60% of the gradient elements;
+``grad_scale=1e-6`` is where the book's AdaGrad and ``torch.optim.Adagrad`` part ways); ``clip`` clips on
+the scratch side through the optimizer's ``clip`` argument and on the torch side with
+``torch.nn.utils.clip_grad_value_`` before ``step()``, or, with ``torch_clip="optimizer"``, through
+``BookAdaGrad(clip=...)``.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from typing import Any
 import numpy as np
 
 import scratch
+
+# Not (yet) exported by ``scratch/__init__``; imported from its module.
+from scratch.optimizers import AdaGrad as _ScratchAdaGrad
 
 from ..harness import to_numpy, to_tensor
 from ._inputs import tensor
@@ -42,16 +53,23 @@ class _Params:
 
 
 def _make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-    params = {k: normal(rng, s, dtype) for k, s in PARAM_SHAPES.items()}
+    params = {k: normal(rng, s, dtype, case.get("param_scale", 1.0)) for k, s in PARAM_SHAPES.items()}
     steps = case["epochs"] * case["steps"]
-    grads = {k: normal(rng, (steps, *s), dtype) for k, s in PARAM_SHAPES.items()}
+    grads = {k: normal(rng, (steps, *s), dtype, case.get("grad_scale", 1.0)) for k, s in PARAM_SHAPES.items()}
     return Problem(case, dtype, {}, params, extras={"grads": grads})
 
 
 def _scratch_optimizer(case: Case) -> scratch.Optimizer:
-    kwargs = {"lr": case["lr"], "final_lr": case.get("final_lr", 0), "decay_type": case.get("decay")}
+    kwargs = {
+        "lr": case["lr"],
+        "final_lr": case.get("final_lr", 0),
+        "decay_type": case.get("decay"),
+        "clip": case.get("clip"),
+    }
     if case["optim"] == "SGDMomentum":
         return scratch.SGDMomentum(momentum=case.get("momentum", 0.9), **kwargs)
+    if case["optim"] == "AdaGrad":
+        return _ScratchAdaGrad(eps=case.get("eps", 1e-7), **kwargs)
     return scratch.SGD(**kwargs)
 
 
@@ -82,7 +100,18 @@ def _torch_optimizer(case: Case, params: list[Any]) -> Any:
 
     if case["optim"] == "SGDMomentum":
         return _torch_impl().BookSGDMomentum(params, lr=case["lr"], momentum=case.get("momentum", 0.9))
+    if case["optim"] == "AdaGrad":
+        clip = case.get("clip") if case.get("torch_clip") == "optimizer" else None
+        return _torch_impl().BookAdaGrad(params, lr=case["lr"], eps=case.get("eps", 1e-7), clip=clip)
     return torch.optim.SGD(params, lr=case["lr"])
+
+
+def _torch_clip(case: Case, params: list[Any]) -> None:
+    """The torch side of ``clip``: ``clip_grad_value_`` before ``step()`` unless the optimizer clips."""
+    import torch
+
+    if case.get("clip") is not None and case.get("torch_clip") != "optimizer":
+        torch.nn.utils.clip_grad_value_(params, case["clip"])
 
 
 def _run_torch(problem: Problem) -> Results:
@@ -100,6 +129,7 @@ def _run_torch(problem: Problem) -> Results:
         for _ in range(case["steps"]):
             for k, p in params.items():
                 p.grad = to_tensor(problem.extras["grads"][k][step])
+            _torch_clip(case, list(params.values()))
             optim.step()
             for k, p in params.items():
                 snapshots[k].append(to_numpy(p))
@@ -124,14 +154,31 @@ def _bench_torch(problem: Problem) -> Any:
     params = [torch.nn.Parameter(to_tensor(v)) for v in problem.params.values()]
     for p, k in zip(params, PARAM_SHAPES, strict=True):
         p.grad = to_tensor(problem.extras["grads"][k][0])
-    return _torch_optimizer(problem.case, params).step
+    optim = _torch_optimizer(problem.case, params)
+
+    def step() -> Any:
+        _torch_clip(problem.case, params)
+        return optim.step()
+
+    return step
 
 
-def _optimizer_spec(optim: str, cases: tuple[Case, ...], errors: tuple[ErrorCase, ...], notes: str) -> ComponentSpec:
-    torch_name = "torch_impl.BookSGDMomentum" if optim == "SGDMomentum" else "torch.optim.SGD"
+def _optimizer_spec(
+    optim: str,
+    cases: tuple[Case, ...],
+    errors: tuple[ErrorCase, ...],
+    notes: str,
+    *,
+    name: str | None = None,
+    chapter: int = 4,
+    torch_name: str | None = None,
+    bench_options: dict[str, Any] | None = None,
+) -> ComponentSpec:
+    if torch_name is None:
+        torch_name = "torch_impl.BookSGDMomentum" if optim == "SGDMomentum" else "torch.optim.SGD"
     return ComponentSpec(
-        name=optim,
-        chapter=4,
+        name=name or optim,
+        chapter=chapter,
         scratch_name=f"scratch.{optim}",
         torch_name=torch_name,
         cases=cases,
@@ -139,7 +186,7 @@ def _optimizer_spec(optim: str, cases: tuple[Case, ...], errors: tuple[ErrorCase
         run_scratch=_run_scratch,
         run_torch=_run_torch,
         errors=errors,
-        bench=(Case("W6x4+B", {"optim": optim, "lr": 0.1, "epochs": 1, "steps": 1}),),
+        bench=(Case("W6x4+B", {"optim": optim, "lr": 0.1, "epochs": 1, "steps": 1, **(bench_options or {})}),),
         bench_scratch=_bench_scratch,
         bench_torch=_bench_torch,
         notes=notes,
@@ -294,4 +341,152 @@ SCHEDULE_SPEC = ComponentSpec(
     notes="linear: LinearLR(1, final/lr, E-1); exponential: ExponentialLR((final/lr)^(1/(E-1))); step after each epoch",
 )
 
-SPECS = (SGD_SPEC, SGD_MOMENTUM_SPEC, SCHEDULE_SPEC)
+ADAGRAD_SPEC = _optimizer_spec(
+    "AdaGrad",
+    (
+        Case("small-lr", {"optim": "AdaGrad", "lr": 0.01, "epochs": 3, "steps": 4}),
+        Case(
+            "clip-active",
+            {"optim": "AdaGrad", "lr": 0.05, "clip": 2.0, "grad_scale": 4.0, "epochs": 3, "steps": 4},
+        ),
+        Case(
+            "clip-in-optimizer",
+            {
+                "optim": "AdaGrad",
+                "lr": 0.05,
+                "clip": 2.0,
+                "torch_clip": "optimizer",
+                "grad_scale": 4.0,
+                "epochs": 3,
+                "steps": 4,
+            },
+        ),
+        Case(
+            "exponential-decay",
+            {"optim": "AdaGrad", "lr": 0.2, "final_lr": 0.02, "decay": "exponential", "epochs": 5, "steps": 3},
+        ),
+        Case(
+            "linear-decay-clip",
+            {
+                "optim": "AdaGrad",
+                "lr": 0.1,
+                "final_lr": 0.01,
+                "decay": "linear",
+                "clip": 2.0,
+                "grad_scale": 4.0,
+                "epochs": 4,
+                "steps": 3,
+            },
+        ),
+        Case(
+            "tiny-gradients",
+            {"optim": "AdaGrad", "lr": 0.01, "grad_scale": 1e-6, "param_scale": 1e-4, "epochs": 2, "steps": 3},
+        ),
+        Case("eps-zero", {"optim": "AdaGrad", "lr": 0.01, "eps": 0.0, "epochs": 2, "steps": 3}),
+    ),
+    errors=(
+        ErrorCase(
+            "lr-zero",
+            scratch=lambda: _ScratchAdaGrad(lr=0.0),
+            torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=0.0),
+            exc=ValueError,
+            match=r"lr",
+        ),
+        ErrorCase(
+            "lr-negative",
+            scratch=lambda: _ScratchAdaGrad(lr=-0.01),
+            torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=-0.01),
+            exc=ValueError,
+            match=r"lr",
+        ),
+        ErrorCase(
+            "eps-negative",
+            scratch=lambda: _ScratchAdaGrad(eps=-1e-7),
+            torch=lambda: _torch_impl().BookAdaGrad(_param(), eps=-1e-7),
+            exc=ValueError,
+            match=r"eps must be >= 0",
+        ),
+        ErrorCase(
+            "clip-zero",
+            scratch=lambda: _ScratchAdaGrad(clip=0.0),
+            torch=lambda: _torch_impl().BookAdaGrad(_param(), clip=0.0),
+            exc=ValueError,
+            match=r"clip must be > 0",
+        ),
+        ErrorCase(
+            "clip-string",
+            scratch=lambda: _ScratchAdaGrad(clip="2"),  # type: ignore[arg-type]
+            torch=lambda: _torch_impl().BookAdaGrad(_param(), clip="2"),
+            exc=TypeError,
+            match=r"clip must be a real number",
+        ),
+    ),
+    notes=(
+        "book form s += eps + g^2, p -= lr*g/sqrt(s) (eps=1e-7 inside); torch.optim.Adagrad uses "
+        "p -= lr*g/(sqrt(s)+eps), eps=1e-10 (steps ~300x apart at |g|~1e-6); clip = clip_grad_value_ before step"
+    ),
+    chapter=6,
+    torch_name="torch_impl.BookAdaGrad",
+    bench_options={"clip": 2.0},
+)
+
+SGD_CLIP_SPEC = _optimizer_spec(
+    "SGD",
+    (
+        Case("clip-active", {"optim": "SGD", "lr": 0.05, "clip": 2.0, "grad_scale": 4.0, "epochs": 3, "steps": 4}),
+        Case(
+            "clip-small-exponential-decay",
+            {
+                "optim": "SGD",
+                "lr": 0.2,
+                "final_lr": 0.02,
+                "decay": "exponential",
+                "clip": 0.5,
+                "epochs": 5,
+                "steps": 3,
+            },
+        ),
+    ),
+    errors=(
+        ErrorCase(
+            "clip-zero",
+            scratch=lambda: scratch.SGD(0.1, clip=0.0),
+            torch=lambda: _torch_impl().clip_grads_(_param_with_grad(), 0.0),
+            exc=ValueError,
+            match=r"clip must be > 0",
+        ),
+        ErrorCase(
+            "clip-negative",
+            scratch=lambda: scratch.SGD(0.1, clip=-2.0),
+            torch=lambda: _torch_impl().clip_grads_(_param_with_grad(), -2.0),
+            exc=ValueError,
+            match=r"clip must be > 0",
+        ),
+        ErrorCase(
+            "clip-string",
+            scratch=lambda: scratch.SGD(0.1, clip="2"),  # type: ignore[arg-type]
+            torch=lambda: _torch_impl().clip_grads_(_param_with_grad(), "2"),
+            exc=TypeError,
+            match=r"clip must be a real number",
+        ),
+    ),
+    notes=(
+        "element-wise clip of each gradient to [-c, c] (c=2 in chapter 6) then p -= lr*g = "
+        "clip_grad_value_(params, c) + torch.optim.SGD (not clip_grad_norm_); scratch clips a copy"
+    ),
+    name="SGD+clip",
+    chapter=6,
+    torch_name="torch.optim.SGD + clip_grad_value_",
+    bench_options={"clip": 2.0},
+)
+
+
+def _param_with_grad() -> Any:
+    import torch
+
+    params = _param()
+    params[0].grad = torch.ones_like(params[0])
+    return params
+
+
+SPECS = (SGD_SPEC, SGD_MOMENTUM_SPEC, SCHEDULE_SPEC, ADAGRAD_SPEC, SGD_CLIP_SPEC)
