@@ -92,6 +92,9 @@ class Optimizer:
         self._setup_decay(max_epochs)
         return lrs
 
+    def reset_state(self) -> None:
+        """Forget per-parameter state (velocities, accumulators): ``Trainer.fit(restart=True)`` calls it."""
+
     def step(self) -> None:
         """Update every parameter of ``self.net`` with its gradient."""
         if not hasattr(self, "net"):
@@ -147,6 +150,9 @@ class SGDMomentum(Optimizer):
             raise ValueError(f"momentum must be in [0, 1); received {momentum!r}")
         self.velocities: list[np.ndarray] | None = None
 
+    def reset_state(self) -> None:
+        self.velocities = None
+
     def step(self) -> None:
         if not hasattr(self, "net"):
             raise RuntimeError("SGDMomentum.step needs .net (the Trainer sets it)")
@@ -192,6 +198,9 @@ class AdaGrad(Optimizer):
         super().__init__(lr, final_lr, decay_type, clip=clip)
         self.eps = check_non_negative(eps, "eps")
         self.sum_squares: list[np.ndarray] | None = None
+
+    def reset_state(self) -> None:
+        self.sum_squares = None
 
     def step(self) -> None:
         """Update every parameter of ``self.net`` (creating the zero accumulators on the first call)."""

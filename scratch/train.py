@@ -82,8 +82,7 @@ class Trainer:
         self.optim._setup_decay(epochs)
         if restart:
             self.net.reset()
-            if hasattr(self.optim, "velocities"):
-                self.optim.velocities = None
+            self.optim.reset_state()
             self.best_loss = 1e9
         rng = np.random.default_rng(seed)
         history = TrainingHistory()
