@@ -8,6 +8,7 @@ package is mathematically correct. This package never imports torch.
 
 from . import fundamentals, linear_regression, metrics, one_hidden_layer
 from .activations import Linear, ReLU, Sigmoid, Tanh
+from .autodiff import NumberWithGrad, Tensor
 from .base import Operation, ParamOperation
 from .conv import ChannelBiasAdd, Conv2D_Op, Conv2D_OpLoop, conv_output_size, conv_pads
 from .dropout import Dropout
@@ -66,6 +67,7 @@ __all__ = [
     "MaxPool2D",
     "MeanSquaredError",
     "NeuralNetwork",
+    "NumberWithGrad",
     "Operation",
     "Optimizer",
     "ParamOperation",
@@ -77,6 +79,7 @@ __all__ = [
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "Tensor",
     "Trainer",
     "TrainingHistory",
     "WeightMultiply",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def test_restart_forgets_optimizer_state(make_optim):
         [scratch_pkg.Dense(4, scratch_pkg.Tanh()), scratch_pkg.Dense(1)], scratch_pkg.MeanSquaredError(), seed=5
     )
     trainer = scratch_pkg.Trainer(net, make_optim())
-    options = {"epochs": 3, "eval_every": 1, "batch_size": 8, "verbose": False, "progress": False}
+    options: dict[str, Any] = {"epochs": 3, "eval_every": 1, "batch_size": 8, "verbose": False, "progress": False}
     first = trainer.fit(X, y, X, y, **options)
     weights = [p.copy() for p in net.params()]
     second = trainer.fit(X, y, X, y, **options)
