@@ -25,6 +25,7 @@ import scratch
 import torch_impl as ti
 
 from ..converters import dense_stack
+from ._cli import parse, positive_int
 
 PARITY_RTOL = 1e-8
 BOOK_SEED = 20190501
@@ -36,9 +37,9 @@ MODELS: dict[str, tuple[int, ...]] = {"lr": (), "nn": (13,), "dl": (13, 13)}
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m parity_tests.recipes ch3", description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=[*MODELS, "all"], default="all", help="which model (all)")
-    p.add_argument("--epochs", type=int, default=50, help="epochs (50)")
-    p.add_argument("--eval-every", type=int, default=10, help="evaluate every N epochs (10)")
-    p.add_argument("--batch-size", type=int, default=32, help="rows per batch (32)")
+    p.add_argument("--epochs", type=positive_int, default=50, help="epochs (50)")
+    p.add_argument("--eval-every", type=positive_int, default=10, help="evaluate every N epochs (10)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="rows per batch (32)")
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (0.01)")
     p.add_argument("--seed", type=int, default=BOOK_SEED, help=f"network and shuffling seed ({BOOK_SEED})")
     return p
@@ -119,19 +120,9 @@ def run_model(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chapter 3 recipe; returns the exit code."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    for flag, value in (
-        ("--epochs", args.epochs),
-        ("--eval-every", args.eval_every),
-        ("--batch-size", args.batch_size),
-    ):
-        if value < 1:
-            print(f"error: {flag} must be >= 1; received {value}")
-            return 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     from data import load_boston
 
     data = load_boston()

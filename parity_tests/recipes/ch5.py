@@ -29,6 +29,7 @@ from data import load_mnist, standardize_global
 from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
+from ._cli import parse, positive_int
 
 CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
 
@@ -38,10 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder with the MNIST .gz files (default: DLFS_DATASETS/...)")
     p.add_argument("--source", choices=["auto", "full", "subset"], default="auto", help="MNIST source (auto)")
     p.add_argument("--impl", choices=["both", "scratch", "torch"], default="both", help="which implementation(s)")
-    p.add_argument("--batch-size", type=int, default=60, help="rows per batch (60)")
-    p.add_argument("--eval-every", type=int, default=100, help="batches between validation accuracies (100)")
-    p.add_argument("--val-size", type=int, default=1000, help="test images used for the periodic accuracy (1000)")
-    p.add_argument("--limit", type=int, default=None, help="stop after this many batches (default: one epoch)")
+    p.add_argument("--batch-size", type=positive_int, default=60, help="rows per batch (60)")
+    p.add_argument("--eval-every", type=positive_int, default=100, help="batches between validation accuracies (100)")
+    p.add_argument(
+        "--val-size", type=positive_int, default=1000, help="test images used for the periodic accuracy (1000)"
+    )
+    p.add_argument("--limit", type=positive_int, default=None, help="stop after this many batches (default: one epoch)")
     p.add_argument("--seed", type=int, default=20190402, help="network and shuffling seed")
     p.add_argument(
         "--dtype",
@@ -79,19 +82,9 @@ def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chapter 5 recipe; returns the exit code."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    for flag, value in (
-        ("--batch-size", args.batch_size),
-        ("--eval-every", args.eval_every),
-        ("--val-size", args.val_size),
-    ):
-        if value < 1:
-            print(f"error: {flag} must be >= 1; received {value}")
-            return 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         mnist = load_mnist(args.data, source=args.source)
     except FileNotFoundError as exc:

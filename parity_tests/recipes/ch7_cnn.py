@@ -31,6 +31,7 @@ from data.batching import one_hot
 from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
 
 from ..converters import CONV2D_BIAS, DENSE, combine
+from ._cli import parse, positive_int
 from .ch5 import accuracy
 
 CONVERTER = combine(
@@ -50,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder with the MNIST .gz files (default: DLFS_DATASETS/...)")
     p.add_argument("--source", choices=["auto", "full", "subset"], default="auto", help="MNIST source (auto)")
     p.add_argument("--impl", choices=["both", "scratch", "torch"], default="both", help="which implementation(s)")
-    p.add_argument("--limit", type=int, default=None, help="stop after this many batches (default: one epoch)")
-    p.add_argument("--eval-every", type=int, default=200, help="batches between test-subset accuracies (200)")
+    p.add_argument("--limit", type=positive_int, default=None, help="stop after this many batches (default: one epoch)")
+    p.add_argument("--eval-every", type=positive_int, default=200, help="batches between test-subset accuracies (200)")
     p.add_argument("--seed", type=int, default=20190703, help="seed of the initial weights and the shuffle")
     return p
 
@@ -84,14 +85,9 @@ def load_torch_weights(net: scratch.NeuralNetwork, model: nn.Module) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chapter 7 CNN recipe; returns the exit code."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    if args.eval_every < 1:
-        print(f"error: --eval-every must be >= 1; received {args.eval_every}")
-        return 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         mnist = load_mnist(args.data, source=args.source)
     except FileNotFoundError as exc:

@@ -23,7 +23,7 @@ def test_ch3_recipe_agrees_and_prints_every_model(capsys):
 
 def test_ch3_recipe_rejects_bad_options(capsys):
     assert ch3.main(["--epochs", "0"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().out
+    assert "argument --epochs: must be an integer >= 1; received 0" in capsys.readouterr().err
     assert ch3.main(["--model", "cnn"]) == 2
 
 
