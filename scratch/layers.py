@@ -79,6 +79,14 @@ class Layer:
         self._param_grads()
         return grad
 
+    @property
+    def dropout_op(self) -> Dropout | None:
+        """The layer's ``Dropout`` operation, if it has one (after setup)."""
+        for op in self.operations:
+            if isinstance(op, Dropout):
+                return op
+        return None
+
     def _param_grads(self) -> None:
         self.param_grads = [op.param_grad for op in self.operations if isinstance(op, ParamOperation)]
 
@@ -184,14 +192,6 @@ class Dense(Layer):
         if self.dropout < 1.0:
             self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
         self._params()
-
-    @property
-    def dropout_op(self) -> Dropout | None:
-        """The layer's ``Dropout`` operation, if it has one (after setup)."""
-        for op in self.operations:
-            if isinstance(op, Dropout):
-                return op
-        return None
 
 
 class Conv2D(Layer):
@@ -315,11 +315,3 @@ class Conv2D(Layer):
         if self.dropout < 1.0:
             self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
         self._params()
-
-    @property
-    def dropout_op(self) -> Dropout | None:
-        """The layer's ``Dropout`` operation, if it has one (after setup)."""
-        for op in self.operations:
-            if isinstance(op, Dropout):
-                return op
-        return None

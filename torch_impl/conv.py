@@ -432,11 +432,6 @@ class Conv2D(ConvLayer):
         """The kernel size (the book's name)."""
         return self.kernel_size
 
-    @property
-    def dropout_op(self) -> BookDropout | None:
-        """The layer's ``BookDropout`` (the name ``scratch.Conv2D`` uses), or ``None``."""
-        return self.dropout_module if isinstance(self.dropout_module, BookDropout) else None
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Chapter 7's MNIST model

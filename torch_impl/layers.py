@@ -71,6 +71,12 @@ class PyTorchLayer(nn.Module, ABC):
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """Return the layer's output for ``x``."""
 
+    @property
+    def dropout_op(self) -> BookDropout | None:
+        """The layer's ``BookDropout`` (the name the scratch layers use), or ``None``."""
+        module = getattr(self, "dropout_module", None)
+        return module if isinstance(module, BookDropout) else None
+
 
 class DenseLayer(PyTorchLayer):
     """A fully connected layer (chapter 7): ``nn.Linear``, activation, then dropout if ``dropout < 1``.
@@ -185,8 +191,3 @@ class Dense(DenseLayer):
             dtype=dtype,
             device=device,
         )
-
-    @property
-    def dropout_op(self) -> BookDropout | None:
-        """The layer's ``BookDropout`` (the name ``scratch.Dense`` uses), or ``None``."""
-        return self.dropout_module if isinstance(self.dropout_module, BookDropout) else None
