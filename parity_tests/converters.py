@@ -165,3 +165,331 @@ def dense_stack(n_layers: int, torch_prefix: str = "layers.{i}.") -> TensorConve
     ``NeuralNetwork.params()``."""
     parts = [DENSE.prefixed(f"{i}.", torch_prefix.format(i=i)) for i in range(n_layers)]
     return combine(f"Dense x{n_layers}", parts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recurrent layers (chapter 6): split, stacked and summed tensors, so not one-to-one maps
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayoutRow:
+    """One line of a layout table (the guide's documentation of a many-to-one map)."""
+
+    book: str
+    torch: str
+    book_shape: str
+    torch_shape: str
+    rule: str
+
+
+# Book gate names in torch's stacking order, per cell kind: torch stacks LSTM gates i, f, g, o and GRU gates
+# r, z, n along axis 0 of weight_ih / weight_hh / bias_ih / bias_hh; the book keeps one tensor per gate.
+TORCH_GATE_ORDER: dict[str, tuple[str, ...]] = {"RNN": ("f",), "LSTM": ("i", "f", "c", "o"), "GRU": ("r", "u", "h")}
+TORCH_GATE_LABELS: dict[str, tuple[str, ...]] = {"RNN": ("",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
+
+
+@dataclass(frozen=True)
+class RecurrentConverter:
+    """Book recurrent-layer dicts <-> the torch twin's ``state_dict`` (``nn.RNN``/``nn.LSTM``/``nn.GRU`` or
+    the hand-written reset-before GRU, plus the ``fc`` projection).
+
+    RNN / LSTM (book weights act on Z = [x, h], rows 0..V-1 for x, V..V+H-1 for h; torch gate order i,f,g,o):
+
+        weight_ih_l0 = cat_g(W_g[:V]ᵀ)  (G·H, V)       weight_hh_l0 = cat_g(W_g[V:]ᵀ)  (G·H, H)
+        bias_ih_l0   = cat_g(B_g)        (G·H,)         bias_hh_l0   = 0               (G·H,)
+        back:  W_g = [w_ih[g]ᵀ ; w_hh[g]ᵀ],  B_g = (b_ih + b_hh)[g]
+
+    GRU (book W_x* (V, H), W_h* (H, H); torch gate order r, z, n = book r, u, h):
+
+        weight_ih_l0 = cat(W_xrᵀ, W_xuᵀ, W_xhᵀ),  weight_hh_l0 = cat(W_hrᵀ, W_huᵀ, W_hhᵀ),
+        bias_ih_l0 = cat(B_r, B_u, B_h),  bias_hh_l0 = cat(0, 0, B_hn)  (B_hn only for reset="after"; 0 otherwise)
+        back:  B_r = b_ir + b_hr,  B_u = b_iz + b_hz,  and for the candidate
+               reset="after": B_h = b_in, B_hn = b_hn  (b_hn sits inside r ⊙ (·) and cannot be folded into b_in)
+               reset="before": B_h = b_in + b_hn      (both are outside the matmul there)
+
+    Projection: ``fc.weight = W_vᵀ`` (O, H), ``fc.bias = B_v[0]``.
+
+    Gradients: torch gives b_ih and b_hh the same gradient wherever they are summed (∂L/∂b_ih = ∂L/∂b_hh), so
+    the book's bias gradient is ``b_ih.grad`` (and ``dB_hn = b_hh.grad[n]``); ``grads_to_torch`` writes it into
+    both. ``to_torch`` puts every summed bias into ``bias_ih`` and zeros into ``bias_hh`` (only their sum
+    matters), so ``to_book(to_torch(p)) == p`` exactly.
+    """
+
+    name: str
+    kind: str  # "RNN", "LSTM" or "GRU"
+    module: str  # the recurrent submodule's name in the twin: "rnn", "lstm", "gru"
+    reset: str = "before"  # GRU only
+    book_prefix: str = ""
+    torch_prefix: str = ""
+
+    # ---- names ----------------------------------------------------------------------------------------
+
+    @property
+    def book_names(self) -> tuple[str, ...]:
+        """Book names in the order of the scratch layer's ``params`` dict."""
+        if self.kind == "GRU":
+            names = [f"W_x{g}" for g in "ruh"] + [f"W_h{g}" for g in "ruh"] + [f"B_{g}" for g in "ruh"]
+            names += ["W_v", "B_v"] + (["B_hn"] if self.reset == "after" else [])
+        else:
+            gates = ("f",) if self.kind == "RNN" else ("f", "i", "c", "o")
+            names = [f"W_{g}" for g in gates] + [f"B_{g}" for g in gates] + ["W_v", "B_v"]
+        return tuple(self.book_prefix + n for n in names)
+
+    def _gate_order(self) -> tuple[str, ...]:
+        """Book gate names in the order torch stacks them (a method, so the mutation self-test can break it)."""
+        return TORCH_GATE_ORDER[self.kind]
+
+    def _bias_hh(self, bias_ih: np.ndarray, grads: bool) -> np.ndarray:
+        """The torch ``bias_hh`` for summed biases: 0 for parameters (the sum lives in ``bias_ih``), the same
+        gradient as ``bias_ih`` for gradients."""
+        return bias_ih.copy() if grads else np.zeros_like(bias_ih)
+
+    def _t(self, suffix: str) -> str:
+        return f"{self.torch_prefix}{self.module}.{suffix}"
+
+    @property
+    def torch_names(self) -> tuple[str, ...]:
+        rec = tuple(self._t(s) for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+        return (*rec, f"{self.torch_prefix}fc.weight", f"{self.torch_prefix}fc.bias")
+
+    def _b(self, name: str) -> str:
+        return self.book_prefix + name
+
+    @property
+    def maps(self) -> tuple[LayoutRow, ...]:
+        """The layout table, in words (the porting guide renders it)."""
+        order = TORCH_GATE_ORDER[self.kind]
+        labels = TORCH_GATE_LABELS[self.kind]
+        G = len(order)
+        gh = "H" if G == 1 else f"{G}H"
+        rows: list[LayoutRow] = []
+        if self.kind == "GRU":
+            for g, label in zip(order, labels, strict=True):
+                block = f"block {label} (rows {order.index(g)}H..{order.index(g) + 1}H)"
+                rows.append(
+                    LayoutRow(
+                        self._b(f"W_x{g}"), self._t("weight_ih_l0"), "(V, H)", f"({gh}, V)", f"transpose into {block}"
+                    )
+                )
+                rows.append(
+                    LayoutRow(
+                        self._b(f"W_h{g}"), self._t("weight_hh_l0"), "(H, H)", f"({gh}, H)", f"transpose into {block}"
+                    )
+                )
+            for g, label in zip(order, labels, strict=True):
+                if g == "h" and self.reset == "after":
+                    rule = "bias_ih block n = B_h; back: B_h = b_in (b_hn is the separate B_hn)"
+                elif g == "h":
+                    rule = "bias_ih block n = B_h, bias_hh block n = 0; back: B_h = b_in + b_hn"
+                else:
+                    rule = f"bias_ih block {label} = B_{g}, bias_hh block {label} = 0; "
+                    rule += f"back: B_{g} = b_i{label} + b_h{label}"
+                rows.append(
+                    LayoutRow(
+                        self._b(f"B_{g}"),
+                        self._t("bias_ih_l0") + " + " + self._t("bias_hh_l0"),
+                        "(1, H)",
+                        f"({gh},) each",
+                        rule,
+                    )
+                )
+            if self.reset == "after":
+                rows.append(
+                    LayoutRow(
+                        self._b("B_hn"),
+                        self._t("bias_hh_l0"),
+                        "(1, H)",
+                        f"({gh},)",
+                        "bias_hh block n (inside r ⊙ (W_hn h + b_hn)); bias_hh blocks r, z = 0",
+                    )
+                )
+        else:
+            for g, label in zip(order, labels, strict=True):
+                where = "" if G == 1 else f" into block {label} (rows {order.index(g)}H..{order.index(g) + 1}H)"
+                rows.append(
+                    LayoutRow(
+                        self._b(f"W_{g}"),
+                        self._t("weight_ih_l0"),
+                        "(V+H, H)",
+                        f"({gh}, V)",
+                        f"rows :V transposed{where}",
+                    )
+                )
+                rows.append(
+                    LayoutRow(
+                        self._b(f"W_{g}"),
+                        self._t("weight_hh_l0"),
+                        "(V+H, H)",
+                        f"({gh}, H)",
+                        f"rows V: transposed{where}",
+                    )
+                )
+            for g, label in zip(order, labels, strict=True):
+                where = "" if G == 1 else f" block {label}"
+                rows.append(
+                    LayoutRow(
+                        self._b(f"B_{g}"),
+                        self._t("bias_ih_l0") + " + " + self._t("bias_hh_l0"),
+                        "(1, H)",
+                        f"({gh},) each",
+                        f"bias_ih{where} = B_{g}, bias_hh{where} = 0; back: the sum",
+                    )
+                )
+        rows.append(LayoutRow(self._b("W_v"), f"{self.torch_prefix}fc.weight", "(H, O)", "(O, H)", "transpose"))
+        rows.append(
+            LayoutRow(self._b("B_v"), f"{self.torch_prefix}fc.bias", "(1, O)", "(O,)", "drop / add the leading axis")
+        )
+        return tuple(rows)
+
+    # ---- conversions ----------------------------------------------------------------------------------
+
+    def _check(self, given: Mapping[str, np.ndarray], expected: tuple[str, ...], side: str) -> None:
+        TensorConverter._check_keys(given, expected, side)
+
+    def _split(self, book: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per torch gate block: (input weight (H, V), recurrent weight (H, H)) in torch's order."""
+        b = self._b
+        order = self._gate_order()
+        if self.kind == "GRU":
+            w_ih = [np.asarray(book[b(f"W_x{g}")]).T for g in order]  # [V, H] -> [H, V]
+            w_hh = [np.asarray(book[b(f"W_h{g}")]).T for g in order]  # [H, H] -> [H, H] (transposed)
+            return w_ih, w_hh
+        H = np.asarray(book[b(f"B_{order[0]}")]).shape[1]
+        V = np.asarray(book[b(f"W_{order[0]}")]).shape[0] - H
+        w_ih = [np.asarray(book[b(f"W_{g}")])[:V].T for g in order]  # rows :V of [V+H, H] -> [H, V]
+        w_hh = [np.asarray(book[b(f"W_{g}")])[V:].T for g in order]  # rows V: of [V+H, H] -> [H, H]
+        return w_ih, w_hh
+
+    def _to_torch(self, book: Mapping[str, np.ndarray], grads: bool) -> Arrays:
+        self._check(book, self.book_names, "book")
+        b = self._b
+        w_ih, w_hh = self._split(book)
+        order = self._gate_order()
+        biases = [np.asarray(book[b(f"B_{g}")]).reshape(-1) for g in order]  # each [1, H] -> [H]
+        bias_ih = np.concatenate(biases)  # [G·H]
+        # Parameters: the summed bias lives in bias_ih, bias_hh is 0. Gradients: dL/db_ih = dL/db_hh, both get it.
+        bias_hh = self._bias_hh(bias_ih, grads)
+        if self.kind == "GRU" and self.reset == "after":
+            H = biases[0].size
+            bias_hh[2 * H :] = np.asarray(book[b("B_hn")]).reshape(-1)  # block n of [3H] is b_hn itself
+        return {
+            self._t("weight_ih_l0"): np.ascontiguousarray(np.concatenate(w_ih, axis=0)),  # G x [H, V] -> [G·H, V]
+            self._t("weight_hh_l0"): np.ascontiguousarray(np.concatenate(w_hh, axis=0)),  # G x [H, H] -> [G·H, H]
+            self._t("bias_ih_l0"): bias_ih,
+            self._t("bias_hh_l0"): bias_hh,
+            f"{self.torch_prefix}fc.weight": np.ascontiguousarray(np.asarray(book[b("W_v")]).T),  # [H, O] -> [O, H]
+            f"{self.torch_prefix}fc.bias": np.asarray(book[b("B_v")]).reshape(-1).copy(),  # [1, O] -> [O]
+        }
+
+    def _to_book(self, arrays: Mapping[str, np.ndarray], grads: bool) -> Arrays:
+        self._check(arrays, self.torch_names, "torch")
+        b = self._b
+        w_ih = np.asarray(arrays[self._t("weight_ih_l0")])
+        w_hh = np.asarray(arrays[self._t("weight_hh_l0")])
+        b_ih = np.asarray(arrays[self._t("bias_ih_l0")])
+        b_hh = np.asarray(arrays[self._t("bias_hh_l0")])
+        order = self._gate_order()
+        H = w_hh.shape[1]
+        out: Arrays = {}
+        for k, g in enumerate(order):
+            rows = slice(k * H, (k + 1) * H)
+            if self.kind == "GRU":
+                out[b(f"W_x{g}")] = np.ascontiguousarray(w_ih[rows].T)  # [H, V] -> [V, H]
+                out[b(f"W_h{g}")] = np.ascontiguousarray(w_hh[rows].T)  # [H, H] -> [H, H]
+            else:
+                # [H, V]ᵀ stacked over [H, H]ᵀ -> [V+H, H], rows ordered as Z = [x, h]
+                out[b(f"W_{g}")] = np.ascontiguousarray(np.concatenate([w_ih[rows].T, w_hh[rows].T], axis=0))
+            separate_hn = self.kind == "GRU" and self.reset == "after" and g == "h"
+            # Forward: only the sum b_ih + b_hh acts. Gradients: a summed bias has the same gradient on both.
+            bias = b_ih[rows] if grads or separate_hn else b_ih[rows] + b_hh[rows]
+            out[b(f"B_{g}")] = bias.reshape(1, H).copy()  # [H] -> [1, H]
+        if self.kind == "GRU" and self.reset == "after":
+            out[b("B_hn")] = b_hh[2 * H :].reshape(1, H).copy()  # block n of [3H] -> [1, H]
+        out[b("W_v")] = np.ascontiguousarray(np.asarray(arrays[f"{self.torch_prefix}fc.weight"]).T)  # [O, H] -> [H, O]
+        out[b("B_v")] = np.asarray(arrays[f"{self.torch_prefix}fc.bias"]).reshape(1, -1).copy()  # [O] -> [1, O]
+        return {name: out[name] for name in self.book_names}
+
+    def to_torch(self, book: Mapping[str, np.ndarray]) -> Arrays:
+        """Book dict -> torch ``state_dict`` arrays (summed biases in ``bias_ih``, zeros in ``bias_hh``)."""
+        return self._to_torch(book, grads=False)
+
+    def to_book(self, torch_arrays: Mapping[str, np.ndarray]) -> Arrays:
+        """Torch ``state_dict`` arrays -> book dict (summed biases added back together)."""
+        return self._to_book(torch_arrays, grads=False)
+
+    def grads_to_book(self, torch_grads: Mapping[str, np.ndarray]) -> Arrays:
+        """Torch parameter gradients -> book gradients (a summed bias's gradient is ``b_ih.grad``)."""
+        return self._to_book(torch_grads, grads=True)
+
+    def grads_to_torch(self, book_grads: Mapping[str, np.ndarray]) -> Arrays:
+        """Book gradients -> torch gradients (a summed bias's gradient goes to both ``b_ih`` and ``b_hh``)."""
+        return self._to_torch(book_grads, grads=True)
+
+    def prefixed(self, book_prefix: str, torch_prefix: str) -> RecurrentConverter:
+        """The same converter for one layer inside a model (names prefixed)."""
+        return RecurrentConverter(
+            f"{self.name}@{torch_prefix or book_prefix}",
+            self.kind,
+            self.module,
+            self.reset,
+            book_prefix + self.book_prefix,
+            torch_prefix + self.torch_prefix,
+        )
+
+
+@dataclass(frozen=True)
+class StackConverter:
+    """A model's converter made of per-layer converters (any kinds), each owning its prefixed names."""
+
+    name: str
+    parts: tuple[RecurrentConverter | TensorConverter, ...]
+
+    @property
+    def book_names(self) -> tuple[str, ...]:
+        return tuple(n for p in self.parts for n in p.book_names)
+
+    @property
+    def torch_names(self) -> tuple[str, ...]:
+        return tuple(n for p in self.parts for n in p.torch_names)
+
+    @property
+    def maps(self) -> tuple[TensorMap | LayoutRow, ...]:
+        return tuple(m for p in self.parts for m in p.maps)
+
+    def _each(self, given: Mapping[str, np.ndarray], side: str, method: str) -> Arrays:
+        expected = self.book_names if side == "book" else self.torch_names
+        TensorConverter._check_keys(given, expected, side)
+        out: Arrays = {}
+        for part in self.parts:
+            names = part.book_names if side == "book" else part.torch_names
+            out.update(getattr(part, method)({n: given[n] for n in names}))
+        return out
+
+    def to_torch(self, book: Mapping[str, np.ndarray]) -> Arrays:
+        return self._each(book, "book", "to_torch")
+
+    def to_book(self, torch_arrays: Mapping[str, np.ndarray]) -> Arrays:
+        return self._each(torch_arrays, "torch", "to_book")
+
+    def grads_to_book(self, torch_grads: Mapping[str, np.ndarray]) -> Arrays:
+        return self._each(torch_grads, "torch", "grads_to_book")
+
+    def grads_to_torch(self, book_grads: Mapping[str, np.ndarray]) -> Arrays:
+        return self._each(book_grads, "book", "grads_to_torch")
+
+
+RNN = RecurrentConverter("RNNLayer", "RNN", "rnn")
+LSTM = RecurrentConverter("LSTMLayer", "LSTM", "lstm")
+GRU_BEFORE = RecurrentConverter("GRULayer(reset=before)", "GRU", "gru", "before")
+GRU_AFTER = RecurrentConverter("GRULayer(reset=after)", "GRU", "gru", "after")
+
+
+def recurrent_stack(kinds: list[RecurrentConverter], torch_prefix: str = "layers.{i}.") -> StackConverter:
+    """Stacked recurrent layers: book names ``"{i}.W_f"`` ..., torch keys ``layers.{i}.lstm.weight_ih_l0`` ..."""
+    parts = tuple(k.prefixed(f"{i}.", torch_prefix.format(i=i)) for i, k in enumerate(kinds))
+    return StackConverter(" + ".join(k.name for k in kinds), parts)
+
+
+#: Any converter: one-to-one maps, a recurrent layer's split/stacked/summed tensors, or a stack of either.
+Converter = TensorConverter | RecurrentConverter | StackConverter

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 import scratch
+import scratch.autodiff
 
+from .converters import RecurrentConverter
 from .harness import CaseResult, run_case
 from .specs import get_spec
 
@@ -28,19 +30,25 @@ class Mutant:
 
     name: str
     description: str
-    cls: type
+    cls: Any  # a class, or a module for module-level functions
     method: str
     replacement: Callable[..., Any]
     spec: str
 
     @contextmanager
     def applied(self) -> Iterator[None]:
-        original = self.cls.__dict__[self.method]
+        own = self.method in vars(self.cls)  # False for a method inherited from a base class
+        original = vars(self.cls).get(self.method)
+        if not own and not hasattr(self.cls, self.method):
+            raise AttributeError(f"{self.cls!r} has no attribute {self.method!r} to mutate")
         setattr(self.cls, self.method, self.replacement)
         try:
             yield
         finally:
-            setattr(self.cls, self.method, original)
+            if own:
+                setattr(self.cls, self.method, original)
+            else:
+                delattr(self.cls, self.method)  # the inherited method is visible again
 
 
 def _relu_output_mask(self: Any, output_grad: np.ndarray) -> np.ndarray:
@@ -171,6 +179,43 @@ def _maxpool_grad_to_every_tie(self: Any, output_grad: np.ndarray) -> np.ndarray
     return dx
 
 
+# ---- chapter 6 -------------------------------------------------------------------------------------------
+
+
+def _lstm_gates_in_book_order(self: Any) -> tuple[str, ...]:
+    # The porting mistake of copying the book's f, i, c, o tensors into torch's i, f, g, o slots.
+    return ("f", "i", "c", "o") if self.kind == "LSTM" else ("f",) if self.kind == "RNN" else ("r", "u", "h")
+
+
+def _bias_copied_into_both(self: Any, bias_ih: np.ndarray, grads: bool) -> np.ndarray:
+    return bias_ih.copy()  # b_ih = b_hh = B: torch then adds the bias twice
+
+
+def _gru_update_uses_reset_weights(self: Any, name: str) -> np.ndarray:
+    # The book's GRU bug: u = σ(x W_xr + h W_hr + B_u), so W_xu and W_hu have no effect.
+    return self.params[{"W_xu": "W_xr", "W_hu": "W_hr"}.get(name, name)]["value"]
+
+
+_GRU_BACKWARD_CORE = scratch.GRULayer.__dict__["_backward_core"]
+
+
+def _gru_backward_ignores_output_grad(self: Any, dH_seq: np.ndarray, derivs: dict[str, np.ndarray]) -> Any:
+    # The book's GRU backward dropped dh_out = dy W_vᵀ + dh_next: every core gradient became 0.
+    return _GRU_BACKWARD_CORE(self, np.zeros_like(dH_seq), derivs)
+
+
+def _autodiff_depth_first(root: Any) -> list[Any]:
+    # The book's recursion: a node is visited (and propagates what it has so far) once per path to it,
+    # before all of its consumers have contributed.
+    order: list[Any] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node._parents)
+    return order
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "relu-mask-on-output",
@@ -276,6 +321,46 @@ MUTANTS: tuple[Mutant, ...] = (
         "_input_grad",
         _maxpool_grad_to_every_tie,
         "MaxPool2D",
+    ),
+    Mutant(
+        "lstm-gates-in-book-order",
+        "LSTM converter copies the book's f, i, c, o gates into torch's i, f, g, o slots",
+        RecurrentConverter,
+        "_gate_order",
+        _lstm_gates_in_book_order,
+        "LSTMLayer",
+    ),
+    Mutant(
+        "bias-copied-into-both-torch-biases",
+        "RNN converter writes the book bias into both bias_ih and bias_hh (added twice)",
+        RecurrentConverter,
+        "_bias_hh",
+        _bias_copied_into_both,
+        "RNNLayer",
+    ),
+    Mutant(
+        "gru-update-gate-uses-reset-weights",
+        "GRU update gate computed with W_xr, W_hr (the book's forward bug)",
+        scratch.GRULayer,
+        "_v",
+        _gru_update_uses_reset_weights,
+        "GRULayer(before)",
+    ),
+    Mutant(
+        "gru-backward-ignores-output-grad",
+        "GRU backward drops the gradient arriving from the outputs (the book's backward bug)",
+        scratch.GRULayer,
+        "_backward_core",
+        _gru_backward_ignores_output_grad,
+        "GRULayer(after)",
+    ),
+    Mutant(
+        "autodiff-backprop-before-consumers-done",
+        "autodiff walks depth-first: a reused value propagates before all its consumers contributed",
+        scratch.autodiff,
+        "_backward_order",
+        _autodiff_depth_first,
+        "Tensor (autodiff)",
     ),
 )
 

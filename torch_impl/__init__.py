@@ -61,6 +61,16 @@ from .regression import (
     train_one_hidden_layer,
 )
 from .reshape import Flatten, Reshape
+from .rnn import (
+    GRULayer,
+    LSTMLayer,
+    NextCharacterModel,
+    NextCharacterTrainer,
+    ResetBeforeGRU,
+    RNNLayer,
+    SequenceSoftmaxCrossEntropy,
+    sample_text,
+)
 from .train import PyTorchTrainer, TrainingHistory, accuracy
 
 __all__ = [
@@ -79,19 +89,26 @@ __all__ = [
     "Dense",
     "DenseLayer",
     "Flatten",
+    "GRULayer",
+    "LSTMLayer",
     "Linear",
     "LinearRegressionResult",
     "MNISTConvNet",
     "MNISTDataset",
     "MaxPool2D",
     "MeanSquaredError",
+    "NextCharacterModel",
+    "NextCharacterTrainer",
     "Normalize",
     "OneHiddenLayerResult",
     "PyTorchLayer",
     "PyTorchModel",
     "PyTorchTrainer",
+    "RNNLayer",
     "ReLU",
+    "ResetBeforeGRU",
     "Reshape",
+    "SequenceSoftmaxCrossEntropy",
     "SequentialModel",
     "Sigmoid",
     "SoftmaxCrossEntropy",
@@ -119,6 +136,7 @@ __all__ = [
     "predict_one_hidden_layer",
     "resolve_padding",
     "rmse",
+    "sample_text",
     "standard_normal_",
     "torch_linear_init_",
     "torchvision_available",

@@ -28,7 +28,7 @@ import numpy as np
 
 from scratch.gradcheck import GradCheckResult, check_gradients, check_loss_gradient
 
-from ..converters import TensorConverter
+from ..converters import Converter, TensorConverter
 from ..harness import to_numpy, to_tensor, torch_device
 from ..tolerances import FD_EPS
 
@@ -84,7 +84,7 @@ class ComponentSpec:
     make_problem: Callable[[Case, np.random.Generator, np.dtype], Problem]
     run_scratch: Callable[[Problem], Results]
     run_torch: Callable[[Problem], Results]
-    converter: TensorConverter | None = None
+    converter: Converter | None = None
     fd_check: Callable[[Problem], GradCheckResult] | None = None
     errors: tuple[ErrorCase, ...] = ()
     bench: tuple[Case, ...] = ()
