@@ -9,6 +9,7 @@ package is mathematically correct. This package never imports torch.
 from . import fundamentals, linear_regression, metrics, one_hidden_layer
 from .activations import Linear, ReLU, Sigmoid, Tanh
 from .autodiff import NumberWithGrad, Tensor
+from .autoencoder import Autoencoder, Decoder, Encoder
 from .base import Operation, ParamOperation
 from .conv import ChannelBiasAdd, Conv2D_Op, Conv2D_OpLoop, conv_output_size, conv_pads
 from .dropout import Dropout
@@ -47,14 +48,17 @@ from .train import Trainer, TrainingHistory
 __all__ = [
     "SGD",
     "AdaGrad",
+    "Autoencoder",
     "AvgPool2D",
     "BiasAdd",
     "ChannelBiasAdd",
     "Conv2D",
     "Conv2D_Op",
     "Conv2D_OpLoop",
+    "Decoder",
     "Dense",
     "Dropout",
+    "Encoder",
     "Flatten",
     "GRULayer",
     "GRUNode",

@@ -15,6 +15,7 @@ are in ``torch_impl.regression`` and re-exported here.
 """
 
 from .activations import Linear, ReLU, Sigmoid, Tanh
+from .autoencoder import Autoencoder, Decoder, Encoder
 from .conv import (
     CONV_WEIGHT_INITS,
     ChannelBiasAdd,
@@ -76,6 +77,7 @@ from .train import PyTorchTrainer, TrainingHistory, accuracy
 __all__ = [
     "CONV_WEIGHT_INITS",
     "DECAY_TYPES",
+    "Autoencoder",
     "AvgPool2D",
     "BiasAdd",
     "BookAdaGrad",
@@ -86,8 +88,10 @@ __all__ = [
     "Conv2D",
     "Conv2DOp",
     "ConvLayer",
+    "Decoder",
     "Dense",
     "DenseLayer",
+    "Encoder",
     "Flatten",
     "GRULayer",
     "LSTMLayer",
