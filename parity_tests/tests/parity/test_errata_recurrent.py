@@ -1,0 +1,138 @@
+"""Errata of the book's chapter 6 code (the GRU's two bugs, the recurrent layers' fixed sequence length),
+each shown the same way as in ``test_errata.py``: the book's formula is re-implemented inline and disagrees
+with the truth (torch autograd), then scratch and its torch twin agree with each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import scratch
+import torch_impl as ti
+from parity_tests.converters import GRU_BEFORE, RNN
+
+N, T, V, H, OUT = 3, 4, 5, 6, 4
+TOL = 1e-12
+
+
+def sig(a: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def gru_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    shapes = {f"W_x{g}": (V, H) for g in "ruh"} | {f"W_h{g}": (H, H) for g in "ruh"}
+    shapes |= {f"B_{g}": (1, H) for g in "ruh"} | {"W_v": (H, OUT), "B_v": (1, OUT)}
+    return {k: 0.5 * rng.standard_normal(s) for k, s in shapes.items()}
+
+
+def book_gru_forward(p: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """The book's GRUNode forward over a sequence from h = 0, bug included: the update gate reads W_xr, W_hr."""
+    h = np.zeros((x.shape[0], H))
+    ys, caches = [], []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        r = sig(xt @ p["W_xr"] + h @ p["W_hr"] + p["B_r"])
+        u = sig(xt @ p["W_xr"] + h @ p["W_hr"] + p["B_u"])  # the bug: W_xr, W_hr instead of W_xu, W_hu
+        h_bar = np.tanh(xt @ p["W_xh"] + (r * h) @ p["W_hh"] + p["B_h"])
+        h_new = u * h + (1 - u) * h_bar
+        caches.append({"x": xt, "h": h, "r": r, "u": u, "h_bar": h_bar})
+        ys.append(h_new @ p["W_v"] + p["B_v"])
+        h = h_new
+    return np.stack(ys, axis=1), caches
+
+
+def torch_reset_before(p: dict[str, np.ndarray]) -> ti.GRULayer:
+    layer = ti.GRULayer(None, V, H, OUT, reset="before", hidden_state="zeros", dtype=torch.float64)
+    layer.load_state_dict({k: torch.from_numpy(v) for k, v in GRU_BEFORE.to_torch(p).items()})
+    return layer
+
+
+def test_erratum_gru_update_gate_uses_its_own_weights() -> None:
+    rng = np.random.default_rng(18)
+    p = gru_params(rng)
+    x = rng.standard_normal((N, T, V))
+    bumped = {**p, "W_xu": p["W_xu"] + 1.0, "W_hu": p["W_hu"] - 1.0}
+    book, _ = book_gru_forward(p, x)
+    book_bumped, _ = book_gru_forward(bumped, x)
+    assert np.array_equal(book, book_bumped)  # the book's output ignores W_xu and W_hu entirely
+    with torch.no_grad():
+        truth = torch_reset_before(p)(torch.from_numpy(x)).numpy()
+        truth_bumped = torch_reset_before(bumped)(torch.from_numpy(x)).numpy()
+    assert np.max(np.abs(truth_bumped - truth)) > 0.1  # the true GRU depends on them
+    assert np.max(np.abs(book - truth)) > 1e-2  # so the book's forward is not a GRU's
+    for params, want in ((p, truth), (bumped, truth_bumped)):
+        layer = scratch.GRULayer(H, OUT, reset="before", hidden_state="zeros")
+        layer.load_params(params)
+        got = layer.forward(x)
+        assert np.max(np.abs(got - want)) <= TOL * np.max(np.abs(want))
+
+
+def test_erratum_gru_backward_uses_the_output_gradient() -> None:
+    rng = np.random.default_rng(19)
+    p = gru_params(rng)
+    x = rng.standard_normal((N, T, V))
+    G = rng.standard_normal((N, T, OUT))
+    _, caches = book_gru_forward(p, x)
+    # The book's layer backward: each node computes dh_out = dy W_vᵀ + dH_out and then uses dH_out alone for
+    # du, dh̄ and the recurrent gradient. The layer starts dH_out at 0 for the last step, so every gradient
+    # the nodes send back, and every core parameter gradient, is exactly 0.
+    dH_out = np.zeros((N, H))
+    dW_xh = np.zeros((V, H))
+    dx_book = np.zeros((N, T, V))
+    for t in reversed(range(T)):
+        c = caches[t]
+        _dh_out_unused = G[:, t] @ p["W_v"].T + dH_out  # computed, never used: the bug
+        du = dH_out * (c["h"] - c["h_bar"])
+        dh_bar = dH_out * (1 - c["u"])
+        dA_h = dh_bar * (1 - c["h_bar"] ** 2)
+        dA_u = du * c["u"] * (1 - c["u"])
+        dA_r = (dA_h @ p["W_hh"].T) * c["h"] * c["r"] * (1 - c["r"])
+        dW_xh += c["x"].T @ dA_h
+        dx_book[:, t] = dA_r @ p["W_xr"].T + dA_u @ p["W_xu"].T + dA_h @ p["W_xh"].T
+        dH_out = dH_out * c["u"] + (dA_h @ p["W_hh"].T) * c["r"] + dA_r @ p["W_hr"].T + dA_u @ p["W_hu"].T
+    assert not dW_xh.any()
+    assert not dx_book.any()
+
+    xt = torch.from_numpy(x).requires_grad_(True)
+    twin = torch_reset_before(p)
+    twin(xt).backward(torch.from_numpy(G))
+    named = dict(twin.named_parameters())
+    truth = GRU_BEFORE.grads_to_book({k: named[k].grad.numpy() for k in GRU_BEFORE.torch_names})
+    assert np.max(np.abs(truth["W_xh"])) > 0.1
+    assert np.max(np.abs(xt.grad.numpy())) > 0.1
+
+    layer = scratch.GRULayer(H, OUT, reset="before", hidden_state="zeros")
+    layer.load_params(p)
+    layer.forward(x)
+    dx = layer.backward(G)
+    assert np.max(np.abs(dx - xt.grad.numpy())) <= TOL * np.max(np.abs(xt.grad.numpy()))
+    for name, want in truth.items():
+        got = layer.params[name]["deriv"]
+        assert np.max(np.abs(got - want)) <= TOL * np.max(np.abs(want)), name
+
+
+@pytest.mark.parametrize("lengths", [(3, 7), (6, 2)])
+def test_erratum_recurrent_layers_accept_a_new_sequence_length(lengths: tuple[int, int]) -> None:
+    """The book builds its list of nodes on the first call, so a longer sequence later raises IndexError;
+    scratch (and torch) take any length on every call."""
+    first, second = lengths
+    book_nodes = [object() for _ in range(first)]  # the book's RNNLayer.cells, made once
+    if second > first:
+        with pytest.raises(IndexError):
+            [book_nodes[t] for t in range(second)]  # the book's loop over time
+    rng = np.random.default_rng(20)
+    p = {"W_f": rng.standard_normal((V + H, H)) * 0.5, "B_f": rng.standard_normal((1, H)) * 0.5}
+    p |= {"W_v": rng.standard_normal((H, OUT)), "B_v": rng.standard_normal((1, OUT))}
+    layer = scratch.RNNLayer(H, OUT, hidden_state="book")
+    layer.load_params(p)
+    twin = ti.RNNLayer(None, V, H, OUT, hidden_state="book", dtype=torch.float64)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in RNN.to_torch(p).items()})
+    for length in (first, second):
+        x = rng.standard_normal((N, length, V))
+        got = layer.forward(x)
+        with torch.no_grad():
+            want = twin(torch.from_numpy(x)).numpy()
+        assert got.shape == (N, length, OUT)
+        assert np.max(np.abs(got - want)) <= TOL * np.max(np.abs(want))
