@@ -45,6 +45,12 @@ Dropout: ``dropout`` is the KEEP probability (1.0: none). A layer with ``dropout
 (default) is chapter 7's ``nn.Dropout(1 - dropout)`` function. ``forward(x, inference=True)`` (or ``eval()``)
 gives dropout's inference behaviour, as in ``DenseLayer``.
 
+One bias or two (``single_bias``, default True): torch adds ``bias_ih + bias_hh`` and trains both, so a
+gradient step moves their sum by TWICE the step of the book's single bias (both receive the same gradient).
+With ``single_bias=True`` the summed part of ``bias_hh`` is set to 0 and kept there (a gradient hook zeroes its
+gradient), so the layer trains exactly like the book's; the reset-after GRU's n block of ``bias_hh`` (the book's
+separate ``B_hn``) still trains. ``single_bias=False`` is plain torch (chapter 7's ``nn.LSTM``).
+
 Initialisation: torch's defaults (every recurrent parameter ~ U(±1/√H), ``fc`` like ``nn.Linear``), drawn from
 ``generator`` when one is given (recurrent parameters in ``state_dict`` order, then ``fc.weight``, ``fc.bias``),
 else from torch's global generator. Parameters are created in ``dtype`` (default ``torch.get_default_dtype()``).
@@ -53,6 +59,7 @@ else from torch's global generator. Parameters are created in ``dtype`` (default
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from abc import abstractmethod
 from typing import Any
@@ -211,6 +218,13 @@ class ResetBeforeGRU(nn.Module):
 # --------------------------------------------------------------------------------------------------------
 
 
+def _zero_leading_rows(grad: Tensor, rows: int) -> Tensor:
+    """Gradient hook of ``bias_hh`` under ``single_bias``: no gradient for its first ``rows`` entries."""
+    grad = grad.clone()
+    grad[:rows] = 0.0
+    return grad
+
+
 class _RecurrentLayer(PyTorchLayer):
     """Shared machinery: argument checks, state modes, validation, projection, dropout, carry."""
 
@@ -229,8 +243,10 @@ class _RecurrentLayer(PyTorchLayer):
         hidden_state: str,
         inverted_dropout: bool,
         generator: torch.Generator | None,
+        single_bias: bool = True,
     ) -> None:
         super().__init__()
+        self.single_bias = bool(single_bias)
         self.sequence_length = _check_sequence_length(sequence_length)
         self.input_size = check_int(input_size, "input_size", 1)
         self.hidden_size = check_int(hidden_size, "hidden_size", 1)
@@ -247,10 +263,26 @@ class _RecurrentLayer(PyTorchLayer):
         )
 
     def _finish_init(self, dtype: torch.dtype | None) -> None:
-        """Create ``fc`` and (re-)draw from ``generator`` when one was given."""
+        """Create ``fc``, (re-)draw from ``generator`` when one was given, and tie ``bias_hh`` for single_bias."""
         self.fc = nn.Linear(self.hidden_size, self.output_size, dtype=dtype)
         if self.generator is not None:
             self.reset_parameters()
+        if self.single_bias:
+            self._zero_summed_bias_hh()
+            self._bias_hh().register_hook(functools.partial(_zero_leading_rows, rows=self._summed_rows()))
+
+    def _summed_rows(self) -> int:
+        """How many leading rows of ``bias_hh`` only ever act summed with ``bias_ih`` (all of them, except the
+        reset-after GRU's n block, which sits inside r ⊙ (·) and is the book's separate ``B_hn``)."""
+        return int(self._bias_hh().shape[0])
+
+    def _bias_hh(self) -> Tensor:
+        bias_hh: Tensor = getattr(self.core, "bias_hh_l0")  # noqa: B009 (typed access to a Parameter)
+        return bias_hh
+
+    def _zero_summed_bias_hh(self) -> None:
+        with torch.no_grad():
+            self._bias_hh()[: self._summed_rows()] = 0.0
 
     @property
     def core(self) -> nn.Module:
@@ -265,6 +297,8 @@ class _RecurrentLayer(PyTorchLayer):
         for p in self.core.parameters():
             _uniform_(p, bound, self.generator)
         torch_linear_init_(self.fc.weight, self.fc.bias, self.generator)
+        if getattr(self, "single_bias", False) and hasattr(self, "fc"):
+            self._zero_summed_bias_hh()
 
     # ---- state ------------------------------------------------------------------------------------------
 
@@ -366,9 +400,18 @@ class RNNLayer(_RecurrentLayer):
         dtype: torch.dtype | None = None,
         inverted_dropout: bool = True,
         generator: torch.Generator | None = None,
+        single_bias: bool = True,
     ) -> None:
         super().__init__(
-            sequence_length, input_size, hidden_size, output_size, dropout, hidden_state, inverted_dropout, generator
+            sequence_length,
+            input_size,
+            hidden_size,
+            output_size,
+            dropout,
+            hidden_state,
+            inverted_dropout,
+            generator,
+            single_bias,
         )
         self.rnn = nn.RNN(self.input_size, self.hidden_size, batch_first=True, nonlinearity="tanh", dtype=dtype)
         self._finish_init(dtype)
@@ -400,9 +443,18 @@ class LSTMLayer(_RecurrentLayer):
         dtype: torch.dtype | None = None,
         inverted_dropout: bool = True,
         generator: torch.Generator | None = None,
+        single_bias: bool = True,
     ) -> None:
         super().__init__(
-            sequence_length, input_size, hidden_size, output_size, dropout, hidden_state, inverted_dropout, generator
+            sequence_length,
+            input_size,
+            hidden_size,
+            output_size,
+            dropout,
+            hidden_state,
+            inverted_dropout,
+            generator,
+            single_bias,
         )
         self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
         self._finish_init(dtype)
@@ -436,10 +488,19 @@ class GRULayer(_RecurrentLayer):
         dtype: torch.dtype | None = None,
         inverted_dropout: bool = True,
         generator: torch.Generator | None = None,
+        single_bias: bool = True,
     ) -> None:
         reset = check_choice(reset, "reset", _RESET_MODES)
         super().__init__(
-            sequence_length, input_size, hidden_size, output_size, dropout, hidden_state, inverted_dropout, generator
+            sequence_length,
+            input_size,
+            hidden_size,
+            output_size,
+            dropout,
+            hidden_state,
+            inverted_dropout,
+            generator,
+            single_bias,
         )
         self.reset = reset
         self.gru: nn.Module
@@ -448,6 +509,10 @@ class GRULayer(_RecurrentLayer):
         else:
             self.gru = ResetBeforeGRU(self.input_size, self.hidden_size, dtype=dtype)
         self._finish_init(dtype)
+
+    def _summed_rows(self) -> int:
+        # reset="after": the n block of bias_hh is b_hn, inside r ⊙ (W_hn h + b_hn), trained on its own
+        return 2 * self.hidden_size if self.reset == "after" else 3 * self.hidden_size
 
     def _run(self, x: Tensor, states: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         out, h_n = self.gru(x, None if states is None else states[0])
@@ -505,7 +570,8 @@ class NextCharacterModel(PyTorchModel):
     ``forward(x [N, T, V] one-hot) -> logits [N, V, T]`` (the LSTM layer's ``[N, T, V]`` permuted), the layout
     ``nn.CrossEntropyLoss`` wants with index targets ``[N, T]``. Parameters: ``lstm.lstm.weight_ih_l0``, ...,
     ``lstm.fc.weight``, ``lstm.fc.bias``. In "book" mode (default) the LSTM carries the batch-mean state
-    between calls (see the module docstring); ``reset_state()`` forgets it.
+    between calls (see the module docstring); ``reset_state()`` forgets it. ``single_bias=False`` (default):
+    both LSTM biases train, as chapter 7's ``nn.LSTM`` does; True trains like the book's NumPy LSTM.
     """
 
     def __init__(
@@ -517,6 +583,7 @@ class NextCharacterModel(PyTorchModel):
         hidden_state: str = "book",
         dtype: torch.dtype | None = None,
         generator: torch.Generator | None = None,
+        single_bias: bool = False,
     ) -> None:
         super().__init__()
         self.vocab_size = check_int(vocab_size, "vocab_size", 1)
@@ -529,6 +596,7 @@ class NextCharacterModel(PyTorchModel):
             hidden_state=hidden_state,
             dtype=dtype,
             generator=generator,
+            single_bias=single_bias,
         )
 
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:

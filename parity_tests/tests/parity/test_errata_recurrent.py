@@ -136,3 +136,31 @@ def test_erratum_recurrent_layers_accept_a_new_sequence_length(lengths: tuple[in
             want = twin(torch.from_numpy(x)).numpy()
         assert got.shape == (N, length, OUT)
         assert np.max(np.abs(got - want)) <= TOL * np.max(np.abs(want))
+
+
+@pytest.mark.parametrize("single_bias", [True, False])
+def test_difference_two_torch_biases_double_the_bias_step(single_bias: bool) -> None:
+    """torch adds bias_ih + bias_hh and gives both the same gradient, so one SGD step moves their sum by
+    2·lr·g where the book's single bias moves by lr·g; ``single_bias=True`` keeps bias_hh at 0."""
+    rng = np.random.default_rng(21)
+    p = {"W_f": rng.standard_normal((V + H, H)) * 0.5, "B_f": rng.standard_normal((1, H)) * 0.5}
+    p |= {"W_v": rng.standard_normal((H, OUT)), "B_v": rng.standard_normal((1, OUT))}
+    x, G = rng.standard_normal((N, T, V)), rng.standard_normal((N, T, OUT))
+    lr = 0.1
+    layer = scratch.RNNLayer(H, OUT, hidden_state="zeros")
+    layer.load_params(p)
+    layer.forward(x)
+    layer.backward(G)
+    book_step = -lr * layer.params["B_f"]["deriv"][0]
+    twin = ti.RNNLayer(None, V, H, OUT, hidden_state="zeros", dtype=torch.float64, single_bias=single_bias)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in RNN.to_torch(p).items()})
+    optim = torch.optim.SGD(twin.parameters(), lr=lr)
+    twin(torch.from_numpy(x)).backward(torch.from_numpy(G))
+    optim.step()
+    new_sum = (twin.rnn.bias_ih_l0 + twin.rnn.bias_hh_l0).detach().numpy()
+    torch_step = new_sum - p["B_f"][0]
+    assert np.max(np.abs(book_step)) > 1e-2
+    factor = 1.0 if single_bias else 2.0
+    np.testing.assert_allclose(torch_step, factor * book_step, rtol=1e-12, atol=1e-14)
+    if single_bias:
+        assert not twin.rnn.bias_hh_l0.detach().numpy().any()

@@ -268,6 +268,9 @@ def test_generator_init_is_deterministic_and_dtype() -> None:
     for (k, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True):
         assert pa.dtype == torch.float32, k
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+        if k == "gru.bias_hh_l0":  # single_bias (default): the summed bias_hh is 0 whatever the generator
+            assert not pa.any()
+            continue
         assert not torch.equal(pa, pc)
         if k.startswith("gru."):
             assert float(pa.abs().max()) <= 1 / H**0.5
@@ -632,3 +635,25 @@ def test_next_character_trainer_bad_inputs() -> None:
         NextCharacterTrainer(LSTMLayer(None, VOCAB, 4, VOCAB), torch.optim.SGD(m.parameters(), lr=0.1))
     with pytest.raises(TypeError, match=r"optim must be a torch.optim.Optimizer instance"):
         NextCharacterTrainer(m, torch.optim.SGD)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_single_bias_keeps_the_summed_bias_hh_at_zero(kind: str) -> None:
+    cls: Any = {"RNN": RNNLayer, "LSTM": LSTMLayer}.get(kind, GRULayer)
+    kw: dict[str, Any] = {"reset": kind.split("-")[1]} if kind.startswith("GRU") else {}
+    layer = cls(None, V, H, OUT, dtype=torch.float64, generator=gen(5), **kw)
+    plain = cls(None, V, H, OUT, dtype=torch.float64, generator=gen(5), single_bias=False, **kw)
+    core, plain_core = layer.core, plain.core
+    summed = 2 * H if kind == "GRU-after" else core.bias_hh_l0.shape[0]
+    optim = torch.optim.SGD([*layer.parameters(), *plain.parameters()], lr=0.5)
+    for module in (layer, plain):
+        module(torch.randn(3, 4, V, generator=gen(6), dtype=torch.float64)).backward(
+            torch.randn(3, 4, OUT, generator=gen(7), dtype=torch.float64)
+        )
+    assert not core.bias_hh_l0.grad[:summed].any()
+    assert plain_core.bias_hh_l0.grad[:summed].abs().max() > 1e-3
+    if kind == "GRU-after":  # b_hn (the book's B_hn) still trains
+        assert core.bias_hh_l0.grad[summed:].abs().max() > 1e-3
+    optim.step()
+    assert not core.bias_hh_l0.detach()[:summed].any()
+    assert plain_core.bias_hh_l0.detach()[:summed].abs().max() > 1e-3
