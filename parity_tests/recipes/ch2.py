@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,8 @@ from scratch import linear_regression as s_lr
 from scratch import metrics as s_metrics
 from scratch import one_hidden_layer as s_nn
 from torch_impl import regression as t_reg
+
+from ._repro import SkipRecipe, row
 
 PARITY_RTOL = 1e-8
 
@@ -254,3 +257,72 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"parity: scratch and torch_impl agree to {worst:.1e} (tolerance {PARITY_RTOL:g})")
     return 0
+
+
+def reproduce(quick: bool) -> list[dict[str, Any]]:
+    """Reproduction rows: test MAE and RMSE of linear regression (scratch, torch_impl and scikit-learn's
+    closed-form ``LinearRegression`` as a third implementation when installed) and of the one-hidden-layer
+    network, with the defaults of ``main`` (the book's effective learning rates). ``quick`` runs a tenth of
+    the iterations. Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
+    try:
+        from data import load_boston
+
+        X_train, X_test, y_train, y_test = load_boston()
+    except ImportError as exc:
+        raise SkipRecipe(f"Boston housing needs mlxtend ({exc})") from None
+    scale = 0.1 if quick else 1.0
+    seed, bs, hidden = 1, 23, 13
+    lr_iters, nn_iters, test_every = (max(1, round(n * scale)) for n in (1000, 10000, 1000))
+    rng = np.random.default_rng(seed)
+    lr_init = s_lr.init_weights(X_train.shape[1], rng)
+    nn_init = s_nn.init_weights(X_train.shape[1], hidden, rng)
+    tX_train, tX_test, ty_train = (torch.from_numpy(a) for a in (X_train, X_test, y_train))
+
+    def metrics(pred: np.ndarray) -> dict[str, float]:
+        return {"MAE": s_metrics.mae(pred, y_test), "RMSE": s_metrics.rmse(pred, y_test)}
+
+    rows: list[dict[str, Any]] = []
+    lr = 0.001 * bs
+    t0 = time.perf_counter()
+    s_res = s_lr.train(X_train, y_train, lr_iters, lr, bs, return_weights=True, seed=seed, weights=lr_init)
+    t1 = time.perf_counter()
+    t_res = t_reg.train_linear_regression(
+        tX_train, ty_train, lr_iters, lr, bs, return_weights=True, seed=seed, weights=_to_torch(lr_init)
+    )
+    t2 = time.perf_counter()
+    note = f"SGD lr {lr:g}, batch {bs}, {lr_iters} iterations"
+    experiment = "linear regression"
+    rows.append(row("ch2", experiment, "scratch", metrics(s_lr.predict(X_test, s_res.weights)), t1 - t0, note))
+    t_pred = t_reg.predict_linear_regression(tX_test, t_res.weights).numpy()
+    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note))
+    try:
+        from sklearn.linear_model import LinearRegression
+    except ImportError:
+        rows[-1]["note"] = note + "; scikit-learn not installed (no closed-form comparison)"
+    else:
+        t0 = time.perf_counter()
+        sk_pred = LinearRegression().fit(X_train, y_train).predict(X_test)
+        rows.append(row("ch2", experiment, "sklearn", metrics(sk_pred), time.perf_counter() - t0, note))
+
+    lr = 0.001 * bs / 2
+    common = (nn_iters, test_every, lr, hidden, bs)
+    t0 = time.perf_counter()
+    s_net = s_nn.train(X_train, y_train, X_test, y_test, *common, return_weights=True, seed=seed, weights=nn_init)
+    t1 = time.perf_counter()
+    t_net = t_reg.train_one_hidden_layer(
+        tX_train,
+        ty_train,
+        tX_test,
+        torch.from_numpy(y_test),
+        *common,
+        return_weights=True,
+        seed=seed,
+        weights=_to_torch(nn_init),
+    )
+    t2 = time.perf_counter()
+    note = f"13 -> {hidden} sigmoid -> 1; SGD lr {lr:g}, batch {bs}, {nn_iters} iterations"
+    experiment = "one hidden layer"
+    rows.append(row("ch2", experiment, "scratch", metrics(s_nn.predict(X_test, s_net.weights)), t1 - t0, note))
+    t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights).numpy()
+    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note))
+    return rows

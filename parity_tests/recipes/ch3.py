@@ -17,6 +17,7 @@ import argparse
 import io
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ import torch_impl as ti
 
 from ..converters import dense_stack
 from ._cli import parse, positive_int
+from ._repro import SkipRecipe, row
 
 PARITY_RTOL = 1e-8
 BOOK_SEED = 20190501
@@ -76,9 +78,15 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_model(
-    name: str, args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[str], None] = print
+    name: str,
+    args: argparse.Namespace,
+    data: tuple[np.ndarray, ...],
+    emit: Callable[[str], None] = print,
+    results: dict[str, Any] | None = None,
 ) -> float:
-    """Train one model in both implementations; print the comparison; return the worst relative difference."""
+    """Train one model in both implementations; print the comparison; return the worst relative difference.
+
+    ``results`` (if given) receives ``{"metrics": {impl: {name: value}}, "seconds": {impl: s}}``."""
     X_train, X_test, y_train, y_test = data
     net = build_scratch(MODELS[name], args.seed)
     net.forward(X_train[:1])  # creates the weights from the network's seed
@@ -115,7 +123,38 @@ def run_model(
         _rel(s_pred, t_pred),
     )
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e}")
+    if results is not None:
+        results["metrics"] = {
+            label: {
+                "val loss (last)": hist.val_losses[-1],
+                "MAE": scratch.mae(p, y_test),
+                "RMSE": scratch.rmse(p, y_test),
+            }
+            for label, hist, p in (("scratch", s_hist, s_pred), ("torch_impl", t_hist, t_pred))
+        }
+        results["seconds"] = {"scratch": t1 - t0, "torch_impl": t2 - t1}
     return worst
+
+
+def reproduce(quick: bool) -> list[dict[str, Any]]:
+    """Reproduction rows per model and implementation: last validation loss, MAE and RMSE on the test set
+    (``quick``: 10 epochs, eval every 5). Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
+    try:
+        from data import load_boston
+
+        data = load_boston()
+    except ImportError as exc:
+        raise SkipRecipe(f"Boston housing needs mlxtend ({exc})") from None
+    epochs, every = (10, 5) if quick else (50, 10)
+    args = argparse.Namespace(epochs=epochs, eval_every=every, batch_size=32, lr=0.01, seed=BOOK_SEED)
+    rows = []
+    for name in MODELS:
+        results: dict[str, Any] = {}
+        worst = run_model(name, args, data, emit=lambda _: None, results=results)
+        note = f"{epochs} epochs; max rel diff {worst:.0e}"
+        for label, metrics in results["metrics"].items():
+            rows.append(row("ch3", name, label, metrics, results["seconds"][label], note))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

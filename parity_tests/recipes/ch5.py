@@ -19,17 +19,19 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 import scratch
 import torch_impl as ti
-from data import load_mnist, standardize_global
+from data import MnistData, load_mnist, standardize_global
 from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
 from ._cli import parse, positive_int
+from ._repro import SkipRecipe, row
 
 CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
 
@@ -45,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "--val-size", type=positive_int, default=1000, help="test images used for the periodic accuracy (1000)"
     )
     p.add_argument("--limit", type=positive_int, default=None, help="stop after this many batches (default: one epoch)")
+    p.add_argument(
+        "--test-size", type=positive_int, default=None, help="test images for the final accuracy (default: all)"
+    )
     p.add_argument("--seed", type=int, default=20190402, help="network and shuffling seed")
     p.add_argument(
         "--dtype",
@@ -80,22 +85,15 @@ def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -
     return model
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the chapter 5 recipe; returns the exit code."""
-    args = parse(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        mnist = load_mnist(args.data, source=args.source)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}")
-        return 1
+def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+    """Train the chapter 5 CNN in the chosen implementations on ``mnist``; print the accuracies; return
+    ``{impl: {"test accuracy": ..., "seconds": ...}}`` for each implementation run."""
     X_train, X_test = (a.astype(args.dtype) for a in standardize_global(mnist.X_train, mnist.X_test))
     X_train = X_train.reshape(-1, 1, 28, 28)  # [N, 784] -> [N, 1, 28, 28]
     X_test = X_test.reshape(-1, 1, 28, 28)
     y_train = one_hot(mnist.y_train, 10, dtype=args.dtype)
     X_val, val_labels = X_test[: args.val_size], mnist.y_test[: args.val_size]
-    print(
+    emit(
         f"Chapter 5: MNIST ({mnist.source}: {X_train.shape[0]} train / {X_test.shape[0]} test images), "
         f"seed {args.seed}, {args.dtype}"
     )
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     slices = batch_slices(X_train.shape[0], args.batch_size)[: args.limit]
     run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
     seconds = {"scratch": 0.0, "torch_impl": 0.0}
-    print(f"{'batches':>8}  {'val accuracy, scratch':>22}  {'val accuracy, torch_impl':>25}")
+    emit(f"{'batches':>8}  {'val accuracy, scratch':>22}  {'val accuracy, torch_impl':>25}")
     for b, s in enumerate(slices, start=1):
         rows = order[s]
         X_batch, y_batch = X_train[rows], y_train[rows]
@@ -140,16 +138,55 @@ def main(argv: list[str] | None = None) -> int:
         if b % args.eval_every == 0 or b == len(slices):
             s_acc = f"{accuracy(scratch_predict, X_val, val_labels):.1%}" if run_scratch else "-"
             t_acc = f"{accuracy(torch_predict, X_val, val_labels):.1%}" if run_torch else "-"
-            print(f"{b:>8}  {s_acc:>22}  {t_acc:>25}", flush=True)
-    print(f"\nTest accuracy on all {X_test.shape[0]} test images after {len(slices)} batches:")
-    if run_scratch:
-        print(
-            f"  scratch     {accuracy(scratch_predict, X_test, mnist.y_test):.2%}  "
-            f"(training {seconds['scratch']:.1f} s)"
-        )
-    if run_torch:
-        print(
-            f"  torch_impl  {accuracy(torch_predict, X_test, mnist.y_test):.2%}  "
-            f"(training {seconds['torch_impl']:.1f} s)"
-        )
+            emit(f"{b:>8}  {s_acc:>22}  {t_acc:>25}")
+    X_final, y_final = X_test[: args.test_size], mnist.y_test[: args.test_size]
+    emit(f"\nTest accuracy on all {X_final.shape[0]} test images after {len(slices)} batches:")
+    results: dict[str, dict[str, float]] = {}
+    for label, enabled, predict in (
+        ("scratch", run_scratch, scratch_predict),
+        ("torch_impl", run_torch, torch_predict),
+    ):
+        if enabled:
+            acc = accuracy(predict, X_final, y_final)
+            results[label] = {"test accuracy": acc, "seconds": seconds[label], "batches": float(len(slices))}
+            emit(f"  {label:<10}  {acc:.2%}  (training {seconds[label]:.1f} s)")
+    return results
+
+
+QUICK_BATCHES = 15
+QUICK_TEST_SIZE = 500
+
+
+def reproduce(quick: bool) -> list[dict[str, Any]]:
+    """Reproduction rows: test accuracy per implementation after the book's one epoch (``quick``: 15 batches,
+    float32, accuracy on the first 500 test images). Needs full MNIST (``SkipRecipe`` otherwise)."""
+    try:
+        mnist = load_mnist(None, source="full")
+    except FileNotFoundError as exc:
+        raise SkipRecipe(f"full MNIST not found ({str(exc).split('.')[0]})") from None
+    argv = ["--source", "full", "--eval-every", "1000000"]
+    if quick:
+        argv += ["--limit", str(QUICK_BATCHES), "--dtype", "float32", "--test-size", str(QUICK_TEST_SIZE)]
+    args = _parser().parse_args(argv)
+    results = run(args, mnist, emit=lambda _: None)
+    note = f"{int(results['scratch']['batches'])} batches of 60, {args.dtype}; own dropout masks per implementation"
+    if args.test_size is not None:
+        note += f"; accuracy on the first {args.test_size} test images"
+    return [
+        row("ch5", "CNN (1 epoch)", label, {"test accuracy": r["test accuracy"]}, r["seconds"], note)
+        for label, r in results.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 5 recipe; returns the exit code."""
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        mnist = load_mnist(args.data, source=args.source)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
+        return 1
+    run(args, mnist, emit=lambda line: print(line, flush=True))
     return 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,12 +28,13 @@ from torch import nn
 
 import scratch
 import torch_impl as ti
-from data import load_mnist
+from data import MnistData, load_mnist
 from data.batching import one_hot
 from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
 
 from ..converters import CONV2D_BIAS, DENSE, combine
 from ._cli import parse, positive_int
+from ._repro import SkipRecipe, row
 from .ch5 import accuracy
 
 CONVERTER = combine(
@@ -53,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", choices=["both", "scratch", "torch"], default="both", help="which implementation(s)")
     p.add_argument("--limit", type=positive_int, default=None, help="stop after this many batches (default: one epoch)")
     p.add_argument("--eval-every", type=positive_int, default=200, help="batches between test-subset accuracies (200)")
+    p.add_argument(
+        "--test-size", type=positive_int, default=None, help="test images for the final accuracy (default: all)"
+    )
     p.add_argument("--seed", type=int, default=20190703, help="seed of the initial weights and the shuffle")
     return p
 
@@ -83,20 +89,13 @@ def load_torch_weights(net: scratch.NeuralNetwork, model: nn.Module) -> None:
         layer.load_params([book[next(names)] for _ in range(count)])
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the chapter 7 CNN recipe; returns the exit code."""
-    args = parse(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        mnist = load_mnist(args.data, source=args.source)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}")
-        return 1
+def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+    """Train the chapter 7 CNN and/or its scratch twin on ``mnist``; print the accuracies; return
+    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run."""
     transform = mnist_transforms()
     generator = torch.Generator().manual_seed(args.seed)
     train_loader, test_loader = mnist_loaders(mnist, batch_size=60, generator=generator, transform=transform)
-    print(
+    emit(
         f"Chapter 7 CNN: MNIST ({mnist.source}: {len(mnist.y_train)} train / {len(mnist.y_test)} test images), "
         f"transforms from {transforms_backend(transform)}, seed {args.seed}"
     )
@@ -113,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     X_test = torch.cat([x for x, _ in test_loader]).numpy()  # [N, 1, 28, 28] float32
     y_test = np.asarray(mnist.y_test)
     X_check, y_check = X_test[:1000], y_test[:1000]
+    X_test, y_test = X_test[: args.test_size], y_test[: args.test_size]
 
     def torch_predict(x: np.ndarray) -> np.ndarray:
         model.eval()
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         return net.forward(x, inference=True)
 
     run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
-    seconds = {"scratch": 0.0, "torch": 0.0}
+    seconds = {"scratch": 0.0, "torch_impl": 0.0}
     batches = len(train_loader) if args.limit is None else min(args.limit, len(train_loader))
-    print(f"{'batches':>8}  {'accuracy (1000 test images), scratch':>38}  {'torch_impl':>11}")
+    emit(f"{'batches':>8}  {'accuracy (1000 test images), scratch':>38}  {'torch_impl':>11}")
     model.train()
     for b, (xb, yb) in enumerate(train_loader, start=1):
         if b > batches:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             optim.zero_grad()
             criterion(model(xb), yb).backward()
             optim.step()
-            seconds["torch"] += time.perf_counter() - t0
+            seconds["torch_impl"] += time.perf_counter() - t0
         if run_scratch:
             t0 = time.perf_counter()
             net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
@@ -146,10 +146,54 @@ def main(argv: list[str] | None = None) -> int:
         if b % args.eval_every == 0 or b == batches:
             s_acc = f"{accuracy(scratch_predict, X_check, y_check):.1%}" if run_scratch else "-"
             t_acc = f"{accuracy(torch_predict, X_check, y_check):.1%}" if run_torch else "-"
-            print(f"{b:>8}  {s_acc:>38}  {t_acc:>11}", flush=True)
-    print(f"\nTest accuracy on all {len(y_test)} test images after {batches} batches:")
-    if run_scratch:
-        print(f"  scratch     {accuracy(scratch_predict, X_test, y_test):.2%}  (training {seconds['scratch']:.1f} s)")
-    if run_torch:
-        print(f"  torch_impl  {accuracy(torch_predict, X_test, y_test):.2%}  (training {seconds['torch']:.1f} s)")
+            emit(f"{b:>8}  {s_acc:>38}  {t_acc:>11}")
+    emit(f"\nTest accuracy on all {len(y_test)} test images after {batches} batches:")
+    results: dict[str, dict[str, float]] = {}
+    for label, enabled, predict in (
+        ("scratch", run_scratch, scratch_predict),
+        ("torch_impl", run_torch, torch_predict),
+    ):
+        if enabled:
+            acc = accuracy(predict, X_test, y_test)
+            results[label] = {"test accuracy": acc, "seconds": seconds[label], "batches": float(batches)}
+            emit(f"  {label:<10}  {acc:.2%}  (training {seconds[label]:.1f} s)")
+    return results
+
+
+QUICK_BATCHES = 10
+QUICK_TEST_SIZE = 500
+
+
+def reproduce(quick: bool) -> list[dict[str, Any]]:
+    """Reproduction rows: test accuracy per implementation after the book's one epoch (``quick``: 10 batches,
+    accuracy on the first 500 test images). Needs full MNIST (``SkipRecipe`` otherwise)."""
+    try:
+        mnist = load_mnist(None, source="full")
+    except FileNotFoundError as exc:
+        raise SkipRecipe(f"full MNIST not found ({str(exc).split('.')[0]})") from None
+    argv = ["--source", "full", "--eval-every", "1000000"]
+    if quick:
+        argv += ["--limit", str(QUICK_BATCHES), "--test-size", str(QUICK_TEST_SIZE)]
+    args = _parser().parse_args(argv)
+    results = run(args, mnist, emit=lambda _: None)
+    note = f"{int(results['scratch']['batches'])} batches of 60, float32; own dropout masks per implementation"
+    if args.test_size is not None:
+        note += f"; accuracy on the first {args.test_size} test images"
+    return [
+        row("ch7", "MNIST CNN (1 epoch)", label, {"test accuracy": r["test accuracy"]}, r["seconds"], note)
+        for label, r in results.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 7 CNN recipe; returns the exit code."""
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        mnist = load_mnist(args.data, source=args.source)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
+        return 1
+    run(args, mnist, emit=lambda line: print(line, flush=True))
     return 0
