@@ -43,6 +43,7 @@ from .optimizers import SGD, AdaGrad, Optimizer, SGDMomentum
 from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
 from .rnn import GRULayer, GRUNode, LSTMLayer, LSTMNode, RNNLayer, RNNNode
+from .rnn_model import RNNModel, RNNTrainer, SequenceSoftmaxCrossEntropy, moving_average
 from .train import Trainer, TrainingHistory
 
 __all__ = [
@@ -76,10 +77,13 @@ __all__ = [
     "Optimizer",
     "ParamOperation",
     "RNNLayer",
+    "RNNModel",
     "RNNNode",
+    "RNNTrainer",
     "ReLU",
     "Reshape",
     "SGDMomentum",
+    "SequenceSoftmaxCrossEntropy",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
@@ -110,6 +114,7 @@ __all__ = [
     "matrix_function_backward_sum_1",
     "matrix_function_forward_sum",
     "metrics",
+    "moving_average",
     "multiple_inputs_add",
     "multiple_inputs_add_backward",
     "one_hidden_layer",

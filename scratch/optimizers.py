@@ -21,6 +21,11 @@ uses a clipped COPY and the network's gradients are left untouched, so the param
 the book but ``param_grads()`` still holds the raw gradients after ``step()``. The torch equivalent is
 ``torch.nn.utils.clip_grad_value_(params, c)`` before ``optimizer.step()`` (which does clip ``.grad`` in
 place). ``clip=None`` (the default) never clips, as in chapter 4.
+
+The book's RNN notebook switches clipping on with a flag, ``SGD(lr=0.001, gradient_clipping=True)`` and
+``AdaGrad(lr=0.01, gradient_clipping=True)``, always at 2: ``SGD`` and ``AdaGrad`` accept that keyword too,
+``gradient_clipping=True`` meaning ``clip=BOOK_CLIP`` (2.0). Giving both ``gradient_clipping=True`` and a
+``clip`` other than 2.0 is contradictory and raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,22 @@ if TYPE_CHECKING:
     from .network import NeuralNetwork
 
 DECAY_TYPES = (None, "linear", "exponential")
+#: The element-wise clipping bound of the book's chapter 6 optimizers (``gradient_clipping=True``).
+BOOK_CLIP = 2.0
+
+
+def _resolve_clip(clip: float | None, gradient_clipping: bool) -> float | None:
+    """The clip value from ``clip=`` and the book's ``gradient_clipping=`` flag (True means ``BOOK_CLIP``)."""
+    if not isinstance(gradient_clipping, bool | np.bool_):
+        raise TypeError(f"gradient_clipping must be a bool (True clips to [-2, 2]); received {gradient_clipping!r}")
+    if not gradient_clipping:
+        return clip
+    if clip is not None and clip != BOOK_CLIP:
+        raise ValueError(
+            f"gradient_clipping=True means clip={BOOK_CLIP} (the book's bound); received both gradient_clipping=True "
+            f"and clip={clip!r}: pass only one of them"
+        )
+    return BOOK_CLIP
 
 
 class Optimizer:
@@ -116,9 +137,21 @@ class SGD(Optimizer):
     """Plain stochastic gradient descent: ``p ← p - lr · g``.
 
     With ``clip=c`` (keyword only; chapter 6 uses 2) g is first clipped element-wise to ``[-c, c]``
-    (a copy; the network's gradients are not modified). Torch: ``torch.optim.SGD`` after
+    (a copy; the network's gradients are not modified). ``gradient_clipping=True`` (the book's RNN
+    notebook spelling) is ``clip=2.0``. Torch: ``torch.optim.SGD`` after
     ``torch.nn.utils.clip_grad_value_(params, c)``.
     """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        final_lr: float = 0,
+        decay_type: str | None = None,
+        *,
+        clip: float | None = None,
+        gradient_clipping: bool = False,
+    ) -> None:
+        super().__init__(lr, final_lr, decay_type, clip=_resolve_clip(clip, gradient_clipping))
 
     def _update_rule(self, **kwargs: Any) -> None:
         kwargs["param"] -= self.lr * kwargs["grad"]
@@ -183,8 +216,9 @@ class AdaGrad(Optimizer):
 
     ``lr`` decays per epoch as in ``Optimizer`` (the update uses the current lr). With ``clip=c`` (the
     chapter uses 2) g is clipped element-wise to ``[-c, c]`` before both the accumulator and the step
-    (a copy; the network's gradients are not modified). ``eps`` must be >= 0; with ``eps=0`` an element
-    whose accumulator is still 0 (only zero gradients so far) is left unchanged instead of getting 0/0.
+    (a copy; the network's gradients are not modified); ``gradient_clipping=True`` (the book's RNN notebook
+    spelling) is ``clip=2.0``. ``eps`` must be >= 0; with ``eps=0`` an element whose accumulator is still 0
+    (only zero gradients so far) is left unchanged instead of getting 0/0.
     """
 
     def __init__(
@@ -194,8 +228,10 @@ class AdaGrad(Optimizer):
         decay_type: str | None = None,
         eps: float = 1e-7,
         clip: float | None = None,
+        *,
+        gradient_clipping: bool = False,
     ) -> None:
-        super().__init__(lr, final_lr, decay_type, clip=clip)
+        super().__init__(lr, final_lr, decay_type, clip=_resolve_clip(clip, gradient_clipping))
         self.eps = check_non_negative(eps, "eps")
         self.sum_squares: list[np.ndarray] | None = None
 
