@@ -239,14 +239,140 @@ def scratch(session: nox.Session) -> None:
     )
 
 
+VERSIONS_RESULTS = REPO / "report" / "versions"  # read by parity_tests.report (report/ is git-ignored)
+VERSIONS_INFO = (
+    "import json, platform, numpy, torch; "
+    "print(json.dumps({'python': platform.python_version(), 'numpy': numpy.__version__, "
+    "'torch': torch.__version__}))"
+)
+
+
+def junit_summary(path: Path) -> tuple[dict[str, int], list[str]]:
+    """Test counts (passed, failed, errors, skipped, total) and failed test ids from a pytest JUnit XML file."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total, failed, errors, skipped = (
+        sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")
+    )
+    ids = [
+        f"{case.get('classname', '')}::{case.get('name', '')}"
+        for case in root.iter("testcase")
+        if case.find("failure") is not None or case.find("error") is not None
+    ]
+    counts = {"passed": total - failed - errors - skipped, "failed": failed, "errors": errors, "skipped": skipped}
+    return {**counts, "total": total}, ids
+
+
+def worst_float64(parity_json: Path) -> dict[str, float] | None:
+    """The worst float64 forward/gradient/trajectory error over every case of a parity report's JSON."""
+    import json
+
+    try:
+        components = json.loads(parity_json.read_text(encoding="utf-8"))["components"]
+    except (OSError, ValueError, KeyError):
+        return None
+    worst: dict[str, float] = {}
+    prefixes = {"forward": None, "gradient": ("grad:",), "trajectory": ("traj:", "epoch:")}
+    for component in components:
+        for case in component["cases"]:
+            if case["dtype"] != "float64":
+                continue
+            for key, error in case["errors"].items():
+                category = next((c for c, p in prefixes.items() if p and key.startswith(p)), "forward")
+                if error == error:  # not NaN
+                    worst[category] = max(worst.get(category, 0.0), float(error))
+    return worst
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
+    import json
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @nox.session(python=MAIN_PYTHON)
 @nox.parametrize("numpy", [nox.param(v, id=f"numpy-{v}") for v in NUMPY_VERSIONS])
 def versions(session: nox.Session, numpy: str) -> None:
-    """The whole suite against the oldest supported, the 2.0 and the newest NumPy."""
+    """The whole suite against the oldest supported, the 2.0 and the newest NumPy.
+
+    Each combination's result (versions, pass/fail, test counts, failed tests, worst float64 parity errors)
+    goes to ``report/versions/numpy-<version>.json``, which the report's "Versions" section renders.
+    """
+    import json
+    import time
+
     pin = ["--upgrade", "numpy"] if numpy == "latest" else [f"numpy=={numpy}"]
     install(session, "-e", ".[tests]", *pin)
     show_versions(session, "numpy", "torch")
-    session.run("pytest", "parity_tests/tests", "--benchmark-disable", "-q", *session.posargs, env=session_env())
+    info = session.run("python", "-c", VERSIONS_INFO, silent=True)
+    if not isinstance(info, str):  # ``--install-only``: nox runs no commands, so there is nothing to record
+        return
+    tmp = Path(session.create_tmp())
+    junit = tmp / "junit.xml"
+    junit.unlink(missing_ok=True)
+    crashed = ""
+    try:
+        session.run(
+            "pytest",
+            "parity_tests/tests",
+            "--benchmark-disable",
+            "-q",
+            f"--junitxml={junit}",
+            *session.posargs,
+            env=session_env(),
+            success_codes=[0, 1],  # test failures are recorded below, then fail the session
+        )
+    except nox.command.CommandFailed as exc:
+        crashed = f"pytest did not finish its run: {exc}"
+    parity = tmp / "parity"
+    shutil.rmtree(parity, ignore_errors=True)  # never read an earlier run's errors
+    try:
+        session.run(
+            "python",
+            "-m",
+            "parity_tests.report",
+            "--no-bench",
+            "--no-mutants",
+            "--out",
+            str(parity),
+            "--versions",
+            str(tmp / "no-versions"),
+            env=session_env(single_thread=True),
+            success_codes=[0, 1],  # a parity failure is the tests' to report; here only the errors are wanted
+            silent=True,
+        )
+    except nox.command.CommandFailed:  # no errors to record; the tests above say what broke
+        session.warn("the parity report run for the worst float64 errors failed")
+    tests, failed = junit_summary(junit) if junit.is_file() else ({}, [])
+    passed = not crashed and tests.get("total", 0) > 0 and tests["failed"] == 0 and tests["errors"] == 0
+    result = {
+        "combo": f"numpy-{numpy}",
+        **json.loads(info.strip().splitlines()[-1]),
+        "passed": passed,
+        "tests": tests,
+        "failed_tests": failed,
+        "worst_float64": worst_float64(parity / "parity.json"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **({"error": crashed} if crashed else {}),
+    }
+    _write_json(VERSIONS_RESULTS / f"numpy-{numpy}.json", result)
+    session.log(f"result written to {VERSIONS_RESULTS / f'numpy-{numpy}.json'}")
+    if not passed:
+        session.error(crashed or f"tests failed with numpy {result.get('numpy')}: {failed or 'no tests ran'}")
 
 
 @nox.session(python=MAIN_PYTHON)
@@ -259,7 +385,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=MAIN_PYTHON)
 def report(session: nox.Session) -> None:
-    """Every component's parity check and the paired benchmarks, written to report/ (one thread)."""
+    """Every component's parity check and the paired benchmarks, written to report/ (one thread): parity.md,
+    parity.json, speed and loss-curve PNGs, and the version matrix from report/versions/ (the versions session)."""
     install(session, "-e", ".[tests,plots]")
     session.run(
         "python",

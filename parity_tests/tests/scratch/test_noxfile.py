@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -147,3 +148,53 @@ def test_find_pyenv_bins_picks_the_newest_final_build(
     found = pyenv_helpers["find_pyenv_bins"](["3.10", "3.12", "3.13"])
 
     assert found == {"3.10": newest}
+
+
+@pytest.fixture
+def versions_helpers() -> dict[str, Any]:
+    """The versions session's result helpers, compiled from noxfile.py alone, without importing nox."""
+    tree = _tree()
+    names = {"junit_summary", "worst_float64", "_write_json"}
+    wanted = [fn for name, fn in _functions(tree).items() if name in names]
+    assert {fn.name for fn in wanted} == names
+    namespace: dict[str, Any] = {"os": os, "Path": Path}
+    exec(compile(ast.Module(body=list(wanted), type_ignores=[]), str(NOXFILE), "exec"), namespace)
+    return namespace
+
+
+def test_versions_session_counts_tests_from_junit_xml(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites>'
+        '<testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10">'
+        '<testcase classname="a.test_x" name="test_ok"/>'
+        '<testcase classname="a.test_x" name="test_bad[f32]"><failure message="boom"/></testcase>'
+        '<testcase classname="a.test_y" name="test_worse"><failure message="boom"/></testcase>'
+        '<testcase classname="a.test_y" name="test_setup"><error message="fixture"/></testcase>'
+        '<testcase classname="a.test_y" name="test_skip"><skipped message="no"/></testcase>'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    counts, failed = versions_helpers["junit_summary"](junit)
+    assert counts == {"passed": 4, "failed": 2, "errors": 1, "skipped": 3, "total": 10}
+    assert failed == ["a.test_x::test_bad[f32]", "a.test_y::test_worse", "a.test_y::test_setup"]
+
+
+def test_versions_session_takes_the_worst_float64_errors(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
+    cases = [
+        {"dtype": "float64", "errors": {"output": 2e-16, "grad:W": 4e-16, "traj:W": 1e-15, "epoch:val_loss": 3e-15}},
+        {"dtype": "float64", "errors": {"value": 5e-16, "grad:input": 1e-16, "run": float("nan")}},
+        {"dtype": "float32", "errors": {"output": 1e-7, "grad:W": 2e-7, "traj:W": 3e-6}},
+    ]
+    parity = tmp_path / "parity.json"
+    parity.write_text(json.dumps({"components": [{"spec": "X", "cases": cases}]}), encoding="utf-8")
+    worst = versions_helpers["worst_float64"](parity)
+    assert worst == {"forward": 5e-16, "gradient": 4e-16, "trajectory": 3e-15}
+    assert versions_helpers["worst_float64"](tmp_path / "missing.json") is None
+
+
+def test_versions_session_writes_its_result_whole(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
+    target = tmp_path / "report" / "versions" / "numpy-2.0.2.json"
+    versions_helpers["_write_json"](target, {"combo": "numpy-2.0.2", "passed": True})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"combo": "numpy-2.0.2", "passed": True}
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left
