@@ -98,6 +98,8 @@ def _layer_cases() -> tuple[Case, ...]:
         Case("N3-T5-given-state", {"n": 3, "t": (5,), "mode": "zeros", "given": True}),
         Case("N4-T3-then-T5-book-carry", {"n": 4, "t": (3, 5), "mode": "book"}),
         Case("N2-T4-then-T4-book-carry-given", {"n": 2, "t": (4, 4), "mode": "book", "given": True}),
+        # one-hot characters take scratch's row-lookup path for the input projection
+        Case("N3-T6-one-hot-given-state", {"n": 3, "t": (6,), "mode": "zeros", "given": True, "one_hot": True}),
     )
 
 
@@ -118,7 +120,10 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
         inputs: dict[str, np.ndarray] = {}
         extras: dict[str, Any] = {"upstream": [], "states": []}
         for call, t in enumerate(case["t"]):
-            inputs[f"x{call}"] = normal(rng, (n, t, V), dtype)
+            if case.get("one_hot"):
+                inputs[f"x{call}"] = np.eye(V, dtype=dtype)[rng.integers(0, V, (n, t))]  # [n, t] -> [n, t, V]
+            else:
+                inputs[f"x{call}"] = normal(rng, (n, t, V), dtype)
             extras["upstream"].append(normal(rng, (n, t, OUT), dtype))
             extras["states"].append(_states(kind, n, rng, dtype) if case.get("given") and call == 0 else [])
         return Problem(case, dtype, inputs, params, extras=extras)
