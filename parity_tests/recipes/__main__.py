@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import ch2, ch3, ch4, ch5, ch7_autoencoder, ch7_boston, ch7_cnn
+from . import ch2, ch3, ch4, ch5, ch6, ch7_autoencoder, ch7_boston, ch7_cnn, ch7_lstm
 from ._repro import ReportWriteError, SkipRecipe, check_row, render_markdown, write_report
 
 RECIPES: dict[str, Callable[[list[str] | None], int]] = {
@@ -26,9 +26,11 @@ RECIPES: dict[str, Callable[[list[str] | None], int]] = {
     "ch3": ch3.main,
     "ch4": ch4.main,
     "ch5": ch5.main,
+    "ch6": ch6.main,
     "ch7-boston": ch7_boston.main,
     "ch7-cnn": ch7_cnn.main,
     "ch7-autoencoder": ch7_autoencoder.main,
+    "ch7-lstm": ch7_lstm.main,
 }
 
 #: The recipes of the reproduction table: name -> ``reproduce(quick) -> list[dict]``. One line per recipe.
@@ -37,9 +39,11 @@ REPRODUCTIONS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "ch3": ch3.reproduce,
     "ch4": ch4.reproduce,
     "ch5": ch5.reproduce,
+    "ch6": ch6.reproduce,
     "ch7-boston": ch7_boston.reproduce,
     "ch7-cnn": ch7_cnn.reproduce,
     "ch7-autoencoder": ch7_autoencoder.reproduce,
+    "ch7-lstm": ch7_lstm.reproduce,
 }
 
 DEFAULT_OUT = Path("report") / "reproduction"
