@@ -3,7 +3,13 @@
 A recipe's ``reproduce(quick: bool) -> list[dict]`` returns rows (``ReproRow.to_dict()``, or ``row(...)``):
 
     {"chapter": "ch4", "experiment": "5", "implementation": "scratch",
-     "metrics": {"test accuracy": 0.9512, ...}, "seconds": 71.3, "note": "..."}
+     "metrics": {"test accuracy": 0.9512, ...}, "seconds": 71.3, "note": "...",
+     "curve": {"label": "validation loss", "x_label": "epoch", "x": [1.0, 2.0], "y": [0.61, 0.48]}}
+
+``curve`` is optional: the run's loss trace (``label`` names the quantity, ``x_label`` the x-axis; ``x`` strictly
+increasing and finite, ``y`` finite, same length >= 1), which the parity report draws for both implementations
+overlaid. :func:`make_curve` builds one and averages consecutive blocks of a trace longer than
+``MAX_CURVE_POINTS`` (saying so in the label). Rows without a curve have no ``"curve"`` key.
 
 and raises ``SkipRecipe(reason)`` when it cannot run here (a missing data set or optional package).
 :func:`render_markdown` lays the rows out as one Markdown table per chapter, one line per experiment, with each
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -26,10 +33,13 @@ from typing import Any
 
 __all__ = [
     "IMPLEMENTATION_ORDER",
+    "MAX_CURVE_POINTS",
     "ReportWriteError",
     "ReproRow",
     "SkipRecipe",
+    "check_curve",
     "check_row",
+    "make_curve",
     "render_markdown",
     "row",
     "write_atomic",
@@ -39,6 +49,9 @@ __all__ = [
 #: Implementations shown first, in this order; any other (e.g. "sklearn") follows in order of appearance.
 IMPLEMENTATION_ORDER = ("scratch", "torch_impl")
 _KEYS = ("chapter", "experiment", "implementation", "metrics", "seconds", "note")
+_CURVE_KEYS = ("label", "x_label", "x", "y")
+#: The most points :func:`make_curve` keeps; a longer trace is averaged over consecutive blocks.
+MAX_CURVE_POINTS = 2000
 
 
 class SkipRecipe(Exception):  # noqa: N818 - the name the recipes' contract uses
@@ -65,18 +78,107 @@ class ReproRow:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float | None = None
     note: str = ""
+    curve: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as a plain, JSON-serialisable dict (after the same checks as :func:`check_row`)."""
-        return check_row(asdict(self))
+        """The row as a plain, JSON-serialisable dict (after the same checks as :func:`check_row`); no ``"curve"``
+        key when ``curve`` is None."""
+        data = asdict(self)
+        if data["curve"] is None:
+            del data["curve"]
+        return check_row(data)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _where(context: str) -> str:
+    return f" ({context})" if context else ""
+
+
+def check_curve(curve: Any, context: str = "") -> dict[str, Any]:
+    """Validate a row's ``curve`` and return a normalised copy (``x`` and ``y`` as lists of Python floats).
+
+    Expects ``{"label": str, "x_label": str, "x": [numbers], "y": [numbers]}``: non-empty strings, ``x`` and ``y``
+    of the same length >= 1, ``x`` finite and strictly increasing, ``y`` finite. ``context`` (e.g. the row's
+    chapter/experiment/implementation) is named in the messages. ``TypeError``/``ValueError`` otherwise."""
+    where = _where(context)
+    if not isinstance(curve, Mapping):
+        raise TypeError(
+            f"row['curve'] must be a dict with keys {list(_CURVE_KEYS)}; received {type(curve).__name__}{where}"
+        )
+    missing = [k for k in _CURVE_KEYS if k not in curve]
+    extra = [k for k in curve if k not in _CURVE_KEYS]
+    if missing or extra:
+        raise ValueError(
+            f"row['curve'] must have exactly the keys {list(_CURVE_KEYS)}; missing {missing}, unexpected {extra}{where}"
+        )
+    for key in ("label", "x_label"):
+        if not isinstance(curve[key], str) or not curve[key].strip():
+            raise TypeError(f"row['curve'][{key!r}] must be a non-empty string; received {curve[key]!r}{where}")
+    values: dict[str, list[float]] = {}
+    for key in ("x", "y"):
+        seq = curve[key]
+        if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+            raise TypeError(f"row['curve'][{key!r}] must be a list of numbers; received {type(seq).__name__}{where}")
+        clean: list[float] = []
+        for i, value in enumerate(seq):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(
+                    f"row['curve'][{key!r}] must be a list of numbers; received {value!r} at position {i}{where}"
+                )
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(f"row['curve'][{key!r}] must be finite; received {number!r} at position {i}{where}")
+            clean.append(number)
+        values[key] = clean
+    x, y = values["x"], values["y"]
+    if not x:
+        raise ValueError(f"row['curve'] must have at least one point; received empty x and y{where}")
+    if len(x) != len(y):
+        raise ValueError(f"row['curve'] x and y must have the same length; received {len(x)} and {len(y)}{where}")
+    for i in range(1, len(x)):
+        if not x[i] > x[i - 1]:
+            raise ValueError(
+                f"row['curve']['x'] must be strictly increasing; received {x[i - 1]!r} then {x[i]!r} "
+                f"at positions {i - 1}, {i}{where}"
+            )
+    return {"label": curve["label"], "x_label": curve["x_label"], "x": x, "y": y}
+
+
+def make_curve(
+    y: Sequence[float] | Any,
+    *,
+    label: str,
+    x_label: str,
+    x: Sequence[float] | Any | None = None,
+    max_points: int = MAX_CURVE_POINTS,
+) -> dict[str, Any]:
+    """A validated ``curve`` for a row from a loss trace ``y`` at positions ``x`` (default 1, 2, ..., len(y)).
+
+    A trace longer than ``max_points`` is kept whole but averaged over consecutive blocks of
+    ``k = ceil(len / max_points)`` points (the last block may be shorter): each point is the block's mean at the
+    x of the block's last point, and the label says ``"(mean of blocks of k)"``."""
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise ValueError(f"max_points must be an integer >= 1; received {max_points!r}")
+    ys = [float(v) for v in y]
+    xs = [float(v) for v in x] if x is not None else [float(i) for i in range(1, len(ys) + 1)]
+    if len(xs) != len(ys):
+        raise ValueError(f"x and y must have the same length; received {len(xs)} and {len(ys)}")
+    if len(ys) > max_points:
+        k = -(-len(ys) // max_points)
+        starts = range(0, len(ys), k)
+        ys = [math.fsum(ys[s : s + k]) / len(ys[s : s + k]) for s in starts]
+        xs = [xs[min(s + k, len(xs)) - 1] for s in starts]
+        label = f"{label} (mean of blocks of {k})"
+    return check_curve({"label": label, "x_label": x_label, "x": xs, "y": ys})
+
+
 def check_row(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a row dict and return a normalised copy (floats, str note). ``ValueError``/``TypeError`` otherwise."""
+    """Validate a row dict and return a normalised copy (floats, str note, and the optional ``curve`` through
+    :func:`check_curve`; no ``"curve"`` key when the row has none or ``None``). ``ValueError``/``TypeError``
+    otherwise."""
     if not isinstance(data, Mapping):
         raise TypeError(f"a reproduction row must be a dict; received {type(data).__name__}")
     missing = [k for k in _KEYS if k not in data]
@@ -98,7 +200,7 @@ def check_row(data: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"row['seconds'] must be a finite number >= 0 or None; received {seconds!r}")
     if not isinstance(data["note"], str):
         raise TypeError(f"row['note'] must be a string; received {data['note']!r}")
-    return {
+    out: dict[str, Any] = {
         "chapter": data["chapter"],
         "experiment": data["experiment"],
         "implementation": data["implementation"],
@@ -106,6 +208,10 @@ def check_row(data: Mapping[str, Any]) -> dict[str, Any]:
         "seconds": None if seconds is None else float(seconds),
         "note": data["note"],
     }
+    if data.get("curve") is not None:
+        context = f"row {data['chapter']}/{data['experiment']}/{data['implementation']}"
+        out["curve"] = check_curve(data["curve"], context)
+    return out
 
 
 def row(
@@ -115,9 +221,13 @@ def row(
     metrics: Mapping[str, float],
     seconds: float | None = None,
     note: str = "",
+    *,
+    curve: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Shorthand for ``ReproRow(...).to_dict()``."""
-    return ReproRow(chapter, experiment, implementation, dict(metrics), seconds, note).to_dict()
+    """Shorthand for ``ReproRow(...).to_dict()``; ``curve`` (see :func:`check_curve`) is optional."""
+    return ReproRow(
+        chapter, experiment, implementation, dict(metrics), seconds, note, None if curve is None else dict(curve)
+    ).to_dict()
 
 
 def _ordered(items: Sequence[str], first: Sequence[str] = ()) -> list[str]:

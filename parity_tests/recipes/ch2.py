@@ -31,7 +31,7 @@ from scratch import metrics as s_metrics
 from scratch import one_hidden_layer as s_nn
 from torch_impl import regression as t_reg
 
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 
 PARITY_RTOL = 1e-8
 
@@ -259,11 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _curve(losses: Sequence[float]) -> dict[str, Any]:
+    """The row curve of a training run: the mean squared error of every iteration's batch."""
+    return make_curve(losses, label="training loss (MSE per batch)", x_label="iteration")
+
+
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: test MAE and RMSE of linear regression (scratch, torch_impl and scikit-learn's
     closed-form ``LinearRegression`` as a third implementation when installed) and of the one-hidden-layer
     network, with the defaults of ``main`` (the book's effective learning rates). ``quick`` runs a tenth of
-    the iterations. Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
+    the iterations. The scratch and torch_impl rows carry the training loss of every iteration as their
+    ``curve`` (the closed-form scikit-learn row has none). Raises ``SkipRecipe`` without mlxtend (the Boston
+    data)."""
     try:
         from data import load_boston
 
@@ -284,17 +291,19 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     lr = 0.001 * bs
     t0 = time.perf_counter()
-    s_res = s_lr.train(X_train, y_train, lr_iters, lr, bs, return_weights=True, seed=seed, weights=lr_init)
+    lr_args = (lr_iters, lr, bs)
+    s_res = s_lr.train(X_train, y_train, *lr_args, return_losses=True, return_weights=True, seed=seed, weights=lr_init)
     t1 = time.perf_counter()
     t_res = t_reg.train_linear_regression(
-        tX_train, ty_train, lr_iters, lr, bs, return_weights=True, seed=seed, weights=_to_torch(lr_init)
+        tX_train, ty_train, *lr_args, return_losses=True, return_weights=True, seed=seed, weights=_to_torch(lr_init)
     )
     t2 = time.perf_counter()
     note = f"SGD lr {lr:g}, batch {bs}, {lr_iters} iterations"
     experiment = "linear regression"
-    rows.append(row("ch2", experiment, "scratch", metrics(s_lr.predict(X_test, s_res.weights)), t1 - t0, note))
+    s_pred = s_lr.predict(X_test, s_res.weights)
+    rows.append(row("ch2", experiment, "scratch", metrics(s_pred), t1 - t0, note, curve=_curve(s_res.losses)))
     t_pred = t_reg.predict_linear_regression(tX_test, t_res.weights).numpy()
-    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note))
+    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note, curve=_curve(t_res.losses)))
     try:
         from sklearn.linear_model import LinearRegression
     except ImportError:
@@ -307,7 +316,9 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     lr = 0.001 * bs / 2
     common = (nn_iters, test_every, lr, hidden, bs)
     t0 = time.perf_counter()
-    s_net = s_nn.train(X_train, y_train, X_test, y_test, *common, return_weights=True, seed=seed, weights=nn_init)
+    s_net = s_nn.train(
+        X_train, y_train, X_test, y_test, *common, return_losses=True, return_weights=True, seed=seed, weights=nn_init
+    )
     t1 = time.perf_counter()
     t_net = t_reg.train_one_hidden_layer(
         tX_train,
@@ -315,6 +326,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
         tX_test,
         torch.from_numpy(y_test),
         *common,
+        return_losses=True,
         return_weights=True,
         seed=seed,
         weights=_to_torch(nn_init),
@@ -322,7 +334,8 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     t2 = time.perf_counter()
     note = f"13 -> {hidden} sigmoid -> 1; SGD lr {lr:g}, batch {bs}, {nn_iters} iterations"
     experiment = "one hidden layer"
-    rows.append(row("ch2", experiment, "scratch", metrics(s_nn.predict(X_test, s_net.weights)), t1 - t0, note))
+    s_pred = s_nn.predict(X_test, s_net.weights)
+    rows.append(row("ch2", experiment, "scratch", metrics(s_pred), t1 - t0, note, curve=_curve(s_net.losses)))
     t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights).numpy()
-    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note))
+    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note, curve=_curve(t_net.losses)))
     return rows

@@ -27,7 +27,7 @@ import torch_impl as ti
 
 from ..converters import dense_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 
 PARITY_RTOL = 1e-8
 BOOK_SEED = 20190501
@@ -86,7 +86,8 @@ def run_model(
 ) -> float:
     """Train one model in both implementations; print the comparison; return the worst relative difference.
 
-    ``results`` (if given) receives ``{"metrics": {impl: {name: value}}, "seconds": {impl: s}}``."""
+    ``results`` (if given) receives ``{"metrics": {impl: {name: value}}, "seconds": {impl: s}, "curves": {impl:
+    curve}}``, each curve the validation loss at every evaluation (see ``make_curve``)."""
     X_train, X_test, y_train, y_test = data
     net = build_scratch(MODELS[name], args.seed)
     net.forward(X_train[:1])  # creates the weights from the network's seed
@@ -133,12 +134,17 @@ def run_model(
             for label, hist, p in (("scratch", s_hist, s_pred), ("torch_impl", t_hist, t_pred))
         }
         results["seconds"] = {"scratch": t1 - t0, "torch_impl": t2 - t1}
+        results["curves"] = {
+            label: make_curve(hist.val_losses, x=hist.eval_epochs, label="validation loss (MSE)", x_label="epoch")
+            for label, hist in (("scratch", s_hist), ("torch_impl", t_hist))
+        }
     return worst
 
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows per model and implementation: last validation loss, MAE and RMSE on the test set
-    (``quick``: 10 epochs, eval every 5). Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
+    (``quick``: 10 epochs, eval every 5), with the validation loss at every evaluation as the row's curve.
+    Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
     try:
         from data import load_boston
 
@@ -153,7 +159,9 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
         worst = run_model(name, args, data, emit=lambda _: None, results=results)
         note = f"{epochs} epochs; max rel diff {worst:.0e}"
         for label, metrics in results["metrics"].items():
-            rows.append(row("ch3", name, label, metrics, results["seconds"][label], note))
+            rows.append(
+                row("ch3", name, label, metrics, results["seconds"][label], note, curve=results["curves"][label])
+            )
     return rows
 
 

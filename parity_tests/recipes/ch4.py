@@ -39,7 +39,7 @@ from data.progress import TrainingHistory
 
 from ..converters import dense_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 
 BOOK_SEED = 20190402
 BATCH_SIZE = 60
@@ -388,7 +388,8 @@ QUICK_EPOCHS = 3
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Rows for the reproduction table: per experiment and implementation, the final validation loss, the
     best validation loss, the epoch kept and the test accuracy. ``quick``: 1200 training rows, 3 epochs (6 for
-    the 100-epoch experiments) evaluated every epoch on the first 2000 test rows. Raises ``SkipRecipe``
+    the 100-epoch experiments) evaluated every epoch on the first 2000 test rows. Each row's curve is its
+    validation loss at every evaluation. Raises ``SkipRecipe``
     without full MNIST."""
     try:
         data = load_data(None, "full")
@@ -425,7 +426,9 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
                 "epoch kept": float(hist.best_epoch if hist.stopped_early and hist.best_epoch else result.epochs),
                 "test accuracy": result.accuracy[label],
             }
-            rows.append(row("ch4", f"{number}", label, metrics, result.seconds[label], note))
+            loss = "MSE" if EXPERIMENTS[number].loss == "mse" else "softmax cross-entropy"
+            curve = make_curve(hist.val_losses, x=hist.eval_epochs, label=f"validation loss ({loss})", x_label="epoch")
+            rows.append(row("ch4", f"{number}", label, metrics, result.seconds[label], note, curve=curve))
     return rows
 
 

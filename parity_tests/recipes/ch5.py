@@ -31,7 +31,7 @@ from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 
 CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
 
@@ -85,9 +85,15 @@ def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -
     return model
 
 
-def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def run(
+    args: argparse.Namespace,
+    mnist: MnistData,
+    emit: Callable[[str], None] = print,
+    losses: dict[str, list[float]] | None = None,
+) -> dict[str, dict[str, float]]:
     """Train the chapter 5 CNN in the chosen implementations on ``mnist``; print the accuracies; return
-    ``{impl: {"test accuracy": ..., "seconds": ...}}`` for each implementation run."""
+    ``{impl: {"test accuracy": ..., "seconds": ...}}`` for each implementation run. ``losses`` (if given)
+    receives each implementation's training loss of every batch under its name."""
     X_train, X_test = (a.astype(args.dtype) for a in standardize_global(mnist.X_train, mnist.X_test))
     X_train = X_train.reshape(-1, 1, 28, 28)  # [N, 784] -> [N, 1, 28, 28]
     X_test = X_test.reshape(-1, 1, 28, 28)
@@ -126,15 +132,20 @@ def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] 
         X_batch, y_batch = X_train[rows], y_train[rows]
         if run_scratch:
             t0 = time.perf_counter()
-            net.train_batch(X_batch, y_batch)
+            s_value = net.train_batch(X_batch, y_batch)
             optim.step()
             seconds["scratch"] += time.perf_counter() - t0
+            if losses is not None:
+                losses.setdefault("scratch", []).append(float(s_value))
         if run_torch:
             t0 = time.perf_counter()
             t_optim.zero_grad()
-            t_loss(model(torch.from_numpy(X_batch)), torch.from_numpy(y_batch)).backward()
+            t_value = t_loss(model(torch.from_numpy(X_batch)), torch.from_numpy(y_batch))
+            t_value.backward()
             t_optim.step()
             seconds["torch_impl"] += time.perf_counter() - t0
+            if losses is not None:
+                losses.setdefault("torch_impl", []).append(float(t_value.detach()))
         if b % args.eval_every == 0 or b == len(slices):
             s_acc = f"{accuracy(scratch_predict, X_val, val_labels):.1%}" if run_scratch else "-"
             t_acc = f"{accuracy(torch_predict, X_val, val_labels):.1%}" if run_torch else "-"
@@ -168,12 +179,21 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     if quick:
         argv += ["--limit", str(QUICK_BATCHES), "--dtype", "float32", "--test-size", str(QUICK_TEST_SIZE)]
     args = _parser().parse_args(argv)
-    results = run(args, mnist, emit=lambda _: None)
+    losses: dict[str, list[float]] = {}
+    results = run(args, mnist, emit=lambda _: None, losses=losses)
     note = f"{int(results['scratch']['batches'])} batches of 60, {args.dtype}; own dropout masks per implementation"
     if args.test_size is not None:
         note += f"; accuracy on the first {args.test_size} test images"
     return [
-        row("ch5", "CNN (1 epoch)", label, {"test accuracy": r["test accuracy"]}, r["seconds"], note)
+        row(
+            "ch5",
+            "CNN (1 epoch)",
+            label,
+            {"test accuracy": r["test accuracy"]},
+            r["seconds"],
+            note,
+            curve=make_curve(losses[label], label="training loss (softmax cross-entropy per batch)", x_label="batch"),
+        )
         for label, r in results.items()
     ]
 

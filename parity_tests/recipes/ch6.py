@@ -64,7 +64,7 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, moving_aver
 
 from ..converters import GRU_BEFORE, LSTM, RNN, RecurrentConverter, StackConverter, recurrent_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row, write_atomic
+from ._repro import SkipRecipe, make_curve, row, write_atomic
 
 PARITY_RTOL = 1e-8
 EARLY_ITERATIONS = 5  # free-running iterations covered by the float64 verdict (see the module docstring)
@@ -520,8 +520,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows per experiment and implementation: the final moving-average loss (mean of the last 100
-    iterations) and training seconds (``quick``: 50 iterations each, the book's architectures). Raises
-    ``SkipRecipe`` when the chapter's text is missing."""
+    iterations) and training seconds (``quick``: 50 iterations each, the book's architectures), with the raw loss
+    of every iteration as the row's curve. Raises ``SkipRecipe`` when the chapter's text is missing."""
     try:
         _, vocab, indices, _ = load_corpus(None)
     except TextError as exc:
@@ -541,5 +541,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
         )
         note = f"{iterations} iterations, float64; max rel loss diff {r.max_rel_diff:.0e}"
         for k in IMPLEMENTATIONS:
-            rows.append(row("ch6", experiment.label, k, {"final_loss_ma": r.final_loss_ma(k)}, r.seconds[k], note))
+            curve = make_curve(r.losses[k], label="training loss (cross-entropy summed over N·T)", x_label="iteration")
+            metrics = {"final_loss_ma": r.final_loss_ma(k)}
+            rows.append(row("ch6", experiment.label, k, metrics, r.seconds[k], note, curve=curve))
     return rows

@@ -36,7 +36,7 @@ from scratch.optimizers import SGDMomentum
 
 from ..specs.autoencoder import AUTOENCODER_CONVERTER
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 
 BATCH_SIZE = 60
 LR = 0.01
@@ -71,6 +71,7 @@ class Result:
     """What one run produced, per implementation ("scratch", "torch_impl")."""
 
     train_mse: dict[str, float] = field(default_factory=dict)  # mean batch loss of the last epoch
+    batch_losses: dict[str, list[float]] = field(default_factory=dict)  # the loss of every batch, all epochs
     test_mse: dict[str, float] = field(default_factory=dict)  # nn.MSELoss over the test images
     seconds: dict[str, float] = field(default_factory=dict)  # training time
     reconstructions: dict[str, np.ndarray] = field(default_factory=dict)  # test reconstructions [N, 1, 28, 28]
@@ -151,6 +152,8 @@ def train_and_evaluate(
                 recent = {k: float(np.mean(v[-200:])) for k, v in losses.items()}
                 emit(f"{epoch:>5}  {b + 1:>7}  {recent['scratch']:>18.5f}  {recent['torch_impl']:>10.5f}")
         result.train_mse = {k: float(np.mean(v)) for k, v in losses.items()}
+        for k, v in losses.items():
+            result.batch_losses.setdefault(k, []).extend(v)
 
     torch_model.eval()
     with torch.no_grad():
@@ -282,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: test MSE (nn.MSELoss) and training seconds per implementation after one epoch
-    (``quick``: the first 1200 training and 1000 test images). Raises ``SkipRecipe`` without MNIST data."""
+    (``quick``: the first 1200 training and 1000 test images), with the loss of every training batch as the
+    row's curve. Raises ``SkipRecipe`` without MNIST data."""
     try:
         X_train, X_test, _, source = load_scaled(None, "auto")
     except (FileNotFoundError, ImportError) as exc:
@@ -302,6 +306,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
             {"test_mse": result.test_mse[name], "train_mse": result.train_mse[name]},
             result.seconds[name],
             note,
+            curve=make_curve(result.batch_losses[name], label="training loss (MSE per batch)", x_label="batch"),
         )
         for name in IMPLEMENTATIONS
     ]

@@ -32,7 +32,7 @@ import torch_impl as ti
 
 from ..converters import dense_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 from .ch4 import share_dropout_masks
 
 PARITY_RTOL = 1e-8
@@ -74,7 +74,8 @@ def build_models(seed: int) -> tuple[ti.SequentialModel, scratch.NeuralNetwork]:
 
 
 def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train both implementations; print the comparison; return metrics, seconds and the worst difference."""
+    """Train both implementations; print the comparison; return metrics, seconds, the worst difference and the
+    curves (``{"metrics", "seconds", "worst", "curves"}``; each curve the validation loss at every evaluation)."""
     X_train, X_test, y_train, y_test = data
     model, net = build_models(args.seed)
     fit = {"epochs": args.epochs, "eval_every": args.eval_every, "batch_size": args.batch_size, "seed": args.seed}
@@ -122,7 +123,11 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
         _rel(s_pred, t_pred),
     )
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e} (same weights, batches and dropout masks)")
-    return {"metrics": metrics, "seconds": seconds, "worst": worst}
+    curves = {
+        label: make_curve(hist.val_losses, x=hist.eval_epochs, label="validation loss (MSE)", x_label="epoch")
+        for label, hist in hists.items()
+    }
+    return {"metrics": metrics, "seconds": seconds, "worst": worst, "curves": curves}
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,7 +146,8 @@ def _load() -> tuple[np.ndarray, ...]:
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: best validation loss, MAE and RMSE per implementation (``quick``: 20 epochs, eval
-    every 5). Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
+    every 5), with the validation loss at every evaluation as the row's curve. Raises ``SkipRecipe`` without
+    mlxtend (the Boston data)."""
     try:
         data = _load()
     except ImportError as exc:
@@ -151,7 +157,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     result = run(args, data, emit=lambda _: None)
     note = f"{epochs} epochs; shared dropout masks; max rel diff {result['worst']:.0e}"
     return [
-        row("ch7", "Boston (dropout 0.8)", label, m, result["seconds"][label], note)
+        row("ch7", "Boston (dropout 0.8)", label, m, result["seconds"][label], note, curve=result["curves"][label])
         for label, m in result["metrics"].items()
     ]
 

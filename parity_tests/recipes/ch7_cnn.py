@@ -34,7 +34,7 @@ from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
 
 from ..converters import CONV2D_BIAS, DENSE, combine
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row
+from ._repro import SkipRecipe, make_curve, row
 from .ch5 import accuracy
 
 CONVERTER = combine(
@@ -89,9 +89,15 @@ def load_torch_weights(net: scratch.NeuralNetwork, model: nn.Module) -> None:
         layer.load_params([book[next(names)] for _ in range(count)])
 
 
-def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def run(
+    args: argparse.Namespace,
+    mnist: MnistData,
+    emit: Callable[[str], None] = print,
+    losses: dict[str, list[float]] | None = None,
+) -> dict[str, dict[str, float]]:
     """Train the chapter 7 CNN and/or its scratch twin on ``mnist``; print the accuracies; return
-    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run."""
+    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run. ``losses``
+    (if given) receives each implementation's training loss of every batch under its name."""
     transform = mnist_transforms()
     generator = torch.Generator().manual_seed(args.seed)
     train_loader, test_loader = mnist_loaders(mnist, batch_size=60, generator=generator, transform=transform)
@@ -135,14 +141,19 @@ def run(args: argparse.Namespace, mnist: MnistData, emit: Callable[[str], None] 
         if run_torch:
             t0 = time.perf_counter()
             optim.zero_grad()
-            criterion(model(xb), yb).backward()
+            t_value = criterion(model(xb), yb)
+            t_value.backward()
             optim.step()
             seconds["torch_impl"] += time.perf_counter() - t0
+            if losses is not None:
+                losses.setdefault("torch_impl", []).append(float(t_value.detach()))
         if run_scratch:
             t0 = time.perf_counter()
-            net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
+            s_value = net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
             s_optim.step()
             seconds["scratch"] += time.perf_counter() - t0
+            if losses is not None:
+                losses.setdefault("scratch", []).append(float(s_value))
         if b % args.eval_every == 0 or b == batches:
             s_acc = f"{accuracy(scratch_predict, X_check, y_check):.1%}" if run_scratch else "-"
             t_acc = f"{accuracy(torch_predict, X_check, y_check):.1%}" if run_torch else "-"
@@ -175,12 +186,21 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     if quick:
         argv += ["--limit", str(QUICK_BATCHES), "--test-size", str(QUICK_TEST_SIZE)]
     args = _parser().parse_args(argv)
-    results = run(args, mnist, emit=lambda _: None)
+    losses: dict[str, list[float]] = {}
+    results = run(args, mnist, emit=lambda _: None, losses=losses)
     note = f"{int(results['scratch']['batches'])} batches of 60, float32; own dropout masks per implementation"
     if args.test_size is not None:
         note += f"; accuracy on the first {args.test_size} test images"
     return [
-        row("ch7", "MNIST CNN (1 epoch)", label, {"test accuracy": r["test accuracy"]}, r["seconds"], note)
+        row(
+            "ch7",
+            "MNIST CNN (1 epoch)",
+            label,
+            {"test accuracy": r["test accuracy"]},
+            r["seconds"],
+            note,
+            curve=make_curve(losses[label], label="training loss (cross-entropy per batch)", x_label="batch"),
+        )
         for label, r in results.items()
     ]
 

@@ -42,7 +42,7 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, sample
 
 from ..converters import LSTM
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, row, write_atomic
+from ._repro import SkipRecipe, make_curve, row, write_atomic
 from .ch6 import TextError, load_corpus, pyplot, save_figure_atomic
 
 PARITY_RTOL = 1e-8
@@ -375,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows per implementation: test loss and last training-batch loss after the book's one epoch
-    (``quick``: 10 batches). Raises ``SkipRecipe`` when the text is missing."""
+    (``quick``: 10 batches), with the loss of every training batch as the row's curve. Raises ``SkipRecipe``
+    when the text is missing."""
     try:
         _, vocab, indices, _ = load_corpus(None)
     except TextError as exc:
@@ -400,6 +401,9 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
             {"test_loss": result.test_loss[k], "train_loss_last": result.train_loss[k][-1]},
             result.seconds[k],
             note,
+            curve=make_curve(
+                result.train_loss[k], label="training loss (mean cross-entropy per batch)", x_label="batch"
+            ),
         )
         for k in IMPLEMENTATIONS
     ]

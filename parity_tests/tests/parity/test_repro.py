@@ -4,13 +4,24 @@ commands, skipped recipes, and the chapter 4 recipe's parity on a tiny run."""
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 
 from parity_tests.recipes import _repro
 from parity_tests.recipes.__main__ import REPRODUCTIONS
 from parity_tests.recipes.__main__ import main as dispatch
-from parity_tests.recipes._repro import ReproRow, SkipRecipe, check_row, render_markdown, row, write_atomic
+from parity_tests.recipes._repro import (
+    MAX_CURVE_POINTS,
+    ReproRow,
+    SkipRecipe,
+    check_row,
+    make_curve,
+    render_markdown,
+    row,
+    write_atomic,
+)
 
 
 def _rows() -> list[dict]:
@@ -236,3 +247,117 @@ def test_registry_and_help(capsys):
     assert "ch7-boston" in out
     assert dispatch(["all", "--help"]) == 0
     assert "--only" in capsys.readouterr().out
+
+
+# ---- loss curves in the rows ------------------------------------------------------------------------------------
+
+
+def _curve(**changes: object) -> dict:
+    base: dict = {"label": "validation loss", "x_label": "epoch", "x": [1, 2.5, 4], "y": [0.75, 0.5, 0.4375]}
+    base.update(changes)
+    return base
+
+
+def _row_with(curve: object) -> dict:
+    return {
+        "chapter": "ch3",
+        "experiment": "nn",
+        "implementation": "scratch",
+        "metrics": {"MAE": 3.0},
+        "seconds": 1.0,
+        "note": "",
+        "curve": curve,
+    }
+
+
+def test_check_row_accepts_and_normalises_a_curve():
+    got = check_row(_row_with(_curve(x=(1, np.float64(2.5), np.int64(4)), y=[np.float32(0.75), 0.5, 0.4375])))
+    assert got["curve"] == {
+        "label": "validation loss",
+        "x_label": "epoch",
+        "x": [1.0, 2.5, 4.0],
+        "y": [0.75, 0.5, 0.4375],
+    }
+    assert all(type(v) is float for v in got["curve"]["x"] + got["curve"]["y"])
+    assert json.loads(json.dumps(got)) == got  # plain JSON
+    assert check_row(got) == got  # idempotent
+    # the row helpers carry it too
+    r = row("ch3", "nn", "torch_impl", {"MAE": 3.0}, 1.0, "n", curve=_curve())
+    assert r["curve"]["x"] == [1.0, 2.5, 4.0]
+    assert ReproRow("ch3", "nn", "scratch", curve=_curve(x=[0], y=[2])).to_dict()["curve"]["y"] == [2.0]
+
+
+def test_rows_without_a_curve_are_unchanged():
+    plain = row("ch3", "nn", "scratch", {"MAE": 3.0}, 1.0, "n")
+    assert "curve" not in plain
+    assert "curve" not in ReproRow("ch3", "nn", "scratch").to_dict()
+    assert "curve" not in check_row({k: v for k, v in _row_with(None).items()})
+    with_curve = row("ch3", "nn", "scratch", {"MAE": 3.0}, 1.0, "n", curve=_curve())
+    assert {k: v for k, v in with_curve.items() if k != "curve"} == plain
+    # the Markdown table ignores curves
+    assert render_markdown([with_curve]) == render_markdown([plain])
+
+
+@pytest.mark.parametrize(
+    ("curve", "error", "match"),
+    [
+        ([1.0, 2.0], TypeError, "row\\['curve'\\] must be a dict .* received list"),
+        ({"label": "l", "x": [1], "y": [1]}, ValueError, "missing \\['x_label'\\]"),
+        (_curve(extra=1), ValueError, "unexpected \\['extra'\\]"),
+        (_curve(label=""), TypeError, "\\['label'\\] must be a non-empty string; received ''"),
+        (_curve(x_label=3), TypeError, "\\['x_label'\\] must be a non-empty string; received 3"),
+        (_curve(y="0.5"), TypeError, "\\['y'\\] must be a list of numbers; received str"),
+        (_curve(x=[1, "2", 3]), TypeError, "received '2' at position 1"),
+        (_curve(y=[0.5, True, 0.4]), TypeError, "received True at position 1"),
+        (_curve(x=[], y=[]), ValueError, "at least one point; received empty"),
+        (_curve(y=[0.5, 0.4]), ValueError, "same length; received 3 and 2"),
+        (_curve(x=[1, 3, 3]), ValueError, "strictly increasing; received 3.0 then 3.0 at positions 1, 2"),
+        (_curve(x=[2, 1, 3]), ValueError, "strictly increasing; received 2.0 then 1.0 at positions 0, 1"),
+        (_curve(x=[1, 2, math.inf]), ValueError, "\\['x'\\] must be finite; received inf at position 2"),
+        (_curve(y=[0.5, math.nan, 0.4]), ValueError, "\\['y'\\] must be finite; received nan at position 1"),
+        (_curve(y=[0.5, 0.4, -math.inf]), ValueError, "received -inf at position 2"),
+    ],
+)
+def test_check_row_rejects_bad_curves(curve, error, match):
+    with pytest.raises(error, match=match) as info:
+        check_row(_row_with(curve))
+    assert "(row ch3/nn/scratch)" in str(info.value)  # the message names the row
+
+
+def test_make_curve_defaults_and_block_averaging():
+    c = make_curve([3.0, 2.0, 1.5], label="training loss", x_label="batch")
+    assert c == {"label": "training loss", "x_label": "batch", "x": [1.0, 2.0, 3.0], "y": [3.0, 2.0, 1.5]}
+    # longer than max_points: blocks of ceil(7 / 3) = 3, the last one shorter; x = the block's last x
+    c = make_curve(np.arange(7.0), x=np.arange(10, 17), label="loss", x_label="iteration", max_points=3)
+    assert c["label"] == "loss (mean of blocks of 3)"
+    assert c["x"] == [12.0, 15.0, 16.0]
+    assert c["y"] == [1.0, 4.0, 6.0]
+    long = make_curve(np.linspace(5.0, 1.0, 2 * MAX_CURVE_POINTS + 1), label="l", x_label="i")
+    assert len(long["y"]) <= MAX_CURVE_POINTS
+    assert long["x"][-1] == 2 * MAX_CURVE_POINTS + 1
+    assert make_curve(range(MAX_CURVE_POINTS), label="l", x_label="i")["label"] == "l"  # not averaged
+    with pytest.raises(ValueError, match="same length; received 2 and 3"):
+        make_curve([1.0, 2.0, 3.0], x=[1, 2], label="l", x_label="i")
+    with pytest.raises(ValueError, match="must be finite; received nan at position 1"):
+        make_curve([1.0, math.nan], label="l", x_label="i")
+    with pytest.raises(ValueError, match="max_points must be an integer >= 1; received 0"):
+        make_curve([1.0], label="l", x_label="i", max_points=0)
+
+
+def test_ch7_boston_reproduce_rows_carry_matching_curves():
+    pytest.importorskip("mlxtend", reason="the Boston data ships with mlxtend")
+    from parity_tests.recipes import ch7_boston
+
+    rows = ch7_boston.reproduce(True)
+    by_impl = {r["implementation"]: r for r in rows}
+    assert set(by_impl) == {"scratch", "torch_impl"}
+    s, t = by_impl["scratch"]["curve"], by_impl["torch_impl"]["curve"]
+    assert check_row(by_impl["scratch"]) == by_impl["scratch"]
+    assert (s["label"], s["x_label"]) == (t["label"], t["x_label"]) == ("validation loss (MSE)", "epoch")
+    assert s["x"] == t["x"]
+    assert len(s["y"]) == len(t["y"]) >= 2
+    # same weights, batches and dropout masks in float64: the traces agree to round-off
+    np.testing.assert_allclose(t["y"], s["y"], rtol=1e-8, atol=0)
+    assert np.ptp(s["y"]) > 0  # a real trace, not a constant
+    # the curve is the run's own trace: its minimum is the best validation loss the row reports
+    assert min(s["y"]) == pytest.approx(by_impl["scratch"]["metrics"]["val loss (best)"], rel=1e-12)
