@@ -3,19 +3,22 @@ mutation self-test, the paired scratch/torch timings and the version matrix, as 
 PNG plots in a report folder, and on the terminal.
 
     python -m parity_tests.report --out report          # everything
-    python -m parity_tests.report --no-bench            # parity only
+    python -m parity_tests.report --no-bench            # no benchmarks
+    python -m parity_tests.report --recipes none        # no book reproduction table
     python -m parity_tests.report --spec Dense --spec ReLU
 
 The folder gets ``parity.md``, ``parity.json``, ``speed_ratios.png`` (scratch/torch time per benchmark
 case) and one ``loss_<spec>.png`` per training spec (the loss curves of both implementations overlaid,
 and their difference). Plots need matplotlib (the ``plots`` extra); without it the report is written
 without them and says so. The version matrix is read from ``report/versions/*.json`` (``--versions``),
-which ``python3 noxfile.py -s versions`` writes.
+which ``python3 noxfile.py -s versions`` writes. The book reproduction table (``--recipes quick``, the default;
+``full``; ``none``) goes to ``reproduction/`` with one ``recipe_<name>.png`` of loss curves per recipe; a
+recipe whose dataset is missing is listed as skipped with the reason (see ``report_recipes``).
 
-Exit status: 0 when every parity case passes and every mutant is caught, 1 otherwise, 2 for bad usage
-(for example an unwritable report folder). Every file is first written to a temporary name in the
-report folder and renamed only once all of them are complete, so an interrupted run never leaves a
-half-written report file.
+Exit status: 0 when every parity case passes, every mutant is caught and no recipe fails (skipped is not
+failed), 1 otherwise, 2 for bad usage (for example an unwritable report folder). Every file is first
+written to a temporary name in the report folder and renamed only once all of them are complete, so an
+interrupted run never leaves a half-written report file.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ import numpy as np
 
 from .harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from .mutants import MUTANTS, Detection, detect
+from .report_recipes import MODES as RECIPE_MODES
+from .report_recipes import RecipeSummary, recipe_figure, render_recipes, run_recipes
+from .report_recipes import has_curves as recipe_has_curves
+from .report_recipes import plot_file as recipe_plot_file
 from .specs import ComponentSpec, all_specs
 from .specs.base import Case, Problem, Results
 from .tolerances import TOLERANCES
@@ -522,6 +529,7 @@ def render_markdown(
     plots: Sequence[str] = (),
     plot_note: str = "",
     versions: Sequence[Mapping[str, Any]] | None = None,
+    recipes: RecipeSummary | None = None,
 ) -> str:
     """The report as Markdown: parity table, whole-model table, speed table and plot, loss plots,
     mutation table, version matrix (when ``versions`` is given) and failures.
@@ -588,6 +596,8 @@ def render_markdown(
         lines += [
             f"| {d.mutant} | {'yes' if d.caught else 'NO'} | {d.evidence.replace('|', '/')[:160]} |" for d in detections
         ]
+    if recipes is not None:
+        lines += render_recipes(recipes, plots)
     if versions is not None:
         lines += render_versions(versions)
     failures = [res for r in reports for res in r.results if not res.passed]
@@ -696,6 +706,7 @@ def _payload(
     meta: dict[str, Any],
     plots: Sequence[str],
     versions: Sequence[Mapping[str, Any]],
+    recipes: RecipeSummary | None = None,
 ) -> dict[str, Any]:
     return {
         "meta": meta,
@@ -732,6 +743,9 @@ def _payload(
         "mutants": [asdict(d) for d in detections],
         "plots": list(plots),
         "versions": list(versions),
+        "reproduction": None
+        if recipes is None
+        else {"mode": recipes.mode, "exit_code": recipes.exit_code, "error": recipes.error, "recipes": recipes.recipes},
     }
 
 
@@ -741,14 +755,16 @@ def write_report(
     detections: Sequence[Detection],
     meta: dict[str, Any],
     versions: Sequence[Mapping[str, Any]],
+    recipes: RecipeSummary | None = None,
 ) -> tuple[str, list[str]]:
     """Write parity.md, parity.json and the PNG plots into ``out`` (all or nothing); return the Markdown
     and the plot file names written."""
     figure_class = _figure_class()
     timings = [t for r in reports for t in r.timings]
     training = [r for r in reports if r.curves]
+    recipe_names = [n for n in recipes.recipes if recipe_has_curves(recipes.rows_of(n))] if recipes else []
     plot_note = ""
-    if figure_class is None and (timings or training):
+    if figure_class is None and (timings or training or recipe_names):
         plot_note = "Plots skipped: matplotlib is not installed (pip install 'dlfs-parity[plots]')."
     plots: list[str] = []
     drawings: list[tuple[str, Callable[[], Any]]] = []
@@ -756,6 +772,10 @@ def write_report(
         if timings:
             drawings.append((SPEED_PLOT, lambda: speed_figure(figure_class, timings)))
         drawings += [(plot_file(r.spec), partial(loss_figure, figure_class, r.spec, r.curves)) for r in training]
+        if recipes is not None:
+            drawings += [
+                (recipe_plot_file(n), partial(recipe_figure, figure_class, n, recipes.rows_of(n))) for n in recipe_names
+            ]
     failed: list[str] = []
     with staged(out) as stage:
         for name, draw in drawings:
@@ -768,12 +788,14 @@ def write_report(
             plots.append(name)
         if failed:
             plot_note = "Plots that could not be drawn: " + "; ".join(failed)
-        markdown = render_markdown(reports, detections, meta, plots=plots, plot_note=plot_note, versions=versions)
-        payload = _payload(reports, detections, meta, plots, versions)
+        markdown = render_markdown(
+            reports, detections, meta, plots=plots, plot_note=plot_note, versions=versions, recipes=recipes
+        )
+        payload = _payload(reports, detections, meta, plots, versions, recipes)
         stage("parity.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
         stage("parity.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n"))
     # plots of an earlier run that this run did not draw would be stale: the Markdown no longer links them
-    for old in [*out.glob("loss_*.png"), out / SPEED_PLOT]:
+    for old in [*out.glob("loss_*.png"), *out.glob("recipe_*.png"), out / SPEED_PLOT]:
         if old.is_file() and old.name not in plots:
             old.unlink()
     return markdown, plots
@@ -786,6 +808,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-mutants", action="store_true", help="skip the mutation self-test")
     parser.add_argument("--budget", type=float, default=0.6, help="seconds of timing per benchmark pair")
     parser.add_argument("--spec", action="append", default=[], help="only these components (repeatable)")
+    parser.add_argument(
+        "--recipes",
+        choices=RECIPE_MODES,
+        default="quick",
+        help="the book reproduction table in <out>/reproduction: quick (default, minutes), full (the book's "
+        "configurations, hours) or none",
+    )
+    parser.add_argument(
+        "--recipe", action="append", default=[], help="only these recipes in the reproduction table (repeatable)"
+    )
     parser.add_argument(
         "--versions",
         type=Path,
@@ -800,6 +832,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(args.spec) - {s.name for s in all_specs()}
     if unknown:
         parser.error(f"unknown --spec {sorted(unknown)}; known: {[s.name for s in all_specs()]}")
+    from .recipes.__main__ import REPRODUCTIONS
+
+    unknown_recipes = set(args.recipe) - set(REPRODUCTIONS)
+    if unknown_recipes:
+        parser.error(f"unknown --recipe {sorted(unknown_recipes)}; known: {list(REPRODUCTIONS)}")
     if problem := _prepare_out(args.out):
         print(problem, file=sys.stderr)
         return 2
@@ -825,14 +862,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if limiter is not None:
             limiter.unregister()
+    recipes: RecipeSummary | None = None
+    if args.recipes != "none":
+        names = list(dict.fromkeys(args.recipe or REPRODUCTIONS))
+        print(f"book reproduction ({args.recipes}): {', '.join(names)}", file=sys.stderr, flush=True)
+        recipes = run_recipes(args.recipes, names, args.out)
     meta = _meta(started)
     try:
-        markdown, plots = write_report(args.out, reports, detections, meta, load_versions(args.versions))
+        markdown, plots = write_report(args.out, reports, detections, meta, load_versions(args.versions), recipes)
     except OSError as exc:  # the folder became unwritable (or full) while the checks ran
         print(f"error: could not write the report into {str(args.out)!r}: {exc}", file=sys.stderr)
         return 2
     print(markdown)
-    ok = all(r.passed for r in reports) and all(d.caught for d in detections)
+    ok = all(r.passed for r in reports) and all(d.caught for d in detections) and (recipes is None or recipes.ok)
+    if recipes is not None and not recipes.ok:
+        print(f"reproduction: {recipes.error or 'failed recipes: ' + ', '.join(recipes.failed)}", file=sys.stderr)
     if plots:
         print("plots: " + ", ".join(str(args.out / p) for p in plots))
     print(f"report written to {args.out}/parity.md ({'all passed' if ok else 'FAILURES'}; {meta['seconds']} s)")

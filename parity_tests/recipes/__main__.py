@@ -85,9 +85,10 @@ def _check_writable(directory: Path) -> None:
         raise ReportWriteError(f"cannot write the reproduction report into {str(directory)!r}: {exc}") from exc
 
 
-def run_table(names: Sequence[str], quick: bool, out: str | Path) -> int:
-    """Run ``reproduce(quick)`` of each recipe in ``names``, write and print the table; return the exit code
-    (0; 1 if a recipe failed with an error; 2 if the output folder is unwritable)."""
+def run_table(names: Sequence[str], quick: bool, out: str | Path, *, echo: bool = True) -> int:
+    """Run ``reproduce(quick)`` of each recipe in ``names``, write (and with ``echo`` print) the table; return
+    the exit code (0; 1 if a recipe failed with an error; 2 if the output folder is unwritable). Progress goes
+    to stderr; the table is ``out/reproduction.md`` and the rows (with their loss curves) ``out/reproduction.json``."""
     out_dir = Path(out)
     try:
         _check_writable(out_dir)
@@ -102,7 +103,7 @@ def run_table(names: Sequence[str], quick: bool, out: str | Path) -> int:
         print(f"[{name}] running reproduce(quick={quick}) ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
-            got = [check_row(r) for r in REPRODUCTIONS[name](quick)]
+            got = [{**check_row(r), "recipe": name} for r in REPRODUCTIONS[name](quick)]
         except SkipRecipe as exc:
             skipped[name] = exc.reason
             recipes[name] = {"status": "skipped", "reason": exc.reason, "seconds": time.perf_counter() - t0}
@@ -139,8 +140,9 @@ def run_table(names: Sequence[str], quick: bool, out: str | Path) -> int:
     except ReportWriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(markdown)
-    print(f"wrote {md_path} and {json_path}")
+    if echo:
+        print(markdown)
+        print(f"wrote {md_path} and {json_path}")
     return 1 if failed else 0
 
 

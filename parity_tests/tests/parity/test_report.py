@@ -27,6 +27,9 @@ TRAINING = ("SmallCNNTraining", "AutoencoderTraining")
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
+    """report.main on ``argv`` (without the reproduction table unless ``--recipes`` is given)."""
+    if "--recipes" not in argv:
+        argv = [*argv, "--recipes", "none"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = report.main(argv)

@@ -1,0 +1,191 @@
+"""The book reproduction part of the parity report.
+
+The report runs every recipe's ``reproduce()`` (``--recipes quick``, the default: small limits and few epochs;
+``full``: the book's configurations, hours; ``none``), which writes the side-by-side table to
+``<report>/reproduction/reproduction.md`` and ``.json``. This module reads that result back, summarises it per
+recipe (status, skip or failure reason, experiments, time, the largest scratch/torch difference of the loss
+curves), and draws one ``recipe_<name>.png`` per recipe: for each experiment, both implementations' loss curves
+overlaid (top) and their relative difference (bottom, log scale).
+
+A recipe whose dataset or optional package is missing is listed as skipped with its reason and the rest are
+still reported; a recipe that raises is listed as failed and makes the report exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("quick", "full", "none")
+SUBDIR = "reproduction"
+PLOT_COLUMNS = 4  # experiments side by side before wrapping
+DIFF_FLOOR = 1e-17  # an exact 0 difference is drawn here on the log axis
+IMPLEMENTATIONS = ("scratch", "torch_impl")
+
+
+@dataclass
+class RecipeSummary:
+    """What ``run_table`` produced: per recipe its status, and every row (with its loss curve, if any)."""
+
+    mode: str
+    exit_code: int
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> status, reason, rows, seconds
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""  # why no table could be produced at all
+
+    @property
+    def failed(self) -> list[str]:
+        return [n for n, r in self.recipes.items() if r.get("status") == "failed"]
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return {n: str(r.get("reason", "")) for n, r in self.recipes.items() if r.get("status") == "skipped"}
+
+    @property
+    def ok(self) -> bool:
+        """No recipe failed and the table was written (skipped recipes are not failures)."""
+        return not self.error and self.exit_code == 0 and not self.failed
+
+    def rows_of(self, recipe: str) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("recipe") == recipe]
+
+
+def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
+    """Run the reproduction table for ``names`` in ``mode`` (``quick`` or ``full``) into ``out/reproduction``."""
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full'; received {mode!r}")
+    from .recipes.__main__ import run_table
+
+    folder = out / SUBDIR
+    code = run_table(list(names), mode == "quick", folder, echo=False)
+    path = folder / "reproduction.json"
+    if code == 2:
+        return RecipeSummary(mode, code, error=f"the reproduction table could not be written into {str(folder)!r}")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return RecipeSummary(mode, code, error=f"could not read {str(path)!r} back: {exc}")
+    return RecipeSummary(mode, code, dict(payload.get("recipes", {})), list(payload.get("rows", [])))
+
+
+def plot_file(recipe: str) -> str:
+    """``recipe_<name>.png`` with every character outside [A-Za-z0-9_.-] replaced by ``_``."""
+    return f"recipe_{re.sub(r'[^A-Za-z0-9_.-]+', '_', recipe)}.png"
+
+
+def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """experiment -> implementation -> curve, for the rows that carry one (in the rows' order)."""
+    found: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for r in rows:
+        curve = r.get("curve")
+        if isinstance(curve, Mapping):
+            found.setdefault(str(r["experiment"]), {})[str(r["implementation"])] = curve
+    return found
+
+
+def curve_difference(pair: Mapping[str, Mapping[str, Any]]) -> float:
+    """max |scratch - torch| / max |torch| over a curve pair on the same x; NaN when not comparable."""
+    if not all(k in pair for k in IMPLEMENTATIONS):
+        return float("nan")
+    s, t = (pair[k] for k in IMPLEMENTATIONS)
+    if list(s["x"]) != list(t["x"]):
+        return float("nan")
+    ys, yt = np.asarray(s["y"], dtype=np.float64), np.asarray(t["y"], dtype=np.float64)
+    scale = float(np.max(np.abs(yt))) or 1.0
+    return float(np.max(np.abs(ys - yt)) / scale)
+
+
+def worst_difference(rows: Sequence[Mapping[str, Any]]) -> float:
+    """The largest :func:`curve_difference` over a recipe's experiments (NaN if none is comparable)."""
+    diffs = [d for d in (curve_difference(p) for p in _curves(rows).values()) if not np.isnan(d)]
+    return max(diffs) if diffs else float("nan")
+
+
+def has_curves(rows: Sequence[Mapping[str, Any]]) -> bool:
+    return bool(_curves(rows))
+
+
+def recipe_figure(figure_class: Any, recipe: str, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Per experiment (side by side, wrapped after ``PLOT_COLUMNS``): scratch (solid) and torch (dashed) loss
+    curves overlaid, and below them |scratch - torch| / max|torch| per point (log scale)."""
+    curves = _curves(rows)
+    if not curves:
+        raise ValueError(f"recipe {recipe!r} has no loss curves to draw")
+    names = list(curves)
+    ncols = min(len(names), PLOT_COLUMNS)
+    blocks = -(-len(names) // ncols)  # rows of experiments, each a curve axis above a difference axis
+    fig = figure_class(figsize=(4.2 * ncols, 5.6 * blocks), layout="constrained")
+    axes = fig.subplots(2 * blocks, ncols, squeeze=False)
+    for unused in range(len(names), blocks * ncols):
+        axes[2 * (unused // ncols)][unused % ncols].set_visible(False)
+        axes[2 * (unused // ncols) + 1][unused % ncols].set_visible(False)
+    for index, name in enumerate(names):
+        block, col = divmod(index, ncols)
+        top, bottom = axes[2 * block][col], axes[2 * block + 1][col]
+        pair = curves[name]
+        first = next(iter(pair.values()))
+        for impl, style in zip(IMPLEMENTATIONS, ("-", "--"), strict=True):
+            if impl in pair:
+                top.plot(pair[impl]["x"], pair[impl]["y"], linestyle=style, linewidth=1.2, label=impl)
+        top.set_title(f"{recipe}: {name}", fontsize=9)
+        top.set_ylabel(str(first.get("label", "loss")), fontsize=8)
+        top.legend(fontsize=7)
+        diff = curve_difference(pair)
+        if not np.isnan(diff):
+            s, t = (pair[k] for k in IMPLEMENTATIONS)
+            yt = np.asarray(t["y"], dtype=np.float64)
+            rel = np.abs(np.asarray(s["y"], dtype=np.float64) - yt) / (float(np.max(np.abs(yt))) or 1.0)
+            bottom.plot(s["x"], np.maximum(rel, DIFF_FLOOR), color="tab:red", linewidth=1.0)
+            bottom.set_yscale("log")
+        else:
+            bottom.text(0.5, 0.5, "curves not on the same x", ha="center", va="center", transform=bottom.transAxes)
+        bottom.set_xlabel(str(first.get("x_label", "step")), fontsize=8)
+        bottom.set_ylabel(f"|scratch - torch| / max|torch|\n(0 drawn at {DIFF_FLOOR:.0e})", fontsize=8)
+    return fig
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[str]:
+    """The report's "Book reproduction" section: one line per recipe, the link to the full table, the plots."""
+    mode = (
+        "quick: small limits and few epochs, checks that every experiment runs in both implementations and how "
+        "closely they agree; `python -m parity_tests.recipes all` runs the book's full configurations"
+        if summary.mode == "quick"
+        else "full: the book's configurations"
+    )
+    lines = ["", f"## Book reproduction ({mode})", ""]
+    if summary.error:
+        return [*lines, f"**Not produced:** {summary.error}"]
+    lines += [
+        f"Every metric of both implementations side by side: [{SUBDIR}/reproduction.md]({SUBDIR}/reproduction.md) "
+        f"(rows and loss curves in [{SUBDIR}/reproduction.json]({SUBDIR}/reproduction.json)).",
+        "",
+        "| recipe | status | experiments | seconds | loss curves: max \\|scratch - torch\\| / max \\|torch\\| | "
+        "skipped or failed because |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, info in summary.recipes.items():
+        rows = summary.rows_of(name)
+        status = str(info.get("status", "?"))
+        experiments = len({r["experiment"] for r in rows}) if rows else "–"
+        seconds = info.get("seconds")
+        diff = worst_difference(rows)
+        lines.append(
+            f"| {name} | {status if status == 'ok' else status.upper()} | {experiments} | "
+            f"{'–' if seconds is None else f'{float(seconds):.1f}'} | {'–' if np.isnan(diff) else f'{diff:.1e}'} | "
+            f"{_cell(str(info.get('reason', ''))) if status != 'ok' else ''} |"
+        )
+    drawn = [(n, plot_file(n)) for n in summary.recipes if plot_file(n) in plots]
+    if drawn:
+        lines += ["", "Loss curves per recipe (scratch solid, torch dashed; below: their relative difference):", ""]
+        lines += [f"![{n}: loss curves of scratch and torch]({p})\n" for n, p in drawn]
+    return lines
