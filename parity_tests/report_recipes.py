@@ -103,8 +103,14 @@ def curve_difference(pair: Mapping[str, Mapping[str, Any]]) -> float:
 
 def worst_difference(rows: Sequence[Mapping[str, Any]]) -> float:
     """The largest :func:`curve_difference` over a recipe's experiments (NaN if none is comparable)."""
-    diffs = [d for d in (curve_difference(p) for p in _curves(rows).values()) if not np.isnan(d)]
-    return max(diffs) if diffs else float("nan")
+    return worst_experiment(rows)[1]
+
+
+def worst_experiment(rows: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
+    """The experiment with the largest :func:`curve_difference` and that difference (``("", nan)`` if none)."""
+    diffs = [(name, curve_difference(p)) for name, p in _curves(rows).items()]
+    diffs = [(name, d) for name, d in diffs if not np.isnan(d)]
+    return max(diffs, key=lambda item: item[1]) if diffs else ("", float("nan"))
 
 
 def has_curves(rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -169,8 +175,13 @@ def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[st
         f"Every metric of both implementations side by side: [{SUBDIR}/reproduction.md]({SUBDIR}/reproduction.md) "
         f"(rows and loss curves in [{SUBDIR}/reproduction.json]({SUBDIR}/reproduction.json)).",
         "",
+        "The curves agree to round-off where both implementations share every random draw and compute in "
+        "float64; a recipe whose implementations draw their own dropout masks, or that trains in float32, or "
+        "whose training amplifies round-off (chapter 6: see its recipe) differs more. The last column is the "
+        "note of the experiment with the largest difference.",
+        "",
         "| recipe | status | experiments | seconds | loss curves: max \\|scratch - torch\\| / max \\|torch\\| | "
-        "skipped or failed because |",
+        "skipped or failed because / note |",
         "|---|---|---|---|---|---|",
     ]
     for name, info in summary.recipes.items():
@@ -178,11 +189,13 @@ def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[st
         status = str(info.get("status", "?"))
         experiments = len({r["experiment"] for r in rows}) if rows else "–"
         seconds = info.get("seconds")
-        diff = worst_difference(rows)
+        worst, diff = worst_experiment(rows)
+        notes = [str(r.get("note", "")) for r in rows if r["experiment"] == worst]
+        why = str(info.get("reason", "")) if status != "ok" else (f"{worst}: {notes[0]}" if worst and notes else "")
         lines.append(
             f"| {name} | {status if status == 'ok' else status.upper()} | {experiments} | "
             f"{'–' if seconds is None else f'{float(seconds):.1f}'} | {'–' if np.isnan(diff) else f'{diff:.1e}'} | "
-            f"{_cell(str(info.get('reason', ''))) if status != 'ok' else ''} |"
+            f"{_cell(why)} |"
         )
     drawn = [(n, plot_file(n)) for n in summary.recipes if plot_file(n) in plots]
     if drawn:

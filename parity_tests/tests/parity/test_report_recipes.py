@@ -69,6 +69,7 @@ def test_skipped_and_failed_recipes_are_named_with_the_reason_and_the_rest_is_re
     lines = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| ")}
     assert "| ok |" in lines["good"]
     assert "1.4e-09" in lines["good"]  # the curves' difference: 1.1 * 3e-9 / 2.3
+    assert "tiny: fake" in lines["good"]  # the note of the worst experiment
     assert "SKIPPED" in lines["nodata"]
     assert "full MNIST not found (no files under /nowhere)" in lines["nodata"]
     assert "FAILED" in lines["boom"]
