@@ -312,6 +312,31 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or None if matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure_atomic(fig: Any, path: Path) -> None:
+    """``fig.savefig`` to a temporary file in ``path``'s folder, then ``os.replace`` onto ``path`` (a PNG)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a plot is an ordinary readable file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_report(out_dir: str | os.PathLike[str], markdown: str, payload: Mapping[str, Any]) -> tuple[Path, Path]:
     """Write ``out_dir/reproduction.md`` and ``out_dir/reproduction.json`` (created with its parents) atomically.
 

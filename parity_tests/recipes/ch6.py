@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, moving_aver
 
 from ..converters import GRU_BEFORE, LSTM, RNN, RecurrentConverter, StackConverter, recurrent_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row, write_atomic
+from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
 
 PARITY_RTOL = 1e-8
 EARLY_ITERATIONS = 5  # free-running iterations covered by the float64 verdict (see the module docstring)
@@ -394,31 +393,6 @@ def run_experiment(
 
 
 # ---- output ---------------------------------------------------------------------------------------------------
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend, or None if matplotlib is not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure_atomic(fig: Any, path: Path) -> None:
-    """``fig.savefig`` to a temporary file in ``path``'s folder, then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a plot is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_losses(plt: Any, result: ExperimentResult, path: Path) -> None:

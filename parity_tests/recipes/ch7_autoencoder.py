@@ -16,8 +16,6 @@ the parity converters) and see the same batches (a seeded NumPy permutation per 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from scratch.optimizers import SGDMomentum
 
 from ..specs.autoencoder import AUTOENCODER_CONVERTER
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic
 
 BATCH_SIZE = 60
 LR = 0.01
@@ -172,31 +170,6 @@ def train_and_evaluate(
 # ---- plots ----------------------------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend, or None if matplotlib is not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_atomic(fig: Any, path: Path) -> None:
-    """``fig.savefig`` to a temporary file in ``path``'s folder, then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.chmod(tmp, 0o644)  # mkstemp creates the file owner-only; a plot is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plot_reconstructions(plt: Any, X_test: np.ndarray, result: Result, path: Path, count: int = 10) -> None:
     """Rows: test images, scratch reconstructions, torch reconstructions; one column per image."""
     count = min(count, len(X_test))
@@ -211,7 +184,7 @@ def plot_reconstructions(plt: Any, X_test: np.ndarray, result: Result, path: Pat
         axes[r][0].set_ylabel(label, fontsize=7)
     fig.suptitle("Chapter 7 autoencoder: MNIST test images and reconstructions")
     fig.tight_layout()
-    _save_atomic(fig, path)
+    save_figure_atomic(fig, path)
     plt.close(fig)
 
 
@@ -235,7 +208,7 @@ def plot_tsne(plt: Any, result: Result, labels: np.ndarray, path: Path, points: 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(scatter, ax=axes[0].tolist(), ticks=range(10), label="digit")
-    _save_atomic(fig, path)
+    save_figure_atomic(fig, path)
     plt.close(fig)
     return True
 
@@ -266,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<14}{result.train_mse[name]:>10.5f}{result.test_mse[name]:>10.5f}{result.seconds[name]:>10.1f}")
     print(f"  max |scratch - torch_impl| over the test reconstructions: {result.max_recon_diff:.2e}")
 
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         print("note: matplotlib is not installed; no plots written (pip install matplotlib)")
         return 0

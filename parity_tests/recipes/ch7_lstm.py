@@ -42,8 +42,8 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, sample
 
 from ..converters import LSTM
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row, write_atomic
-from .ch6 import TextError, load_corpus, pyplot, save_figure_atomic
+from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
+from .ch6 import TextError, load_corpus
 
 PARITY_RTOL = 1e-8
 SEQUENCE_LENGTH = 50
