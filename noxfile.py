@@ -387,7 +387,7 @@ def lint(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Every component's parity check and the paired benchmarks, written to report/ (one thread): parity.md,
     parity.json, speed and loss-curve PNGs, the version matrix from report/versions/ (the versions session), and
-    the quick book reproduction table in report/reproduction/ with a loss plot per recipe (``-- --recipes none``
+    the quick book reproduction table in report/reproduction-quick/ with a loss plot per recipe (``-- --recipes none``
     leaves it out, ``-- --recipes full`` runs the book's configurations)."""
     install(session, "-e", ".[tests,plots]")
     session.run(

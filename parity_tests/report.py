@@ -12,8 +12,9 @@ case) and one ``loss_<spec>.png`` per training spec (the loss curves of both imp
 and their difference). Plots need matplotlib (the ``plots`` extra); without it the report is written
 without them and says so. The version matrix is read from ``report/versions/*.json`` (``--versions``),
 which ``python3 noxfile.py -s versions`` writes. The book reproduction table (``--recipes quick``, the default;
-``full``; ``none``) goes to ``reproduction/`` with one ``recipe_<name>.png`` of loss curves per recipe; a
-recipe whose dataset is missing is listed as skipped with the reason (see ``report_recipes``).
+``full``; ``none``) goes to ``reproduction-quick/`` (full: ``reproduction/``) with one ``recipe_<name>.png`` of
+loss curves per recipe; a recipe whose dataset is missing is listed as skipped with the reason (see
+``report_recipes``).
 
 Exit status: 0 when every parity case passes, every mutant is caught and no recipe fails (skipped is not
 failed), 1 otherwise, 2 for bad usage (for example an unwritable report folder). Every file is first
@@ -812,8 +813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--recipes",
         choices=RECIPE_MODES,
         default="quick",
-        help="the book reproduction table in <out>/reproduction: quick (default, minutes), full (the book's "
-        "configurations, hours) or none",
+        help="the book reproduction table: quick (default, minutes; in <out>/reproduction-quick), full (the "
+        "book's configurations, hours; in <out>/reproduction) or none",
     )
     parser.add_argument(
         "--recipe", action="append", default=[], help="only these recipes in the reproduction table (repeatable)"

@@ -2,7 +2,8 @@
 
 The report runs every recipe's ``reproduce()`` (``--recipes quick``, the default: small limits and few epochs;
 ``full``: the book's configurations, hours; ``none``), which writes the side-by-side table to
-``<report>/reproduction/reproduction.md`` and ``.json``. This module reads that result back, summarises it per
+``<report>/reproduction-quick/`` (quick) or ``<report>/reproduction/`` (full), as ``reproduction.md`` and
+``.json``. This module reads that result back, summarises it per
 recipe (status, skip or failure reason, experiments, time, the largest scratch/torch difference of the loss
 curves), and draws one ``recipe_<name>.png`` per recipe: for each experiment, both implementations' loss curves
 overlaid (top) and their relative difference (bottom, log scale).
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 MODES = ("quick", "full", "none")
-SUBDIR = "reproduction"
+SUBDIR = {"quick": "reproduction-quick", "full": "reproduction"}  # as ``recipes all [--quick]`` names them
 PLOT_COLUMNS = 4  # experiments side by side before wrapping
 DIFF_FLOOR = 1e-17  # an exact 0 difference is drawn here on the log axis
 IMPLEMENTATIONS = ("scratch", "torch_impl")
@@ -62,7 +63,7 @@ def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
         raise ValueError(f"mode must be 'quick' or 'full'; received {mode!r}")
     from .recipes.__main__ import run_table
 
-    folder = out / SUBDIR
+    folder = out / SUBDIR[mode]
     code = run_table(list(names), mode == "quick", folder, echo=False)
     path = folder / "reproduction.json"
     if code == 2:
@@ -171,9 +172,10 @@ def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[st
     lines = ["", f"## Book reproduction ({mode})", ""]
     if summary.error:
         return [*lines, f"**Not produced:** {summary.error}"]
+    sub = SUBDIR[summary.mode]
     lines += [
-        f"Every metric of both implementations side by side: [{SUBDIR}/reproduction.md]({SUBDIR}/reproduction.md) "
-        f"(rows and loss curves in [{SUBDIR}/reproduction.json]({SUBDIR}/reproduction.json)).",
+        f"Every metric of both implementations side by side: [{sub}/reproduction.md]({sub}/reproduction.md) "
+        f"(rows and loss curves in [{sub}/reproduction.json]({sub}/reproduction.json)).",
         "",
         "The curves agree to round-off where both implementations share every random draw and compute in "
         "float64; a recipe whose implementations draw their own dropout masks, or that trains in float32, or "

@@ -2,7 +2,8 @@
 
 ``python -m parity_tests.recipes all [--quick] [--out DIR] [--only NAME ...]`` runs every registered recipe's
 ``reproduce(quick)`` and writes the book reproduction table (``DIR/reproduction.md`` and
-``DIR/reproduction.json``, default ``report/reproduction``); ``python -m parity_tests.recipes table NAME
+``DIR/reproduction.json``; default ``report/reproduction``, or ``report/reproduction-quick`` with ``--quick`` so
+that a quick run never overwrites an hours-long full one); ``python -m parity_tests.recipes table NAME
 [--quick] [--out DIR]`` does the same for one recipe (``all --only NAME``).
 """
 
@@ -46,7 +47,15 @@ REPRODUCTIONS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "ch7-lstm": ch7_lstm.reproduce,
 }
 
-DEFAULT_OUT = Path("report") / "reproduction"
+DEFAULT_OUT = Path("report") / "reproduction"  # the book's full configurations
+DEFAULT_QUICK_OUT = Path("report") / "reproduction-quick"  # --quick: a separate folder, never the full table
+
+
+def default_out(quick: bool) -> Path:
+    """Where a reproduction table goes unless ``--out`` says otherwise."""
+    return DEFAULT_QUICK_OUT if quick else DEFAULT_OUT
+
+
 USAGE = (
     "usage: python -m parity_tests.recipes NAME [options]   (NAME --help for a recipe's options)\n"
     "       python -m parity_tests.recipes all [--quick] [--out DIR] [--only NAME ...]   (reproduction table)\n"
@@ -71,7 +80,9 @@ def _table_parser(prog: str, single: bool) -> argparse.ArgumentParser:
             help="run only this recipe (repeatable; default: all of them)",
         )
     p.add_argument("--quick", action="store_true", help="small limits and few epochs (minutes, for CI)")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder ({DEFAULT_OUT})")
+    p.add_argument(
+        "--out", default=None, help=f"output folder (default {DEFAULT_OUT}; with --quick {DEFAULT_QUICK_OUT})"
+    )
     return p
 
 
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 2
         names = [opts.name] if name == "table" else list(dict.fromkeys(opts.only or REPRODUCTIONS))
-        return run_table(names, opts.quick, opts.out)
+        return run_table(names, opts.quick, opts.out or default_out(opts.quick))
     if name not in RECIPES:
         print(f"unknown recipe {name!r}; choose one of: {', '.join([*RECIPES, 'all', 'table'])}", file=sys.stderr)
         return 2

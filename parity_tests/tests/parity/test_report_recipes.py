@@ -81,7 +81,7 @@ def test_skipped_and_failed_recipes_are_named_with_the_reason_and_the_rest_is_re
     assert "(recipe_good.png)" in md
     assert not (tmp_path / "recipe_nodata.png").exists()
     # the full table and the machine-readable summary
-    assert "| tiny |" in (tmp_path / "reproduction" / "reproduction.md").read_text()
+    assert "| tiny |" in (tmp_path / "reproduction-quick" / "reproduction.md").read_text()
     payload = json.loads((tmp_path / "parity.json").read_text())
     statuses = {n: r["status"] for n, r in payload["reproduction"]["recipes"].items()}
     assert statuses == {"good": "ok", "nodata": "skipped", "boom": "failed"}
@@ -159,9 +159,22 @@ def test_a_real_recipe_is_run_plotted_and_its_curves_agree(tmp_path: Path) -> No
     code, _, _ = _run([*_base(tmp_path), "--recipes", "quick", "--recipe", "ch7-boston"])
     assert code == 0
     assert (tmp_path / "recipe_ch7-boston.png").read_bytes()[:8] == PNG_SIGNATURE
-    rows = json.loads((tmp_path / "reproduction" / "reproduction.json").read_text())["rows"]
+    rows = json.loads((tmp_path / "reproduction-quick" / "reproduction.json").read_text())["rows"]
     assert {r["implementation"] for r in rows} == {"scratch", "torch_impl"}
     assert all(r["recipe"] == "ch7-boston" and len(r["curve"]["y"]) >= 2 for r in rows)
     line = next(x for x in (tmp_path / "parity.md").read_text().splitlines() if x.startswith("| ch7-boston |"))
     diff = float(line.split("|")[5])
     assert 0.0 <= diff <= 1e-8, line
+
+
+def test_a_quick_table_never_overwrites_the_full_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("mlxtend")
+    monkeypatch.chdir(tmp_path)
+    full = tmp_path / "report" / "reproduction" / "reproduction.md"
+    full.parent.mkdir(parents=True)
+    full.write_text("an hours-long full run\n")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = recipes_main.main(["all", "--quick", "--only", "ch7-boston"])
+    assert code == 0
+    assert full.read_text() == "an hours-long full run\n"
+    assert "Boston" in (tmp_path / "report" / "reproduction-quick" / "reproduction.md").read_text()
