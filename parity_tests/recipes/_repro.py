@@ -25,6 +25,7 @@ import json
 import math
 import numbers
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -310,6 +311,12 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def first_sentence(message: object) -> str:
+    """The first sentence of an error message (up to the first ". "), for a one-line skip reason. Dots inside
+    paths and file names (``.nox``, ``idx3-ubyte.gz``) are not sentence ends."""
+    return re.split(r"\.\s", str(message).strip(), maxsplit=1)[0]
 
 
 def pyplot() -> Any:

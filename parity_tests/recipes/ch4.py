@@ -39,7 +39,7 @@ from data.progress import TrainingHistory
 
 from ..converters import dense_stack
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._repro import SkipRecipe, first_sentence, make_curve, row
 
 BOOK_SEED = 20190402
 BATCH_SIZE = 60
@@ -394,7 +394,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     try:
         data = load_data(None, "full")
     except FileNotFoundError as exc:
-        raise SkipRecipe(f"full MNIST not found ({str(exc).split('.')[0]})") from None
+        raise SkipRecipe(f"full MNIST not found ({first_sentence(exc)})") from None
     rows: list[dict[str, Any]] = []
     for number, exp in EXPERIMENTS.items():
         if quick:

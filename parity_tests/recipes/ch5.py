@@ -31,7 +31,7 @@ from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._repro import SkipRecipe, first_sentence, make_curve, row
 
 CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
 
@@ -174,7 +174,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     try:
         mnist = load_mnist(None, source="full")
     except FileNotFoundError as exc:
-        raise SkipRecipe(f"full MNIST not found ({str(exc).split('.')[0]})") from None
+        raise SkipRecipe(f"full MNIST not found ({first_sentence(exc)})") from None
     argv = ["--source", "full", "--eval-every", "1000000"]
     if quick:
         argv += ["--limit", str(QUICK_BATCHES), "--dtype", "float32", "--test-size", str(QUICK_TEST_SIZE)]

@@ -34,7 +34,7 @@ from scratch.optimizers import SGDMomentum
 
 from ..specs.autoencoder import AUTOENCODER_CONVERTER
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic
+from ._repro import SkipRecipe, first_sentence, make_curve, pyplot, row, save_figure_atomic
 
 BATCH_SIZE = 60
 LR = 0.01
@@ -263,7 +263,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     try:
         X_train, X_test, _, source = load_scaled(None, "auto")
     except (FileNotFoundError, ImportError) as exc:
-        raise SkipRecipe(f"no MNIST data ({str(exc).split('.')[0]})") from None
+        raise SkipRecipe(f"no MNIST data ({first_sentence(exc)})") from None
     if quick:
         X_train, X_test = X_train[:QUICK_LIMIT], X_test[:QUICK_TEST_LIMIT]
     result = train_and_evaluate(X_train, X_test, epochs=1, seed=DEFAULT_SEED, emit=lambda _: None)

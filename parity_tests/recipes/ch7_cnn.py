@@ -34,7 +34,7 @@ from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
 
 from ..converters import CONV2D_BIAS, DENSE, combine
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._repro import SkipRecipe, first_sentence, make_curve, row
 from .ch5 import accuracy
 
 CONVERTER = combine(
@@ -181,7 +181,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     try:
         mnist = load_mnist(None, source="full")
     except FileNotFoundError as exc:
-        raise SkipRecipe(f"full MNIST not found ({str(exc).split('.')[0]})") from None
+        raise SkipRecipe(f"full MNIST not found ({first_sentence(exc)})") from None
     argv = ["--source", "full", "--eval-every", "1000000"]
     if quick:
         argv += ["--limit", str(QUICK_BATCHES), "--test-size", str(QUICK_TEST_SIZE)]

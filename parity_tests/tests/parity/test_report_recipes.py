@@ -13,7 +13,7 @@ import pytest
 
 import parity_tests.recipes.__main__ as recipes_main
 from parity_tests import report, report_recipes
-from parity_tests.recipes._repro import SkipRecipe, row
+from parity_tests.recipes._repro import SkipRecipe, first_sentence, row
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -98,7 +98,7 @@ def test_skipped_recipes_do_not_fail_the_report(tmp_path: Path, monkeypatch: pyt
 def test_missing_datasets_skip_the_text_and_mnist_recipes_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    empty = tmp_path / "no-datasets"
+    empty = tmp_path / "no.datasets.here"  # dots in the path must not cut the reason short
     empty.mkdir()
     monkeypatch.setenv("DLFS_DATASETS", str(empty))
     monkeypatch.delenv("DLFS_MNIST_DIR", raising=False)
@@ -178,3 +178,9 @@ def test_a_quick_table_never_overwrites_the_full_one(tmp_path: Path, monkeypatch
     assert code == 0
     assert full.read_text() == "an hours-long full run\n"
     assert "Boston" in (tmp_path / "report" / "reproduction-quick" / "reproduction.md").read_text()
+
+
+def test_a_skip_reason_keeps_dotted_paths_whole() -> None:
+    message = "MNIST files not found: DLFS_DATASETS='/ci/.nox/x.y/data'. Expected a folder with t10k-images.gz."
+    assert first_sentence(message) == "MNIST files not found: DLFS_DATASETS='/ci/.nox/x.y/data'"
+    assert first_sentence("  one sentence without a full stop ") == "one sentence without a full stop"
