@@ -58,7 +58,7 @@ class RecipeSummary:
 
 
 def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
-    """Run the reproduction table for ``names`` in ``mode`` (``quick`` or ``full``) into ``out/reproduction``."""
+    """Run the reproduction table for ``names`` in ``mode`` (``quick`` or ``full``) into ``out/SUBDIR[mode]``."""
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full'; received {mode!r}")
     from .recipes.__main__ import run_table
