@@ -49,7 +49,11 @@ class GradCheckResult:
         return out
 
 
-def _central_difference(objective: Callable[[], float], array: np.ndarray, eps: float) -> np.ndarray:
+def central_difference(objective: Callable[[], float], array: np.ndarray, eps: float) -> np.ndarray:
+    """dJ/d(array) by (J(a + eps) - J(a - eps)) / (2 eps), one entry at a time.
+
+    ``array`` is perturbed in place (and restored), so ``objective`` must read it; returns float64 of its shape.
+    """
     grad = np.zeros_like(array, dtype=np.float64)
     flat = array.reshape(-1)  # a view: writing into it perturbs ``array`` in place
     out = grad.reshape(-1)
@@ -114,9 +118,9 @@ def check_gradients(
     def objective() -> float:
         return float(np.sum(component.forward(x) * G))
 
-    numeric = {"input": _central_difference(objective, x, eps)}
+    numeric = {"input": central_difference(objective, x, eps)}
     for name, param in _params_of(component).items():
-        numeric[name] = _central_difference(objective, param, eps)
+        numeric[name] = central_difference(objective, param, eps)
     component.forward(x)  # leave the component as after the original forward
     return GradCheckResult(analytic, numeric)
 
@@ -130,5 +134,5 @@ def check_loss_gradient(
     p = prediction.copy()
     loss.forward(p, target)
     analytic = {"input": loss.backward().copy()}
-    numeric = {"input": _central_difference(lambda: loss.forward(p, target), p, eps)}
+    numeric = {"input": central_difference(lambda: loss.forward(p, target), p, eps)}
     return GradCheckResult(analytic, numeric)

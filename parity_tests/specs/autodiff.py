@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from scratch.autodiff import NumberWithGrad, Tensor
-from scratch.gradcheck import GradCheckResult
+from scratch.gradcheck import GradCheckResult, central_difference
 
 from ..harness import to_numpy, to_tensor
+from ..tolerances import FD_EPS
 from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
-from .rnn import _central
 
 LEAVES = {"x": (3, 4), "w": (4, 2), "b": (2,), "col": (3, 1)}
 
@@ -103,7 +103,7 @@ def _fd(problem: Problem) -> GradCheckResult:
         y = GRAPHS[problem.case.name]({k: Tensor(v) for k, v in values.items()})
         return float(np.sum(y.value * G))
 
-    numeric = {k: _central(objective, values[k]) for k in analytic}
+    numeric = {k: central_difference(objective, values[k], FD_EPS) for k in analytic}
     return GradCheckResult(analytic, numeric)
 
 
@@ -175,7 +175,9 @@ def _scalar_torch(problem: Problem) -> Results:
 def _scalar_fd(problem: Problem) -> GradCheckResult:
     a = np.array([float(problem.inputs["a"])])
     got = _scalar_scratch(problem)["grad:a"].reshape(1)
-    numeric = _central(lambda: float(SCALAR_GRAPHS[problem.case.name](NumberWithGrad(float(a[0]))).num), a)
+    numeric = central_difference(
+        lambda: float(SCALAR_GRAPHS[problem.case.name](NumberWithGrad(float(a[0]))).num), a, FD_EPS
+    )
     return GradCheckResult({"a": got}, {"a": numeric})
 
 

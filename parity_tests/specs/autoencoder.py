@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from scratch.autoencoder import Autoencoder as ScratchAutoencoder
-from scratch.gradcheck import GradCheckResult
+from scratch.gradcheck import GradCheckResult, central_difference
 from scratch.optimizers import SGDMomentum
 
 from ..converters import CONV2D_BIAS, DENSE, TensorConverter, combine
@@ -180,21 +180,6 @@ def run_torch(problem: Problem) -> Results:
     }
 
 
-def _central_difference(objective: Callable[[], float], array: np.ndarray, eps: float) -> np.ndarray:
-    """dJ/darray by (J(a + eps) - J(a - eps)) / (2 eps), one entry at a time, perturbing ``array`` in place."""
-    grad = np.zeros(array.shape, dtype=np.float64)
-    flat, out = array.reshape(-1), grad.reshape(-1)  # views: writing into flat perturbs array
-    for i in range(flat.size):
-        original = flat[i]
-        flat[i] = original + eps
-        plus = objective()
-        flat[i] = original - eps
-        minus = objective()
-        flat[i] = original
-        out[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def fd_check(problem: Problem) -> GradCheckResult:
     """Scratch's backward against central differences of J = Σ x̂ ⊙ G_x̂ + Σ z ⊙ G_z (float64)."""
     if problem.upstream is None:
@@ -210,9 +195,9 @@ def fd_check(problem: Problem) -> GradCheckResult:
         recon, encoding = model.forward(x)
         return float(np.sum(recon * g_recon) + np.sum(encoding * g_enc))
 
-    numeric = {"input": _central_difference(objective, x, FD_EPS)}
+    numeric = {"input": central_difference(objective, x, FD_EPS)}
     for name, param in model.named_params().items():
-        numeric[name] = _central_difference(objective, param, FD_EPS)
+        numeric[name] = central_difference(objective, param, FD_EPS)
     return GradCheckResult(analytic, numeric)
 
 

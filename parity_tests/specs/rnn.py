@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import scratch
-from scratch.gradcheck import GradCheckResult
+from scratch.gradcheck import GradCheckResult, central_difference
 
 from ..converters import GRU_AFTER, GRU_BEFORE, LSTM, RNN, RecurrentConverter, recurrent_stack
 from ..harness import to_numpy, to_tensor, torch_device
@@ -185,10 +185,10 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
         analytic.update({k: v["deriv"].copy() for k, v in layer.params.items()})
         if states:
             analytic["h0"] = layer.initial_state_grad.copy()
-        numeric = {"input": _central(objective, x)}
-        numeric.update({k: _central(objective, v["value"]) for k, v in layer.params.items()})
+        numeric = {"input": central_difference(objective, x, FD_EPS)}
+        numeric.update({k: central_difference(objective, v["value"], FD_EPS) for k, v in layer.params.items()})
         if states:
-            numeric["h0"] = _central(objective, states[0])
+            numeric["h0"] = central_difference(objective, states[0], FD_EPS)
         return GradCheckResult(analytic, numeric)
 
     def bench_scratch(problem: Problem) -> Callable[[], Any]:
@@ -272,21 +272,6 @@ _NOTES = {
     "nn.GRU cannot express it, so the twin is a hand-written autograd cell",
     "GRU-after": "reset applied after the recurrent matmul with its own bias B_hn = b_hn (nn.GRU, cuDNN)",
 }
-
-
-def _central(objective: Callable[[], float], array: np.ndarray) -> np.ndarray:
-    """Central differences of ``objective`` w.r.t. every entry of ``array`` (perturbed in place)."""
-    grad = np.zeros_like(array, dtype=np.float64)
-    flat, out = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        original = flat[i]
-        flat[i] = original + FD_EPS
-        plus = objective()
-        flat[i] = original - FD_EPS
-        minus = objective()
-        flat[i] = original
-        out[i] = (plus - minus) / (2 * FD_EPS)
-    return grad
 
 
 def _layer_errors(kind: str) -> tuple[ErrorCase, ...]:
@@ -496,11 +481,11 @@ def _stack_fd(problem: Problem) -> GradCheckResult:
     for layer in reversed(layers):
         g = layer.backward(g)
     analytic = {"input": g}
-    numeric = {"input": _central(lambda: float(np.sum(forward() * G)), x)}
+    numeric = {"input": central_difference(lambda: float(np.sum(forward() * G)), x, FD_EPS)}
     for i, layer in enumerate(layers):
         for k, v in layer.params.items():
             analytic[f"{i}.{k}"] = v["deriv"].copy()
-            numeric[f"{i}.{k}"] = _central(lambda: float(np.sum(forward() * G)), v["value"])
+            numeric[f"{i}.{k}"] = central_difference(lambda: float(np.sum(forward() * G)), v["value"], FD_EPS)
     return GradCheckResult(analytic, numeric)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scratch.gradcheck import central_difference
 from scratch.losses import MeanSquaredError, SoftmaxCrossEntropy
 from scratch.optimizers import SGD, AdaGrad
 from scratch.rnn import GRULayer, LSTMLayer, RNNLayer
@@ -40,17 +41,7 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
 
 def numeric_grad(objective: Callable[[], float], array: np.ndarray) -> np.ndarray:
     """Central differences of ``objective`` w.r.t. every entry of ``array`` (perturbed in place)."""
-    grad = np.zeros_like(array)
-    flat, out = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + EPS
-        plus = objective()
-        flat[i] = orig - EPS
-        minus = objective()
-        flat[i] = orig
-        out[i] = (plus - minus) / (2 * EPS)
-    return grad
+    return central_difference(objective, array, EPS)
 
 
 def one_hot(rng: np.random.Generator, n: int, t: int, c: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scratch.gradcheck import central_difference
 from scratch.rnn import GRULayer, GRUNode, LSTMLayer, LSTMNode, RNNLayer, RNNNode
 
 EPS = 1e-6
@@ -70,17 +71,7 @@ def random_state(kind: str, rng: np.random.Generator, n: int = N) -> Any:
 
 def numeric_grad(objective: Callable[[], float], array: np.ndarray) -> np.ndarray:
     """Central differences of ``objective`` w.r.t. every entry of ``array`` (perturbed in place)."""
-    grad = np.zeros_like(array)
-    flat, out = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + EPS
-        plus = objective()
-        flat[i] = orig - EPS
-        minus = objective()
-        flat[i] = orig
-        out[i] = (plus - minus) / (2 * EPS)
-    return grad
+    return central_difference(objective, array, EPS)
 
 
 def assert_close_grad(name: str, analytic: np.ndarray, numeric: np.ndarray, errors: dict[str, float]) -> None:
