@@ -239,10 +239,12 @@ class _RecurrentLayer(PyTorchLayer):
         input_size: int,
         hidden_size: int,
         output_size: int,
-        dropout: float,
-        hidden_state: str,
-        inverted_dropout: bool,
-        generator: torch.Generator | None,
+        dropout: float = 1.0,
+        *,
+        hidden_state: str = "book",
+        dtype: torch.dtype | None = None,
+        inverted_dropout: bool = True,
+        generator: torch.Generator | None = None,
         single_bias: bool = True,
     ) -> None:
         super().__init__()
@@ -261,15 +263,17 @@ class _RecurrentLayer(PyTorchLayer):
             if self.keep_prob < 1.0
             else None
         )
-
-    def _finish_init(self, dtype: torch.dtype | None) -> None:
-        """Create ``fc``, (re-)draw from ``generator`` when one was given, and tie ``bias_hh`` for single_bias."""
+        setattr(self, self.core_name, self._make_core(dtype))
         self.fc = nn.Linear(self.hidden_size, self.output_size, dtype=dtype)
         if self.generator is not None:
             self.reset_parameters()
         if self.single_bias:
             self._zero_summed_bias_hh()
             self._bias_hh().register_hook(functools.partial(_zero_leading_rows, rows=self._summed_rows()))
+
+    def _make_core(self, dtype: torch.dtype | None) -> nn.Module:
+        """The recurrent submodule (stored as ``core_name``), ``[N, T, V] -> [N, T, H]`` batch-first."""
+        raise NotImplementedError
 
     def _summed_rows(self) -> int:
         """How many leading rows of ``bias_hh`` only ever act summed with ``bias_ih`` (all of them, except the
@@ -387,34 +391,10 @@ class RNNLayer(_RecurrentLayer):
     """
 
     core_name = "rnn"
+    rnn: nn.RNN
 
-    def __init__(
-        self,
-        sequence_length: int | None,
-        input_size: int,
-        hidden_size: int,
-        output_size: int,
-        dropout: float = 1.0,
-        *,
-        hidden_state: str = "book",
-        dtype: torch.dtype | None = None,
-        inverted_dropout: bool = True,
-        generator: torch.Generator | None = None,
-        single_bias: bool = True,
-    ) -> None:
-        super().__init__(
-            sequence_length,
-            input_size,
-            hidden_size,
-            output_size,
-            dropout,
-            hidden_state,
-            inverted_dropout,
-            generator,
-            single_bias,
-        )
-        self.rnn = nn.RNN(self.input_size, self.hidden_size, batch_first=True, nonlinearity="tanh", dtype=dtype)
-        self._finish_init(dtype)
+    def _make_core(self, dtype: torch.dtype | None) -> nn.Module:
+        return nn.RNN(self.input_size, self.hidden_size, batch_first=True, nonlinearity="tanh", dtype=dtype)
 
     def _run(self, x: Tensor, states: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         out, h_n = self.rnn(x, None if states is None else states[0])
@@ -430,34 +410,10 @@ class LSTMLayer(_RecurrentLayer):
 
     n_states = 2
     core_name = "lstm"
+    lstm: nn.LSTM
 
-    def __init__(
-        self,
-        sequence_length: int | None,
-        input_size: int,
-        hidden_size: int,
-        output_size: int,
-        dropout: float = 1.0,
-        *,
-        hidden_state: str = "book",
-        dtype: torch.dtype | None = None,
-        inverted_dropout: bool = True,
-        generator: torch.Generator | None = None,
-        single_bias: bool = True,
-    ) -> None:
-        super().__init__(
-            sequence_length,
-            input_size,
-            hidden_size,
-            output_size,
-            dropout,
-            hidden_state,
-            inverted_dropout,
-            generator,
-            single_bias,
-        )
-        self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
-        self._finish_init(dtype)
+    def _make_core(self, dtype: torch.dtype | None) -> nn.Module:
+        return nn.LSTM(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
 
     def _run(self, x: Tensor, states: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         out, (h_n, c_n) = self.lstm(x, None if states is None else (states[0], states[1]))
@@ -474,6 +430,7 @@ class GRULayer(_RecurrentLayer):
     """
 
     core_name = "gru"
+    gru: nn.Module  # nn.GRU or ResetBeforeGRU
 
     def __init__(
         self,
@@ -490,25 +447,24 @@ class GRULayer(_RecurrentLayer):
         generator: torch.Generator | None = None,
         single_bias: bool = True,
     ) -> None:
-        reset = check_choice(reset, "reset", _RESET_MODES)
+        self.reset = check_choice(reset, "reset", _RESET_MODES)  # read by _make_core during super().__init__
         super().__init__(
             sequence_length,
             input_size,
             hidden_size,
             output_size,
             dropout,
-            hidden_state,
-            inverted_dropout,
-            generator,
-            single_bias,
+            hidden_state=hidden_state,
+            dtype=dtype,
+            inverted_dropout=inverted_dropout,
+            generator=generator,
+            single_bias=single_bias,
         )
-        self.reset = reset
-        self.gru: nn.Module
-        if reset == "after":
-            self.gru = nn.GRU(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
-        else:
-            self.gru = ResetBeforeGRU(self.input_size, self.hidden_size, dtype=dtype)
-        self._finish_init(dtype)
+
+    def _make_core(self, dtype: torch.dtype | None) -> nn.Module:
+        if self.reset == "after":
+            return nn.GRU(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
+        return ResetBeforeGRU(self.input_size, self.hidden_size, dtype=dtype)
 
     def _summed_rows(self) -> int:
         # reset="after": the n block of bias_hh is b_hn, inside r ⊙ (W_hn h + b_hn), trained on its own

@@ -181,8 +181,7 @@ def accuracy(
                     labels = yb
                 else:
                     raise ValueError(
-                        f"y must be integer class labels [N] or one-hot / scores [N, C]; received "
-                        f"{describe(yb)}"
+                        f"y must be integer class labels [N] or one-hot / scores [N, C]; received {describe(yb)}"
                     )
                 scores = _predict_with(model, xb, inference=True)
                 if scores.dim() != 2 or scores.shape[0] != labels.shape[0]:
