@@ -107,3 +107,17 @@ def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices!r}; received {value!r}")
     return value
+
+
+def check_one_hot(target: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` unless ``target`` is one-hot along its last axis (0s and exactly one 1 per row);
+    the message gives the index and the values of the first bad row."""
+    ones = target == 1
+    valid = np.all(ones | (target == 0), axis=-1) & (ones.sum(axis=-1) == 1)  # target's shape less the last axis
+    if not valid.all():
+        index = tuple(int(i) for i in np.argwhere(~valid)[0])
+        where = ", ".join(str(i) for i in index)
+        raise ValueError(
+            f"{name} must be one-hot on its last axis (each row 0s and exactly one 1); {name}[{where}] is "
+            f"{target[index].tolist()}"
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_float_array, check_positive, check_same_shape
+from ._validation import check_float_array, check_one_hot, check_positive, check_same_shape
 
 
 class Loss:
@@ -94,7 +94,7 @@ class SoftmaxCrossEntropy(Loss):
     Shapes: logits X ``[N, C]`` (C >= 2), one-hot targets Y ``[N, C]``.
 
         forward:   log p = X - m - log Σ_c exp(X - m)     (m = row max: stable for any finite logits)
-                   L = -Σ_{n,c} Y log p / N
+                   L = -Σ_{n,c: Y≠0} Y log p / N          (finite even where X - m overflows to -inf)
         backward:  dL/dX = (softmax(X) - Y) / N
 
     The value is the function the gradient differentiates. The book's code added the extra term
@@ -113,31 +113,62 @@ class SoftmaxCrossEntropy(Loss):
                 f"SoftmaxCrossEntropy prediction must be 2-D [batch, classes] with at least 2 classes; "
                 f"received shape {prediction.shape}"
             )
-        ones = target == 1
-        if not np.all(ones | (target == 0)) or not np.all(ones.sum(axis=1) == 1):
-            bad = int(np.flatnonzero(~(np.all(ones | (target == 0), axis=1) & (ones.sum(axis=1) == 1)))[0])
-            raise ValueError(
-                f"SoftmaxCrossEntropy target must be one-hot (each row 0s and exactly one 1); row {bad} is "
-                f"{target[bad].tolist()}"
-            )
+        check_one_hot(target, "SoftmaxCrossEntropy target")
 
     def _output(self) -> float:
         x = self.prediction
-        shifted = x - x.max(axis=1, keepdims=True)  # [N, C], every row's max is 0
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1, keepdims=True)  # [N, 1]
-        self.softmax_preds = exp / sums
-        log_p = shifted - np.log(sums)
-        return float(-np.sum(self.target * log_p) / x.shape[0])
+        self.softmax_preds, log_p = softmax_and_log(x, axis=1)  # both [N, C]
+        return -target_log_likelihood(self.target, log_p) / x.shape[0]
 
     def _input_grad(self) -> np.ndarray:
         return (self.softmax_preds - self.target) / self.prediction.shape[0]
 
     def book_value(self) -> float:
         """The value the book's code printed: Σ[-Y log p - (1 - Y) log(1 - p)] / N with p clipped to
-        [eps, 1 - eps]. It is not the function ``backward`` differentiates."""
+        [eps, 1 - eps]. It is not the function ``backward`` differentiates.
+
+        Computed in log space, ``book_cross_entropy_terms``: the same number as the book's formula, but finite
+        in float32, where 1 - eps rounds to 1 and the book's code gave 0 · log 0 = NaN for a confident
+        prediction.
+        """
         if not hasattr(self, "softmax_preds"):
             raise RuntimeError("SoftmaxCrossEntropy.book_value called before forward")
-        p = np.clip(self.softmax_preds, self.eps, 1 - self.eps)
-        y = self.target
-        return float(np.sum(-y * np.log(p) - (1 - y) * np.log(1 - p)) / p.shape[0])
+        return book_cross_entropy_terms(self.prediction, self.target, self.eps, axis=1) / self.prediction.shape[0]
+
+
+def softmax_and_log(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(x) and log softmax(x) along ``axis``, finite for every finite x (even when max - min overflows).
+
+        s = x - m (m = max along axis),   p = exp(s) / Σ exp(s),   log p = s - log Σ exp(s)
+
+    s can overflow to -inf (e.g. float32 [3e38, -3e38]); that entry's probability is then exactly 0 in the
+    dtype, its log p is -inf, and every other entry stays exact.
+    """
+    with np.errstate(over="ignore"):
+        shifted = x - x.max(axis=axis, keepdims=True)  # every max is 0; far-below entries may be -inf
+    exp = np.exp(shifted)
+    sums = exp.sum(axis=axis, keepdims=True)  # the axis kept as size 1
+    return exp / sums, shifted - np.log(sums)
+
+
+def target_log_likelihood(target: np.ndarray, log_p: np.ndarray) -> float:
+    """Σ Y log p over the entries where Y != 0 (a 0 target times log p = -inf counts as 0, not NaN)."""
+    return float(np.sum(target * np.where(target != 0, log_p, 0.0)))
+
+
+def book_cross_entropy_terms(logits: np.ndarray, target: np.ndarray, eps: float, axis: int) -> float:
+    """Σ[-Y log p - (1 - Y) log(1 - p)] with p = softmax(logits) clipped to [eps, 1 - eps], in log space.
+
+    log p comes from ``softmax_and_log``; log(1 - p) = log1p(-exp(log p)) for p < 1/2 and log(-expm1(log p))
+    for p >= 1/2 (accurate at both ends); both logs are clipped to [log eps, log1p(-eps)], which is the book's
+    clipping of p. Finite for every finite logit, in float32 as in float64.
+    """
+    log_p = softmax_and_log(logits, axis)[1]
+    with np.errstate(divide="ignore"):
+        small = log_p < -np.log(2.0)
+        log_not_p = np.where(small, np.log1p(-np.exp(np.minimum(log_p, -np.log(2.0)))),
+                             np.log(-np.expm1(np.maximum(log_p, -np.log(2.0)))))
+    lo, hi = np.log(eps), np.log1p(-eps)
+    log_p = np.clip(log_p, lo, hi)
+    log_not_p = np.clip(log_not_p, lo, hi)
+    return float(-np.sum(target * log_p + (1 - target) * log_not_p))

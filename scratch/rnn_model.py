@@ -43,8 +43,8 @@ import numpy as np
 from data.progress import ProgressBar
 from data.text import Vocabulary, load_text, next_char_batch
 
-from ._validation import _describe, check_choice, check_float_array, check_int, check_positive
-from .losses import Loss, SoftmaxCrossEntropy
+from ._validation import _describe, check_choice, check_float_array, check_int, check_one_hot, check_positive
+from .losses import Loss, SoftmaxCrossEntropy, book_cross_entropy_terms, softmax_and_log, target_log_likelihood
 from .optimizers import Optimizer
 from .rnn import GRULayer, LSTMLayer, RNNLayer
 from .rnn import _RecurrentLayer as RecurrentLayer
@@ -82,27 +82,15 @@ class SequenceSoftmaxCrossEntropy(Loss):
             )
         if prediction.shape[2] < 2:
             raise ValueError(f"{name} needs at least 2 classes on the last axis; received shape {prediction.shape}")
-        ones = target == 1
-        valid = np.all(ones | (target == 0), axis=2) & (ones.sum(axis=2) == 1)  # [N, T]
-        if not valid.all():
-            n, t = (int(i) for i in np.argwhere(~valid)[0])
-            raise ValueError(
-                f"{name} target must be one-hot on the last axis (0s and exactly one 1); target[{n}, {t}] is "
-                f"{target[n, t].tolist()}"
-            )
+        check_one_hot(target, f"{name} target")
 
     def _divisor(self) -> int:
         N, T, _ = self.prediction.shape
         return 1 if self.reduction == "sum" else N * T
 
     def _output(self) -> float:
-        z = self.prediction
-        shifted = z - z.max(axis=2, keepdims=True)  # [N, T, C], every row's max is 0
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=2, keepdims=True)  # [N, T, 1]
-        self.softmax_preds = exp / sums
-        log_p = shifted - np.log(sums)
-        return float(-np.sum(self.target * log_p) / self._divisor())
+        self.softmax_preds, log_p = softmax_and_log(self.prediction, axis=2)  # both [N, T, C]
+        return -target_log_likelihood(self.target, log_p) / self._divisor()
 
     def _input_grad(self) -> np.ndarray:
         grad = self.softmax_preds - self.target
@@ -110,12 +98,10 @@ class SequenceSoftmaxCrossEntropy(Loss):
 
     def book_value(self) -> float:
         """The notebook's printed value Σ[-Y log p - (1 - Y) log(1 - p)] (divided by N·T for "mean"),
-        p clipped to [eps, 1 - eps]. Needs float64 logits to be meaningful (1 - 1e-9 rounds to 1 in float32)."""
+        p clipped to [eps, 1 - eps], computed in log space (finite in float32 too, where 1 - 1e-9 rounds to 1)."""
         if not hasattr(self, "softmax_preds"):
             raise RuntimeError("SequenceSoftmaxCrossEntropy.book_value called before forward")
-        p = np.clip(self.softmax_preds, self.eps, 1 - self.eps)
-        y = self.target
-        return float(np.sum(-y * np.log(p) - (1 - y) * np.log(1 - p)) / self._divisor())
+        return book_cross_entropy_terms(self.prediction, self.target, self.eps, axis=2) / self._divisor()
 
 
 class RNNModel:

@@ -12,6 +12,8 @@ Per epoch e = 0 .. epochs-1:
 
 Differences from the book's code, on purpose: early stopping keeps the best *evaluated* model (the book
 restored the model from one epoch before the failing evaluation and printed another epoch number);
+the best loss starts at +inf, so the first evaluation always counts as an improvement (the book's 1e9 made
+early stopping quit at the first evaluation of any loss above 1e9, e.g. an unscaled regression target);
 ``restart=True`` re-initialises the weights reproducibly from the network's seed instead of reseeding
 NumPy's global generator; the shuffle does not compound across epochs.
 """
@@ -41,7 +43,7 @@ class Trainer:
         self.net = net
         self.optim = optim
         self.optim.net = net
-        self.best_loss = 1e9
+        self.best_loss = float("inf")
         self.history = TrainingHistory()
 
     def fit(
@@ -83,7 +85,7 @@ class Trainer:
         if restart:
             self.net.reset()
             self.optim.reset_state()
-            self.best_loss = 1e9
+            self.best_loss = float("inf")
         rng = np.random.default_rng(seed)
         history = TrainingHistory()
         self.history = history

@@ -43,7 +43,7 @@ from .mnist import (
 )
 from .model import PyTorchModel, SequentialModel
 from .operations import BiasAdd, WeightMultiply
-from .optim import DECAY_TYPES, BookAdaGrad, BookSGDMomentum, book_lr_scheduler, clip_grads_
+from .optim import DECAY_TYPES, BookAdaGrad, BookLRScheduler, BookSGDMomentum, book_lr_scheduler, clip_grads_
 from .pooling import AvgPool2D, MaxPool2D
 from .regression import (
     LinearRegressionResult,
@@ -82,6 +82,7 @@ __all__ = [
     "BiasAdd",
     "BookAdaGrad",
     "BookDropout",
+    "BookLRScheduler",
     "BookSGDMomentum",
     "ChannelBiasAdd",
     "Compose",

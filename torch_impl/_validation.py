@@ -170,3 +170,17 @@ def check_generator(value: Any, name: str = "generator") -> torch.Generator | No
             f"received {describe(value)}"
         )
     return value
+
+
+def check_one_hot(target: Tensor, name: str) -> None:
+    """Raise ``ValueError`` unless ``target`` is one-hot along its last dimension (0s and exactly one 1 per
+    row); the message gives the index and the values of the first bad row (the NumPy package's wording)."""
+    ones = target == 1
+    valid = (ones | (target == 0)).all(dim=-1) & (ones.sum(dim=-1) == 1)  # target's shape less the last dim
+    if not bool(valid.all()):
+        index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+        where = ", ".join(str(i) for i in index)
+        raise ValueError(
+            f"{name} must be one-hot on its last axis (each row 0s and exactly one 1); {name}[{where}] is "
+            f"{target[index].tolist()}"
+        )

@@ -18,9 +18,19 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_matches, check_positive, check_same_shape, check_tensor
+from ._validation import check_matches, check_one_hot, check_positive, check_same_shape, check_tensor
 
-__all__ = ["MeanSquaredError", "SoftmaxCrossEntropy"]
+__all__ = ["MeanSquaredError", "SoftmaxCrossEntropy", "target_log_likelihood"]
+
+
+def target_log_likelihood(target: Tensor, log_p: Tensor) -> Tensor:
+    """Σ Y log p over the entries where Y != 0, as a 0-d tensor.
+
+    A logit far below its row's maximum (the spread overflows, e.g. float32 [3e38, -3e38]) has log p = -inf;
+    a 0 target there contributes 0, not 0 · (-inf) = NaN, so the loss is finite for every finite input whose
+    true value fits the dtype. The gradient through ``where`` is exactly Y on the chosen entries.
+    """
+    return (target * torch.where(target != 0, log_p, torch.zeros_like(log_p))).sum()
 
 
 def _check_pair(owner: str, prediction: Tensor, target: Tensor, pred_name: str = "prediction") -> None:
@@ -73,7 +83,7 @@ class SoftmaxCrossEntropy(nn.Module):
 
     Shapes: logits X ``[N, C]`` (C >= 2), one-hot targets Y ``[N, C]`` (each row 0s and exactly one 1).
 
-        L = -Σ_{n,c} Y log_softmax(X, 1) / N       (autograd: dL/dX = (softmax(X) - Y) / N)
+        L = -Σ_{n,c: Y≠0} Y log_softmax(X, 1) / N       (autograd: dL/dX = (softmax(X) - Y) / N)
 
     This is ``F.cross_entropy(X, Y)`` with mean reduction over rows, computed with ``log_softmax`` so it is
     finite for any finite logits. ``eps`` is the book's clipping constant, used only by ``book_value``.
@@ -92,20 +102,12 @@ class SoftmaxCrossEntropy(nn.Module):
                 f"SoftmaxCrossEntropy logits must be 2-D [batch, classes] with at least 2 classes; received "
                 f"shape {tuple(logits.shape)}"
             )
-        ones = target == 1
-        good = (ones | (target == 0)).all(dim=1) & (ones.sum(dim=1) == 1)
-        if not bool(good.all()):
-            bad = int(torch.nonzero(~good)[0, 0])
-            raise ValueError(
-                f"SoftmaxCrossEntropy target must be one-hot (each row 0s and exactly one 1); row {bad} is "
-                f"{target[bad].tolist()}"
-            )
+        check_one_hot(target, "SoftmaxCrossEntropy target")
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy as a 0-d tensor."""
         self._check(logits, target)
-        log_p = torch.log_softmax(logits, dim=1)
-        return -(target * log_p).sum() / logits.shape[0]
+        return -target_log_likelihood(target, torch.log_softmax(logits, dim=1)) / logits.shape[0]
 
     def book_value(self, logits: Tensor, target: Tensor) -> Tensor:
         """The value the book's code printed, as a detached 0-d tensor:

@@ -16,8 +16,10 @@ rate during epoch e (0-based) is
     linear:       lr_e = lr - e (lr - final_lr) / (E - 1)
     exponential:  lr_e = lr (final_lr / lr)^(e / (E - 1))
 
-and the last epoch trains with exactly ``final_lr``: call ``scheduler.step()`` once after each epoch
-(``PyTorchTrainer.fit(..., scheduler=...)`` does).
+computed in that closed form from e (``BookLRScheduler``; torch's ``LinearLR``/``ExponentialLR`` chain one
+factor onto the last rate, which drifts like the book's repeated subtraction), so the last epoch trains with
+exactly ``final_lr``: call ``scheduler.step()`` once after each epoch (``PyTorchTrainer.fit(..., scheduler=...)``
+does).
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import ExponentialLR, LinearLR, LRScheduler
+from torch.optim.lr_scheduler import LRScheduler
 
 from ._validation import check_choice, check_int, check_lr, check_momentum, check_non_negative, check_positive, describe
 
-__all__ = ["DECAY_TYPES", "BookAdaGrad", "BookSGDMomentum", "book_lr_scheduler", "clip_grads_"]
+__all__ = ["DECAY_TYPES", "BookAdaGrad", "BookLRScheduler", "BookSGDMomentum", "book_lr_scheduler", "clip_grads_"]
 
 DECAY_TYPES = (None, "linear", "exponential")
 
@@ -166,21 +168,60 @@ class BookAdaGrad(Optimizer):
         return loss
 
 
+class BookLRScheduler(LRScheduler):
+    """The book's per-epoch decay as a ``torch.optim.lr_scheduler``, in closed form (build it with
+    ``book_lr_scheduler``, which checks the arguments).
+
+    After ``e`` calls of ``step()`` a group whose starting rate is ``b`` has, with ``f = b · final_lr / lr``
+    (``f = final_lr`` exactly for the group that starts at ``lr``) and E = ``epochs``:
+
+        linear:       b - (e / (E - 1)) (b - f)        for 0 < e < E - 1
+        exponential:  b (f / b)^(e / (E - 1))          for 0 < e < E - 1
+        both:         b at e = 0, exactly f from e = E - 1 on
+
+    the same arithmetic as ``scratch.Optimizer.lr_at``, so both packages use bit-identical rates.
+    """
+
+    def __init__(self, optimizer: Optimizer, decay_type: str, final_lr: float, epochs: int, lr: float) -> None:
+        self.decay_type = decay_type
+        self.final_lr = final_lr
+        self.epochs = epochs
+        self.lr = lr
+        super().__init__(optimizer)
+
+    def _rate(self, base: float, epoch: int) -> float:
+        final = self.final_lr if base == self.lr else base * (self.final_lr / self.lr)
+        if epoch <= 0:
+            return base
+        if epoch >= self.epochs - 1:
+            return final
+        fraction = epoch / (self.epochs - 1)
+        if self.decay_type == "linear":
+            return base - fraction * (base - final)
+        return float(base * (final / base) ** fraction)
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        """The closed-form rate of every parameter group at ``last_epoch``."""
+        return [self._rate(float(base), self.last_epoch) for base in self.base_lrs]
+
+
 def book_lr_scheduler(optimizer: Optimizer, decay_type: str | None, final_lr: float, epochs: int) -> LRScheduler | None:
     """The torch scheduler for the book's decay of ``optimizer``'s lr to ``final_lr`` over ``epochs`` epochs.
 
     With lr the starting rate (``param_groups[0]["initial_lr"]`` if a scheduler already set it, else
-    ``param_groups[0]["lr"]``):
+    ``param_groups[0]["lr"]``), a ``BookLRScheduler``:
 
-    * ``"linear"``: ``LinearLR(optimizer, start_factor=1, end_factor=final_lr / lr, total_iters=epochs - 1)``;
-    * ``"exponential"``: ``ExponentialLR(optimizer, gamma=(final_lr / lr) ** (1 / (epochs - 1)))``;
+    * ``"linear"``: lr_e = lr - e (lr - final_lr) / (E - 1), the values of
+      ``LinearLR(optimizer, start_factor=1, end_factor=final_lr / lr, total_iters=epochs - 1)``;
+    * ``"exponential"``: lr_e = lr (final_lr / lr)^(e / (E - 1)), the values of
+      ``ExponentialLR(optimizer, gamma=(final_lr / lr) ** (1 / (epochs - 1)))``;
     * ``None``: no scheduler (returns ``None``).
 
-    Step it once after every epoch. Factors apply to every parameter group, so groups keep their ratios.
-    Checks as in the book's ``Optimizer`` (messages name the argument): ``decay_type`` in
-    ``(None, "linear", "exponential")``; ``final_lr >= 0`` and ``<= lr``; ``final_lr > 0`` for exponential
-    decay; ``epochs >= 2`` when decaying. Unlike the book's code, ``final_lr=0`` decays linearly to 0
-    instead of silently switching decay off.
+    Computed in closed form, ending at exactly ``final_lr``. Step it once after every epoch. Factors apply to
+    every parameter group, so groups keep their ratios. Checks as in the book's ``Optimizer`` (messages name
+    the argument): ``decay_type`` in ``(None, "linear", "exponential")``; ``final_lr >= 0`` and ``<= lr``;
+    ``final_lr > 0`` for exponential decay; ``epochs >= 2`` when decaying. Unlike the book's code,
+    ``final_lr=0`` decays linearly to 0 instead of silently switching decay off.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer; received {describe(optimizer)}")
@@ -199,6 +240,4 @@ def book_lr_scheduler(optimizer: Optimizer, decay_type: str | None, final_lr: fl
         raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
     if epochs < 2:
         raise ValueError(f"epochs must be >= 2 for learning-rate decay; received epochs={epochs}")
-    if decay_type == "linear":
-        return LinearLR(optimizer, start_factor=1.0, end_factor=final_lr / lr, total_iters=epochs - 1)
-    return ExponentialLR(optimizer, gamma=(final_lr / lr) ** (1.0 / (epochs - 1)))
+    return BookLRScheduler(optimizer, decay_type, final_lr, epochs, lr)

@@ -78,6 +78,7 @@ from ._validation import (
     check_int,
     check_keep_prob,
     check_matches,
+    check_one_hot,
     check_positive,
     check_same_shape,
     check_tensor,
@@ -86,6 +87,7 @@ from ._validation import (
 from .dropout import BookDropout
 from .init import torch_linear_init_
 from .layers import PyTorchLayer
+from .losses import target_log_likelihood
 from .model import PyTorchModel, accepts_inference
 
 __all__ = [
@@ -484,8 +486,8 @@ class GRULayer(_RecurrentLayer):
 
 
 class SequenceSoftmaxCrossEntropy(nn.Module):
-    """The RNN notebook's loss: softmax over the last axis of logits ``[N, T, C]`` and cross-entropy against
-    one-hot (or probability) targets ``[N, T, C]``.
+    """The RNN notebook's loss: softmax over the last axis of logits ``[N, T, C]`` (C >= 2) and cross-entropy
+    against one-hot targets ``[N, T, C]`` (0s and exactly one 1 per (n, t), checked as ``scratch`` checks them).
 
         reduction="sum"  (the book's chapter 6):  L = -Σ_{n,t,c} Y log_softmax(X, -1)     (dL/dX = P - Y)
         reduction="mean" (nn.CrossEntropyLoss):   L = the sum / (N·T)                     (dL/dX = (P - Y) / (N·T))
@@ -506,7 +508,12 @@ class SequenceSoftmaxCrossEntropy(nn.Module):
         check_tensor(target, f"{owner} target", 3, "[batch, time, classes]")
         check_same_shape(prediction, target, f"{owner} prediction", f"{owner} target")
         check_matches(target, f"{owner} target", prediction, "the prediction")
-        total = -(target * torch.log_softmax(prediction, dim=-1)).sum()
+        if prediction.shape[2] < 2:
+            raise ValueError(
+                f"{owner} needs at least 2 classes on the last axis; received shape {tuple(prediction.shape)}"
+            )
+        check_one_hot(target, f"{owner} target")
+        total = -target_log_likelihood(target, torch.log_softmax(prediction, dim=-1))
         if self.reduction == "mean":
             return total / (prediction.shape[0] * prediction.shape[1])
         return total

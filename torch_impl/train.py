@@ -31,8 +31,9 @@ be a loader (``y_test=None``) or arrays in either mode. :func:`accuracy` (and
 ``PyTorchTrainer.evaluate_accuracy``) measures classification accuracy on arrays or a loader.
 
 Like ``scratch.Trainer(restart=False)`` (the only scratch mode that keeps loaded weights), ``fit`` trains
-the model as it is and the best validation loss is kept on the trainer (``best_loss``, starting at 1e9)
-across ``fit`` calls; the optimizer keeps its state (momentum buffers, lr) too.
+the model as it is and the best validation loss is kept on the trainer (``best_loss``, starting at +inf, so the
+first evaluation always counts as an improvement, whatever the loss's scale) across ``fit`` calls; the
+optimizer keeps its state (momentum buffers, lr) too.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ class PyTorchTrainer:
         self.model = model
         self.optim = optim
         self.criterion = criterion
-        self.best_loss = 1e9
+        self.best_loss = float("inf")
         self.history = TrainingHistory()
 
     # ----------------------------------------------------------------------------------------------------
