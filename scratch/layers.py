@@ -37,6 +37,7 @@ class Layer:
     def __init__(self, neurons: int, *, rng: np.random.Generator | int | None = None) -> None:
         self.neurons = check_int(neurons, "neurons", 1)
         self.first = True
+        self.loaded = False  # True after load_params, until NeuralNetwork.reset() re-initialises the layer
         self.params: list[np.ndarray] = []
         self.param_grads: list[np.ndarray] = []
         self.operations: list[Operation] = []
@@ -97,11 +98,13 @@ class Layer:
         """Copy ``params`` (in ``self.params`` order and shapes) into the layer.
 
         Before the first forward the layer is built from them (so the input size comes from the
-        weights); afterwards they are copied in place, keeping the arrays shared with the optimizer.
+        weights); afterwards they are copied in place, keeping the arrays shared with the optimizer. The
+        layer is marked ``loaded``: ``Trainer.fit(restart=True)`` then refuses to re-initialise it.
         """
         if self.first:
             self._build_from_params([np.array(p, copy=True) for p in params])
             self.first = False
+            self.loaded = True
             return
         if len(params) != len(self.params):
             raise ValueError(
@@ -114,6 +117,7 @@ class Layer:
                     f"received shape {np.shape(new)}"
                 )
             own[...] = new
+        self.loaded = True
 
     def _build_from_params(self, params: list[np.ndarray]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be built from parameters")

@@ -44,6 +44,11 @@ class NeuralNetwork:
         for layer, child in zip(self.layers, children, strict=True):
             layer.rng = np.random.default_rng(child)
             layer.first = True
+            layer.loaded = False
+
+    def loaded_layers(self) -> list[int]:
+        """Indices of the layers whose weights came from ``load_params`` (since the last ``reset``)."""
+        return [i for i, layer in enumerate(self.layers) if layer.loaded]
 
     def forward(self, x_batch: np.ndarray, inference: bool = False) -> np.ndarray:
         """Pass ``x_batch`` through every layer."""

@@ -16,6 +16,11 @@ the best loss starts at +inf, so the first evaluation always counts as an improv
 early stopping quit at the first evaluation of any loss above 1e9, e.g. an unscaled regression target);
 ``restart=True`` re-initialises the weights reproducibly from the network's seed instead of reseeding
 NumPy's global generator; the shuffle does not compound across epochs.
+
+Loaded weights: ``restart=True`` (the default, the book's) re-initialises every layer, which would silently
+throw away weights put in with ``Layer.load_params``. ``fit`` refuses that with a ``ValueError``: pass
+``restart=False`` to train from the loaded weights (the torch twin, ``PyTorchTrainer``, always trains the
+model as it is), or call ``net.reset()`` first to discard them on purpose.
 """
 
 from __future__ import annotations
@@ -80,6 +85,12 @@ class Trainer:
         if X_test.shape[0] != y_test.shape[0]:
             raise ValueError(f"y_test must have {X_test.shape[0]} rows like X_test; received {y_test.shape}")
 
+        if restart and (loaded := self.net.loaded_layers()):
+            raise ValueError(
+                f"Trainer.fit(restart=True) would re-initialise the weights loaded with load_params into layer(s) "
+                f"{loaded}; received restart=True: pass restart=False to train from the loaded weights, or call "
+                f"net.reset() first to discard them"
+            )
         self.optim.net = self.net
         self.optim._setup_decay(epochs)
         if restart:

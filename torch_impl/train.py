@@ -53,7 +53,7 @@ from data.progress import ProgressBar, TrainingHistory
 from ._validation import check_int, check_tensor, describe
 from .model import accepts_inference
 
-__all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy"]
+__all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy", "check_labels"]
 
 
 def _model_reference(model: nn.Module) -> tuple[torch.dtype, torch.device]:
@@ -126,6 +126,23 @@ def _loader_batches(
         raise ValueError(f"{name} must yield at least one batch; received an empty DataLoader")
 
 
+def check_labels(labels: Tensor, classes: int, name: str, ignore_index: int | None = None) -> None:
+    """Raise ``ValueError`` unless every integer class label is in ``[0, classes)`` (``ignore_index``, the
+    label ``nn.CrossEntropyLoss`` skips, is allowed too). Without it a label >= C raises a bare IndexError
+    inside ``nn.CrossEntropyLoss`` and silently counts as wrong in an accuracy."""
+    bad = (labels < 0) | (labels >= classes)
+    if ignore_index is not None:
+        bad &= labels != ignore_index
+    if bool(bad.any()):
+        index = tuple(int(i) for i in torch.nonzero(bad)[0])
+        where = ", ".join(str(i) for i in index)
+        allowed = f" or the ignore_index {ignore_index}" if ignore_index is not None else ""
+        raise ValueError(
+            f"{name} must be class labels in [0, {classes}) for {classes} classes{allowed}; {name}[{where}] is "
+            f"{int(labels[index])} ({int(bad.sum())} label(s) out of range)"
+        )
+
+
 def _rows_batches(X: Tensor, y: Tensor, order: Tensor, slices: list[slice]) -> Iterator[tuple[Tensor, Tensor]]:
     """``(X[rows], y[rows])`` for ``rows = order[s]``, each ``s`` in ``slices``."""
     for s in slices:
@@ -190,6 +207,12 @@ def accuracy(
                         f"model must return class scores [N, C] for N = {labels.shape[0]} rows; received "
                         f"{describe(scores)}"
                     )
+                if yb.dim() == 2 and yb.shape[1] != scores.shape[1]:
+                    raise ValueError(
+                        f"y must have one column per class ({scores.shape[1]} scores per row); received "
+                        f"{describe(yb)}"
+                    )
+                check_labels(labels, int(scores.shape[1]), "y")
                 correct += (scores.argmax(dim=1) == labels.to(scores.device)).sum()
                 total += int(labels.shape[0])
     finally:
@@ -239,7 +262,12 @@ class PyTorchTrainer:
     def _predict(self, x: Tensor, inference: bool) -> Tensor:
         return _predict_with(self.model, x, inference)
 
-    def _loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+    def _loss(self, prediction: Tensor, target: Tensor, name: str = "targets") -> Tensor:
+        """``criterion(prediction, target)`` checked to be a scalar; integer targets (class labels for
+        ``nn.CrossEntropyLoss``, classes on the prediction's dim 1) are checked to be in range first."""
+        if not target.is_floating_point() and prediction.dim() >= 2:
+            ignore = getattr(self.criterion, "ignore_index", None)
+            check_labels(target, int(prediction.shape[1]), name, ignore if isinstance(ignore, int) else None)
         loss = self.criterion(prediction, target)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise ValueError(f"criterion must return a scalar tensor; received {describe(loss)}")
@@ -251,7 +279,8 @@ class PyTorchTrainer:
         total: Tensor | None = None
         rows = 0
         for xb, yb in _loader_batches(loader, name, dtype, device):
-            loss = self._loss(self._predict(xb, inference=True), yb).detach().reshape(()) * xb.shape[0]
+            batch_loss = self._loss(self._predict(xb, inference=True), yb, f"{name} targets")
+            loss = batch_loss.detach().reshape(()) * xb.shape[0]
             total = loss if total is None else total + loss
             rows += int(xb.shape[0])
         return float(total) / rows if total is not None else float("nan")
@@ -337,7 +366,7 @@ class PyTorchTrainer:
 
         def validation_loss() -> float:
             if test_loader is None:
-                return float(self._loss(self._predict(X_te, inference=True), y_te))
+                return float(self._loss(self._predict(X_te, inference=True), y_te, "y_test"))
             return self._loader_loss(test_loader, "X_test")
 
         history = TrainingHistory()
@@ -354,7 +383,7 @@ class PyTorchTrainer:
                 batch_losses: list[Tensor] = []
                 for xb, yb in batches:
                     self.optim.zero_grad()
-                    loss = self._loss(self._predict(xb, inference=False), yb)
+                    loss = self._loss(self._predict(xb, inference=False), yb, "y_train (a shuffled batch)")
                     loss.backward()
                     self.optim.step()
                     batch_losses.append(loss.detach().reshape(()))

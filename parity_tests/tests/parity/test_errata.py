@@ -526,8 +526,14 @@ def test_erratum_restart_false_keeps_loaded_weights() -> None:
     # restart=False trains from the loaded weights.
     for got, want in zip(_first_weights(loaded_net(), restart=False), loaded, strict=True):
         np.testing.assert_array_equal(got, want)
-    # restart=True (the book's default) re-initialises: the loaded weights are not used...
-    fresh = _first_weights(loaded_net(), restart=True)
+    # restart=True (the book's default) would re-initialise, silently discarding the loaded weights: refused.
+    with pytest.raises(ValueError, match=r"loaded with load_params into layer\(s\) \[0, 1\]"):
+        _first_weights(loaded_net(), restart=True)
+    # After an explicit reset the loaded weights are discarded on purpose and restart re-initialises...
+    discarded = loaded_net()
+    discarded.reset()
+    assert discarded.loaded_layers() == []
+    fresh = _first_weights(discarded, restart=True)
     assert all(not np.array_equal(a, b) for a, b in zip(fresh, loaded, strict=True))
     # ...and the re-initialisation is reproducible: it is the seed's own initialisation every time.
     for a, b in zip(fresh, _first_weights(_two_layer_net(seed=7), restart=True), strict=True):

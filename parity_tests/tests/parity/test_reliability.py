@@ -199,3 +199,84 @@ def test_sequence_losses_reject_the_same_bad_targets(bad_row: list[float]) -> No
         scratch.SequenceSoftmaxCrossEntropy().forward(x, y)
     with pytest.raises(ValueError, match=pattern):
         ti.SequenceSoftmaxCrossEntropy()(torch.from_numpy(x), torch.from_numpy(y))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. Integer labels out of range: a clear ValueError, not a bare IndexError or a silent 0 accuracy
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _classifier() -> nn.Module:
+    linear = nn.Linear(4, 3, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(3, 4, generator=generator, dtype=torch.float64))
+        linear.bias.copy_(torch.randn(3, generator=generator, dtype=torch.float64))
+    return nn.Sequential(linear)
+
+
+@pytest.mark.parametrize("bad_label", [3, 7, -1])
+def test_torch_trainer_rejects_labels_out_of_range(bad_label: int) -> None:
+    rng = np.random.default_rng(1306)
+    X = rng.standard_normal((20, 4))
+    y = rng.integers(0, 3, 20)
+    y[5] = bad_label
+    model = _classifier()
+    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+    with pytest.raises(ValueError, match=r"y_train \(a shuffled batch\) must be class labels in \[0, 3\) .* is "):
+        trainer.fit(X, y, X, y, epochs=2, eval_every=1, verbose=False, progress=False)
+
+
+def test_torch_trainer_allows_cross_entropy_ignore_index() -> None:
+    rng = np.random.default_rng(1307)
+    X = rng.standard_normal((20, 4))
+    y = rng.integers(0, 3, 20)
+    y[5] = -100  # nn.CrossEntropyLoss's ignore_index: a legal label
+    model = _classifier()
+    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+    history = trainer.fit(X, y, X, y, epochs=2, eval_every=1, verbose=False, progress=False)
+    assert np.isfinite(history.train_losses).all()
+
+
+@pytest.mark.parametrize("bad_label", [3, -2])
+def test_accuracy_rejects_labels_out_of_range(bad_label: int) -> None:
+    rng = np.random.default_rng(1306)
+    X = rng.standard_normal((20, 4))
+    y = rng.integers(0, 3, 20)
+    assert 0.0 <= ti.accuracy(_classifier(), X, y) <= 1.0
+    y[7] = bad_label
+    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 3\) for 3 classes; y\[7\] is "):
+        ti.accuracy(_classifier(), X, y)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. Weights loaded with load_params are never silently discarded by fit(restart=True)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_fit_refuses_to_discard_loaded_weights_and_restart_false_trains_from_them() -> None:
+    rng = np.random.default_rng(1307)
+    X, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 1))
+    W, B = rng.standard_normal((3, 1)), rng.standard_normal((1, 1))
+
+    def loaded() -> scratch.NeuralNetwork:
+        net = scratch.NeuralNetwork([scratch.Dense(1)], scratch.MeanSquaredError(), seed=5)
+        net.layers[0].load_params([W, B])
+        return net
+
+    net = loaded()
+    with pytest.raises(ValueError, match=r"restart=True.*layer\(s\) \[0\].*restart=False.*net.reset\(\)"):
+        scratch.Trainer(net, scratch.SGD(0.01)).fit(X, y, X, y, epochs=1, eval_every=1, verbose=False)
+    np.testing.assert_array_equal(net.layers[0].params[0], W)  # untouched by the refused call
+
+    # restart=False trains from exactly the loaded weights: the first epoch's loss is theirs.
+    net = loaded()
+    first = float(np.sum((X @ W + B - y) ** 2) / len(X))
+    history = scratch.Trainer(net, scratch.SGD(1e-12)).fit(
+        X, y, X, y, epochs=1, eval_every=1, batch_size=16, restart=False, verbose=False
+    )
+    assert history.train_losses[0] == pytest.approx(first, rel=1e-12)
+
+    # reset() discards the loaded weights on purpose; then restart=True is allowed.
+    net.reset()
+    scratch.Trainer(net, scratch.SGD(0.01)).fit(X, y, X, y, epochs=1, eval_every=1, verbose=False)
