@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+#: The dtypes every scratch component computes in (the torch twins accept the same two).
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def _describe(x: Any) -> str:
     if isinstance(x, np.ndarray):
@@ -37,7 +40,7 @@ def check_float_array(
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of floats; received {_describe(x)}")
-    if x.dtype.kind != "f":
+    if x.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must have a floating-point dtype (float32 or float64); received dtype {x.dtype} "
             f"(convert with .astype(np.float64))"
@@ -45,12 +48,44 @@ def check_float_array(
     if ndim is not None and x.ndim != ndim:
         axes = f" {layout}" if layout else ""
         raise ValueError(f"{name} must be a {ndim}-D array{axes}; received shape {x.shape}")
-    if not allow_empty and (x.ndim == 0 or x.shape[0] == 0 or x.size == 0):
-        raise ValueError(f"{name} must be a non-empty batch; received shape {x.shape}")
+    if not allow_empty:
+        check_not_empty(x.shape, name, layout)
     if finite and not np.isfinite(x).all():
         bad = int(x.size - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
     return x
+
+
+def check_not_empty(shape: tuple[int, ...], name: str, layout: str | None = None) -> None:
+    """Raise ``ValueError`` for a 0-d shape or one with an empty axis, naming that axis.
+
+    ``layout`` (e.g. ``"[batch, time, features]"``) gives the axes their names: an empty axis 1 of
+    ``[batch, time, features]`` is reported as an empty time axis, not as an empty batch.
+    """
+    if len(shape) == 0:
+        raise ValueError(f"{name} must be a non-empty batch; received a 0-d array (a scalar), which has no batch axis")
+    if 0 not in shape:
+        return
+    axis = shape.index(0)
+    names = [part.strip() for part in layout.strip("[]").split(",")] if layout else []
+    label = names[axis] if len(names) == len(shape) else ("batch" if axis == 0 else "")
+    what = f"its {label} axis (axis {axis})" if label else f"axis {axis}"
+    if axis == 0:
+        raise ValueError(f"{name} must be a non-empty batch; received shape {shape}: {what} is empty")
+    raise ValueError(f"{name} must have at least one entry along every axis; received shape {shape}: {what} is empty")
+
+
+def check_dtype_matches(x: np.ndarray, name: str, reference: np.ndarray, what: str) -> None:
+    """Raise ``TypeError`` unless ``x`` has the dtype of ``reference`` (described by ``what``).
+
+    The package never casts silently between float32 and float64: the message names both dtypes and the
+    conversion, as the torch twins' ``check_matches`` does.
+    """
+    if x.dtype != reference.dtype:
+        raise TypeError(
+            f"{name} must have the dtype of {what} ({reference.dtype}); received dtype {x.dtype} "
+            f"(convert with .astype(np.{reference.dtype}))"
+        )
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:

@@ -10,14 +10,25 @@ An operation maps one input array to one output array and knows how to send a gr
     param_grad = (d output / d param)^T · output_grad                    (same shape as param)
 
 Subclasses implement ``_output(inference)``, ``_input_grad(output_grad)`` and, for parameters,
-``_param_grad(output_grad)``. Shapes are checked with ``ValueError``, never ``assert``.
+``_param_grad(output_grad)``. Shapes are checked with ``ValueError``, never ``assert``; dtypes with
+``TypeError``: a parameter operation computes in its parameter's dtype (float32 or float64) and refuses an
+input of the other one, and ``output_grad`` must have the output's dtype; nothing is cast silently.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_float_array
+from ._validation import check_dtype_matches, check_float_array
+
+
+def check_output_grad(output_grad: np.ndarray, output: np.ndarray, name: str) -> None:
+    """Raise unless ``output_grad`` is a float array with the shape and dtype of ``output`` (values may be
+    anything, inf included: a backward only propagates them)."""
+    check_float_array(output_grad, name, allow_empty=True, finite=False)
+    if output_grad.shape != output.shape:
+        raise ValueError(f"{name} must have the output's shape {output.shape}; received shape {output_grad.shape}")
+    check_dtype_matches(output_grad, name, output, "the output")
 
 
 class Operation:
@@ -46,12 +57,7 @@ class Operation:
         """Return the gradient of the loss with respect to the last ``input_``."""
         if not hasattr(self, "output"):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        check_float_array(output_grad, f"{type(self).__name__} output_grad", allow_empty=True, finite=False)
-        if output_grad.shape != self.output.shape:
-            raise ValueError(
-                f"{type(self).__name__} output_grad must have the output's shape {self.output.shape}; "
-                f"received shape {output_grad.shape}"
-            )
+        check_output_grad(output_grad, self.output, f"{type(self).__name__} output_grad")
         self.input_grad = self._input_grad(output_grad)
         return self.input_grad
 
@@ -69,6 +75,12 @@ class ParamOperation(Operation):
 
     def __init__(self, param: np.ndarray) -> None:
         self.param = check_float_array(param, f"{type(self).__name__} param")
+
+    def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
+        """Store ``input_`` (which must have the parameter's dtype) and return the output."""
+        self._check_input(input_)
+        check_dtype_matches(input_, f"{type(self).__name__} input_", self.param, "its parameter")
+        return self._forward(input_, inference)
 
     def backward(self, output_grad: np.ndarray) -> np.ndarray:
         """Compute ``input_grad`` and ``param_grad``; return ``input_grad``."""

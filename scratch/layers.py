@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_choice, check_float_array, check_int, check_keep_prob
+from ._validation import check_choice, check_dtype_matches, check_float_array, check_int, check_keep_prob
 from .activations import Linear
-from .base import Operation, ParamOperation
+from .base import Operation, ParamOperation, check_output_grad
 from .conv import ChannelBiasAdd, Conv2D_Op, conv_pads
 from .dropout import Dropout
 from .operations import BiasAdd, WeightMultiply
@@ -50,8 +50,13 @@ class Layer:
         check_float_array(input_, f"{type(self).__name__} input_")
 
     def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
-        """Run the operations in order; set up the parameters on the first call."""
+        """Run the operations in order; set up the parameters on the first call (in the input's dtype).
+
+        After set-up the input must have the parameters' dtype: a float32 network refuses a float64 batch
+        (and the other way round) with a ``TypeError`` instead of casting it."""
         self._check_input(input_)
+        if not self.first and self.params:
+            check_dtype_matches(input_, f"{type(self).__name__} input_", self.params[0], "the layer's parameters")
         if self.first:
             self._setup_layer(input_)
             self.first = False
@@ -68,11 +73,7 @@ class Layer:
         """Run the operations' backward passes in reverse; collect ``param_grads``."""
         if not hasattr(self, "output"):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        if output_grad.shape != self.output.shape:
-            raise ValueError(
-                f"{type(self).__name__} output_grad must have the output's shape {self.output.shape}; "
-                f"received shape {output_grad.shape}"
-            )
+        check_output_grad(output_grad, self.output, f"{type(self).__name__} output_grad")
         grad = output_grad
         for operation in reversed(self.operations):
             grad = operation.backward(grad)
@@ -100,7 +101,18 @@ class Layer:
         Before the first forward the layer is built from them (so the input size comes from the
         weights); afterwards they are copied in place, keeping the arrays shared with the optimizer. The
         layer is marked ``loaded``: ``Trainer.fit(restart=True)`` then refuses to re-initialise it.
+
+        The arrays must be float32 or float64 and all of one dtype; after set-up, of the layer's dtype (a
+        ``TypeError`` otherwise: loading never casts).
         """
+        if not isinstance(params, Sequence) or isinstance(params, np.ndarray):
+            raise TypeError(
+                f"{type(self).__name__}.load_params needs a list of arrays in params order; received "
+                f"{type(params).__name__}"
+            )
+        for i, new in enumerate(params):
+            check_float_array(new, f"{type(self).__name__}.load_params parameter {i}")
+            check_dtype_matches(new, f"{type(self).__name__}.load_params parameter {i}", params[0], "parameter 0")
         if self.first:
             self._build_from_params([np.array(p, copy=True) for p in params])
             self.first = False
@@ -116,6 +128,7 @@ class Layer:
                     f"{type(self).__name__}.load_params: parameter {i} must have shape {own.shape}; "
                     f"received shape {np.shape(new)}"
                 )
+            check_dtype_matches(new, f"{type(self).__name__}.load_params parameter {i}", own, "the layer's parameters")
             own[...] = new
         self.loaded = True
 

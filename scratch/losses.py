@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_float_array, check_one_hot, check_positive, check_same_shape
+from ._validation import check_dtype_matches, check_float_array, check_one_hot, check_positive, check_same_shape
 
 
 class Loss:
@@ -26,6 +26,7 @@ class Loss:
         check_float_array(prediction, f"{name} prediction")
         check_float_array(target, f"{name} target")
         check_same_shape(prediction, target, f"{name} prediction", f"{name} target")
+        check_dtype_matches(target, f"{name} target", prediction, "the prediction")
 
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
         """Store the arrays and return the loss value."""

@@ -74,7 +74,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _describe, check_choice, check_float_array, check_int, check_positive
+from ._validation import _describe, check_choice, check_dtype_matches, check_float_array, check_int, check_positive
+from .base import check_output_grad
 
 __all__ = ["GRULayer", "GRUNode", "LSTMLayer", "LSTMNode", "RNNLayer", "RNNNode"]
 
@@ -332,6 +333,7 @@ class _RecurrentLayer:
         new: ParamDict = {}
         for name, shape in shapes.items():
             arr = check_float_array(values[name], f"load_params[{name!r}]", ndim=2)
+            check_dtype_matches(arr, f"load_params[{name!r}]", values[first_name], f"load_params[{first_name!r}]")
             if arr.shape != shape:
                 raise ValueError(f"load_params[{name!r}] must have shape {shape}; received shape {arr.shape}")
             value = np.array(arr, copy=True)
@@ -374,6 +376,7 @@ class _RecurrentLayer:
         out = []
         for s, label in zip(states, labels, strict=True):
             s = check_float_array(s, f"{type(self).__name__} {label}", ndim=2, layout="[batch, hidden_size]")
+            check_dtype_matches(s, f"{type(self).__name__} {label}", np.empty(0, dtype), "x_seq")
             if s.shape != (N, H):
                 raise ValueError(
                     f"{type(self).__name__} {label} must have shape (batch, hidden_size) = {(N, H)}; "
@@ -392,6 +395,8 @@ class _RecurrentLayer:
                 f"{name} must have {self.input_size} features (the layer was built for them; the sequence length "
                 f"may change, the feature count may not); received shape {x.shape} with {x.shape[2]} features"
             )
+        if not self.first:
+            check_dtype_matches(x, name, self._v("W_v"), "the layer's parameters")
         return x
 
     def forward(self, x_seq: np.ndarray, initial_state: Any = None) -> np.ndarray:
@@ -418,11 +423,7 @@ class _RecurrentLayer:
         if not self._cache:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         G = check_float_array(output_grad, f"{type(self).__name__} output_grad", ndim=3, finite=False)
-        if G.shape != self.output.shape:
-            raise ValueError(
-                f"{type(self).__name__} output_grad must have the output's shape {self.output.shape}; "
-                f"received shape {G.shape}"
-            )
+        check_output_grad(G, self.output, f"{type(self).__name__} output_grad")
         N, T, n_out = G.shape
         H = self.hidden_size
         G2 = np.ascontiguousarray(G.transpose(1, 0, 2)).reshape(T * N, n_out)  # [N, T, O] -> [T, N, O] -> [T·N, O]

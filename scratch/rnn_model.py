@@ -43,7 +43,15 @@ import numpy as np
 from data.progress import ProgressBar
 from data.text import Vocabulary, load_text, next_char_batch
 
-from ._validation import _describe, check_choice, check_float_array, check_int, check_one_hot, check_positive
+from ._validation import (
+    _describe,
+    check_choice,
+    check_dtype_matches,
+    check_float_array,
+    check_int,
+    check_one_hot,
+    check_positive,
+)
 from .losses import Loss, SoftmaxCrossEntropy, book_cross_entropy_terms, softmax_and_log, target_log_likelihood
 from .optimizers import Optimizer
 from .rnn import GRULayer, LSTMLayer, RNNLayer
@@ -80,6 +88,7 @@ class SequenceSoftmaxCrossEntropy(Loss):
             raise ValueError(
                 f"{name} target must have the prediction's shape {prediction.shape}; received shape {target.shape}"
             )
+        check_dtype_matches(target, f"{name} target", prediction, "the prediction")
         if prediction.shape[2] < 2:
             raise ValueError(f"{name} needs at least 2 classes on the last axis; received shape {prediction.shape}")
         check_one_hot(target, f"{name} target")

@@ -17,6 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+#: The dtypes every torch_impl component computes in (the NumPy package accepts the same two).
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
 
 def describe(x: Any) -> str:
     """A short description of ``x`` for error messages."""
@@ -43,7 +46,7 @@ def check_tensor(
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of floats; received {describe(x)}")
-    if not x.is_floating_point():
+    if x.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must have a floating-point dtype (torch.float32 or torch.float64); received dtype "
             f"{x.dtype} (convert with .float() or .double())"
@@ -51,8 +54,8 @@ def check_tensor(
     if ndim is not None and x.dim() != ndim:
         axes = f" {layout}" if layout else ""
         raise ValueError(f"{name} must be a {ndim}-D tensor{axes}; received shape {tuple(x.shape)}")
-    if not allow_empty and (x.dim() == 0 or x.shape[0] == 0 or x.numel() == 0):
-        raise ValueError(f"{name} must be a non-empty batch; received shape {tuple(x.shape)}")
+    if not allow_empty:
+        check_not_empty(tuple(x.shape), name, layout)
     # Exact and cheap: any NaN/inf makes the sum non-finite; only then (or when a sum of large finite
     # values overflows) is the element-wise check run. A plain torch.isfinite(x).all() costs more than
     # many of the operations it guards.
@@ -60,6 +63,23 @@ def check_tensor(
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
     return x
+
+
+def check_not_empty(shape: tuple[int, ...], name: str, layout: str | None = None) -> None:
+    """Raise ``ValueError`` for a 0-d shape or one with an empty axis, naming that axis (the NumPy package's
+    wording): ``layout`` (e.g. ``"[batch, time, features]"``) names the axes, so an empty time axis is not
+    reported as an empty batch."""
+    if len(shape) == 0:
+        raise ValueError(f"{name} must be a non-empty batch; received a 0-d tensor (a scalar), which has no batch axis")
+    if 0 not in shape:
+        return
+    axis = shape.index(0)
+    names = [part.strip() for part in layout.strip("[]").split(",")] if layout else []
+    label = names[axis] if len(names) == len(shape) else ("batch" if axis == 0 else "")
+    what = f"its {label} axis (axis {axis})" if label else f"axis {axis}"
+    if axis == 0:
+        raise ValueError(f"{name} must be a non-empty batch; received shape {shape}: {what} is empty")
+    raise ValueError(f"{name} must have at least one entry along every axis; received shape {shape}: {what} is empty")
 
 
 def check_matches(x: Tensor, name: str, reference: Tensor, what: str) -> None:
