@@ -7,6 +7,7 @@ never use ``assert``, which disappears under ``python -O``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -156,3 +157,23 @@ def check_one_hot(target: np.ndarray, name: str) -> None:
             f"{name} must be one-hot on its last axis (each row 0s and exactly one 1); {name}[{where}] is "
             f"{target[index].tolist()}"
         )
+
+
+def check_output_finite(output: np.ndarray, owner: str, params: Callable[[], Mapping[str, np.ndarray]]) -> None:
+    """Raise ``ValueError`` if ``output`` (computed from finite inputs) is not finite, naming the cause: the
+    first non-finite parameter by name, else an overflow inside ``owner``. A NaN weight is reported as the
+    weight, not as the next layer's input (the torch twins' boundary check says the same). ``params`` is only
+    called on that failure path."""
+    if np.isfinite(output).all():
+        return
+    for name, value in params().items():
+        if not np.isfinite(value).all():
+            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            raise ValueError(
+                f"{owner} parameter {name} must contain only finite values; received {bad} NaN/inf value(s) "
+                f"(shape {value.shape})"
+            )
+    raise ValueError(
+        f"{owner} output must be finite for finite inputs and parameters; received NaN/inf: a value overflowed "
+        f"{output.dtype} (largest finite {np.finfo(output.dtype).max:.3g}) inside {owner}"
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_dtype_matches, check_float_array
+from ._validation import check_dtype_matches, check_float_array, check_output_finite
 
 
 def check_output_grad(output_grad: np.ndarray, output: np.ndarray, name: str) -> None:
@@ -43,9 +43,15 @@ class Operation:
         check_float_array(input_, f"{type(self).__name__} input_")
 
     def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
-        """Store ``input_`` and return the operation's output."""
+        """Store ``input_`` and return the operation's output (checked finite: see ``check_output_finite``)."""
         self._check_input(input_)
-        return self._forward(input_, inference)
+        out = self._forward(input_, inference)
+        check_output_finite(out, type(self).__name__, self._named_params)
+        return out
+
+    def _named_params(self) -> dict[str, np.ndarray]:
+        """The operation's parameters by name (none for a plain operation)."""
+        return {}
 
     def _forward(self, input_: np.ndarray, inference: bool) -> np.ndarray:
         """``forward`` without the input checks: for a ``Layer`` whose own checks already cover them."""
@@ -78,9 +84,12 @@ class ParamOperation(Operation):
 
     def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
         """Store ``input_`` (which must have the parameter's dtype) and return the output."""
-        self._check_input(input_)
+        check_float_array(input_, f"{type(self).__name__} input_", allow_empty=True, finite=False)
         check_dtype_matches(input_, f"{type(self).__name__} input_", self.param, "its parameter")
-        return self._forward(input_, inference)
+        return super().forward(input_, inference)
+
+    def _named_params(self) -> dict[str, np.ndarray]:
+        return {"param": self.param}
 
     def backward(self, output_grad: np.ndarray) -> np.ndarray:
         """Compute ``input_grad`` and ``param_grad``; return ``input_grad``."""

@@ -18,7 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_choice, check_dtype_matches, check_float_array, check_int, check_keep_prob
+from ._validation import (
+    check_choice,
+    check_dtype_matches,
+    check_float_array,
+    check_int,
+    check_keep_prob,
+    check_output_finite,
+)
 from .activations import Linear
 from .base import Operation, ParamOperation, check_output_grad
 from .conv import ChannelBiasAdd, Conv2D_Op, conv_pads
@@ -28,8 +35,13 @@ from .reshape import Flatten
 
 
 class Layer:
-    """A sequence of operations with lazily created parameters (the book's ``Layer``)."""
+    """A sequence of operations with lazily created parameters (the book's ``Layer``).
 
+    ``forward`` checks its input (type, dtype, finiteness, shape) and its output: a non-finite output from a
+    finite input names its cause, the first non-finite parameter (``param_names``) or an overflow.
+    """
+
+    param_names: tuple[str, ...] = ("W", "B")
     input_: np.ndarray
     output: np.ndarray
     input_grad: np.ndarray
@@ -66,6 +78,7 @@ class Layer:
         # for that shape, so they skip re-checking what flows between them.
         for operation in self.operations:
             out = operation._forward(out, inference)
+        check_output_finite(out, type(self).__name__, lambda: dict(zip(self.param_names, self.params, strict=False)))
         self.output = out
         return out
 

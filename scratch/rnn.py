@@ -74,7 +74,15 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _describe, check_choice, check_dtype_matches, check_float_array, check_int, check_positive
+from ._validation import (
+    _describe,
+    check_choice,
+    check_dtype_matches,
+    check_float_array,
+    check_int,
+    check_output_finite,
+    check_positive,
+)
 from .base import check_output_grad
 
 __all__ = ["GRULayer", "GRUNode", "LSTMLayer", "LSTMNode", "RNNLayer", "RNNNode"]
@@ -413,6 +421,7 @@ class _RecurrentLayer:
         # Output projection of every step in one matmul: [T·N, H] @ [H, O] -> [T·N, O] -> [T, N, O] -> [N, T, O].
         y_tm = H_tm.reshape(T * N, self.hidden_size) @ self._v("W_v") + self._v("B_v")
         y = np.ascontiguousarray(y_tm.reshape(T, N, -1).transpose(1, 0, 2))
+        check_output_finite(y, type(self).__name__, lambda: {name: p["value"] for name, p in self.params.items()})
         if self.hidden_state == "book":
             self._carry = [s.mean(axis=0, keepdims=True) for s in last]  # [N, H] -> (1, H), a constant
         self.output = y

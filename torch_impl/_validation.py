@@ -4,21 +4,101 @@ Every check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError
 or shape) with a message that names the argument, what was expected and what was received, in the same
 style as the NumPy package's checks. They never use ``assert``, which disappears under ``python -O``.
 
-Checking that a tensor is finite reads one boolean back from the tensor's device; on a GPU that is a
-synchronisation point, the price of a clear error instead of a silent NaN.
+Finiteness is checked at the boundary a user calls, not inside it. Checking that a tensor is finite reads
+one boolean back from the tensor's device (on a GPU a synchronisation point), so only the OUTERMOST
+``torch_impl`` forward in a call (the model, or a layer called on its own) checks that its inputs are finite
+and, once it has run, that its output is: ``boundary`` marks every component's ``forward``, and
+``check_tensor`` skips the finiteness read inside a nested component (types, dtypes, shapes and devices are
+metadata and are always checked). A non-finite output from finite inputs is diagnosed before it is reported:
+the first non-finite parameter by name (a NaN weight is reported as the weight, not as the next layer's input),
+else an overflow inside the component. Per forward that is two reads whatever the depth of the model, where
+every layer and activation used to read one.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 #: The dtypes every torch_impl component computes in (the NumPy package accepts the same two).
 FLOAT_DTYPES = (torch.float32, torch.float64)
+
+_calls = threading.local()  # .depth: how many torch_impl forwards are running in this thread
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _depth() -> int:
+    return int(getattr(_calls, "depth", 0))
+
+
+def _all_finite(tensors: list[Tensor]) -> bool:
+    """Whether every element of ``tensors`` is finite, with one read from the device in the common case.
+
+    Any NaN/inf makes a sum non-finite; only then (or when a sum of large finite values overflows) are the
+    elements checked one by one. A plain ``torch.isfinite(x).all()`` costs more than many of the operations
+    it guards.
+    """
+    tensors = [t.detach() for t in tensors if t.numel()]
+    if not tensors:
+        return True
+    sums = [t.sum() for t in tensors]
+    total = sums[0] if len(sums) == 1 else torch.stack([s.to(torch.float64) for s in sums]).sum()
+    if bool(torch.isfinite(total)):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def _diagnose_output(module: nn.Module, owner: str, outputs: list[Tensor]) -> None:
+    """Raise the clearest ``ValueError`` for a non-finite output of ``module`` computed from finite inputs."""
+    for name, param in module.named_parameters():
+        if param.is_floating_point() and not bool(torch.isfinite(param).all()):
+            bad = int((~torch.isfinite(param)).sum())
+            raise ValueError(
+                f"{owner} parameter {name} must contain only finite values; received {bad} NaN/inf value(s) "
+                f"(shape {tuple(param.shape)})"
+            )
+    for name, buffer in module.named_buffers():
+        if buffer.is_floating_point() and not bool(torch.isfinite(buffer).all()):
+            raise ValueError(f"{owner} state {name} must contain only finite values; received NaN/inf value(s)")
+    dtype = next((t.dtype for t in outputs), torch.float64)
+    raise ValueError(
+        f"{owner} output must be finite for finite inputs and parameters; received NaN/inf: a value overflowed "
+        f"{dtype} (largest finite {torch.finfo(dtype).max:.3g}) inside {owner}"
+    )
+
+
+def boundary(*, check_output: bool = True) -> Callable[[F], F]:
+    """Mark a component's ``forward``: when it is the outermost ``torch_impl`` forward running, the finiteness
+    checks of its inputs run (``check_tensor``) and, if ``check_output``, its output is checked afterwards
+    (diagnosed by ``_diagnose_output``). Nested inside another component, only metadata is checked."""
+
+    def decorate(forward: F) -> F:
+        @functools.wraps(forward)
+        def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            depth = _depth()
+            _calls.depth = depth + 1
+            try:
+                out = forward(self, *args, **kwargs)
+            finally:
+                _calls.depth = depth
+            if depth == 0 and check_output:
+                outputs = [t for t in (out if isinstance(out, tuple | list) else (out,)) if isinstance(t, Tensor)]
+                floats = [t for t in outputs if t.is_floating_point()]
+                if not _all_finite(floats):
+                    _diagnose_output(self, type(self).__name__, floats)
+            return out
+
+        wrapper.__dlfs_boundary__ = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def describe(x: Any) -> str:
@@ -56,10 +136,9 @@ def check_tensor(
         raise ValueError(f"{name} must be a {ndim}-D tensor{axes}; received shape {tuple(x.shape)}")
     if not allow_empty:
         check_not_empty(tuple(x.shape), name, layout)
-    # Exact and cheap: any NaN/inf makes the sum non-finite; only then (or when a sum of large finite
-    # values overflows) is the element-wise check run. A plain torch.isfinite(x).all() costs more than
-    # many of the operations it guards.
-    if finite and x.numel() and not bool(torch.isfinite(x.detach().sum())) and not bool(torch.isfinite(x).all()):
+    # Only at the boundary a user called (see the module docstring): inside a nested component the value was
+    # computed from checked inputs, and the outermost component checks the output.
+    if finite and _depth() <= 1 and not _all_finite([x]):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
     return x

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ._validation import check_tensor
+from ._validation import boundary, check_tensor
 
 __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh"]
 
@@ -24,6 +24,7 @@ __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh"]
 class _Activation(nn.Module):
     """Shared input check; subclasses implement ``_apply_fn``."""
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Validate ``x`` and apply the activation element-wise."""
         check_tensor(x, f"{type(self).__name__} input")

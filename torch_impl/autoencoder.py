@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_choice, check_generator, check_int, check_tensor, describe
+from ._validation import boundary, check_choice, check_generator, check_int, check_tensor, describe
 from .activations import Tanh
 from .conv import CONV_WEIGHT_INITS, ConvLayer
 from .layers import DenseLayer
@@ -133,6 +133,7 @@ class Encoder(_Base):
         self.conv2 = ConvLayer(c1, c2, k, activation=Tanh(), flatten=True, **self._conv_options)
         self.dense = DenseLayer(c2 * height * width, self.encoding_size, activation=Tanh(), **self._dense_options)
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """x ``[N, C, H, W]`` -> z ``[N, E]``."""
         _check_images(x, "Encoder input", self.image_shape)
@@ -169,6 +170,7 @@ class Decoder(_Base):
         self.conv1 = ConvLayer(c2, c1, k, activation=Tanh(), **self._conv_options)
         self.conv2 = ConvLayer(c1, channels, k, activation=Tanh(), **self._conv_options)
 
+    @boundary()
     def forward(self, z: Tensor, inference: bool = False) -> Tensor:
         """z ``[N, E]`` -> x̂ ``[N, C, H, W]``."""
         out = self.dense(z, inference=inference)  # checks z: 2-D, E features, dtype, finite
@@ -205,6 +207,7 @@ class Autoencoder(nn.Module):
         self.encoding_size = self.encoder.encoding_size
         self.image_shape = self.encoder.image_shape
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> tuple[Tensor, Tensor]:
         """x ``[N, C, H, W]`` -> (x̂ ``[N, C, H, W]``, z ``[N, E]``)."""
         _check_images(x, "Autoencoder input", self.image_shape)

@@ -39,6 +39,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import Tensor, nn
 
 from ._validation import (
+    boundary,
     check_choice,
     check_generator,
     check_int,
@@ -185,6 +186,7 @@ class Conv2DOp(nn.Module):
         k = self.kernel_size
         self.weight = nn.Parameter(torch.zeros(self.out_channels, self.in_channels, k, k, dtype=dtype, device=device))
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """``x`` ``[N, in_channels, H, W]`` -> ``[N, out_channels, H_out, W_out]``."""
         _check_conv_input(x, "Conv2DOp input", self.in_channels, self.kernel_size, self.padding, self.weight)
@@ -215,6 +217,7 @@ class ChannelBiasAdd(nn.Module):
         self.channels = check_int(channels, "channels", 1)
         self.bias = nn.Parameter(torch.zeros(self.channels, dtype=dtype, device=device))
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x + bias[None, :, None, None]``."""
         name = "ChannelBiasAdd input"
@@ -361,6 +364,7 @@ class ConvLayer(PyTorchLayer):
             normal_(bias, std, self.generator)
 
     # forward -------------------------------------------------------------------------------------------
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """``x`` ``[N, in_channels, H, W]`` -> ``[N, out_channels, H_out, W_out]`` (or flattened)."""
         name = f"{type(self).__name__} input"
@@ -465,6 +469,7 @@ class MNISTConvNet(PyTorchModel):
         self.dense1 = DenseLayer(28 * 28 * 7, 32, activation=Tanh(), dropout=0.8, **options)
         self.dense2 = DenseLayer(32, 10, **options)
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """``x`` ``[N, 1, 28, 28]`` -> logits ``[N, 10]``."""
         name = "MNISTConvNet input"

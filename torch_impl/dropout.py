@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_generator, check_keep_prob, check_tensor, describe
+from ._validation import boundary, check_generator, check_keep_prob, check_tensor, describe
 
 __all__ = ["BookDropout"]
 
@@ -73,6 +73,7 @@ class BookDropout(nn.Module):
         mask = torch.empty(x.shape, dtype=x.dtype, device=device).bernoulli_(self.keep_prob, generator=g)
         return mask.to(x.device)
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """Apply dropout to ``x`` (any shape); see the module docstring for the two modes."""
         check_tensor(x, "BookDropout input")

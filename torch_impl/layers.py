@@ -43,6 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from ._validation import (
+    boundary,
     check_choice,
     check_features,
     check_generator,
@@ -139,6 +140,7 @@ class DenseLayer(PyTorchLayer):
         normal_(weight, std, self.generator)
         normal_(bias, std, self.generator)
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """``x`` ``[batch, input_size]`` -> ``[batch, neurons]``; ``inference`` as in the module docstring."""
         name = f"{type(self).__name__} input"

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_matches, check_one_hot, check_positive, check_same_shape, check_tensor
+from ._validation import boundary, check_matches, check_one_hot, check_positive, check_same_shape, check_tensor
 
 __all__ = ["MeanSquaredError", "SoftmaxCrossEntropy", "target_log_likelihood"]
 
@@ -54,6 +54,7 @@ class MeanSquaredError(nn.Module):
         super().__init__()
         self.normalize = bool(normalize)
 
+    @boundary(check_output=False)
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         """Return the loss as a 0-d tensor."""
         _check_pair("MeanSquaredError", prediction, target)
@@ -104,6 +105,7 @@ class SoftmaxCrossEntropy(nn.Module):
             )
         check_one_hot(target, "SoftmaxCrossEntropy target")
 
+    @boundary(check_output=False)
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy as a 0-d tensor."""
         self._check(logits, target)

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 
 from torch import Tensor, nn
 
-from ._validation import check_module, check_tensor
+from ._validation import boundary, check_module, check_tensor
 from .layers import PyTorchLayer
 
 __all__ = ["PyTorchModel", "SequentialModel", "accepts_inference"]
@@ -50,6 +50,7 @@ class SequentialModel(PyTorchModel):
             check_module(layer, f"layers[{i}]", "Dense(13, 1)")
         self.layers = nn.ModuleList(layers)
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """Pass ``x`` through every layer in order."""
         check_tensor(x, "SequentialModel input")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_features, check_int, check_matches, check_tensor
+from ._validation import boundary, check_features, check_int, check_matches, check_tensor
 
 __all__ = ["BiasAdd", "WeightMultiply"]
 
@@ -37,6 +37,7 @@ class WeightMultiply(nn.Module):
         self.out_features = check_int(out_features, "out_features", 1)
         self.weight = nn.Parameter(torch.zeros(self.out_features, self.in_features, dtype=dtype, device=device))
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x @ weight.T`` for ``x`` of shape ``[batch, in_features]``."""
         check_tensor(x, "WeightMultiply input", 2, "[batch, in_features]")
@@ -62,6 +63,7 @@ class BiasAdd(nn.Module):
         self.features = check_int(features, "features", 1)
         self.bias = nn.Parameter(torch.zeros(self.features, dtype=dtype, device=device))
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x + bias`` for ``x`` of shape ``[batch, features]``."""
         check_tensor(x, "BiasAdd input", 2, "[batch, features]")

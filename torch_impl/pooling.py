@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import Tensor, nn
 
-from ._validation import check_int, check_tensor
+from ._validation import boundary, check_int, check_tensor
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
 
@@ -56,6 +56,7 @@ class _Pool2D(nn.Module):
 class MaxPool2D(_Pool2D):
     """Max pooling, ``F.max_pool2d(x, kernel_size, stride)`` (ties: the first maximum gets the gradient)."""
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """``x`` ``[N, C, H, W]`` -> ``[N, C, H_out, W_out]``."""
         self._check(x)
@@ -65,6 +66,7 @@ class MaxPool2D(_Pool2D):
 class AvgPool2D(_Pool2D):
     """Average pooling, ``F.avg_pool2d(x, kernel_size, stride)``."""
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """``x`` ``[N, C, H, W]`` -> ``[N, C, H_out, W_out]``."""
         self._check(x)

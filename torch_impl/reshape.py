@@ -16,7 +16,7 @@ from numbers import Integral
 
 from torch import Tensor, nn
 
-from ._validation import check_int, check_tensor, describe
+from ._validation import boundary, check_int, check_tensor, describe
 
 __all__ = ["Flatten", "Reshape"]
 
@@ -24,6 +24,7 @@ __all__ = ["Flatten", "Reshape"]
 class Flatten(nn.Module):
     """``[N, ...] -> [N, prod(...)]``, the torch twin of ``scratch.Flatten`` (``nn.Flatten()`` checked)."""
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Flatten every axis after the batch axis."""
         name = "Flatten input"
@@ -53,6 +54,7 @@ class Reshape(nn.Module):
         self.shape = tuple(check_int(d, f"shape[{i}]", 1) for i, d in enumerate(dims))
         self.size = math.prod(self.shape)
 
+    @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x.reshape(N, *shape)``."""
         name = "Reshape input"

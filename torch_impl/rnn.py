@@ -73,6 +73,7 @@ from torch.optim import Optimizer
 from data.progress import ProgressBar
 
 from ._validation import (
+    boundary,
     check_choice,
     check_generator,
     check_int,
@@ -173,6 +174,7 @@ class ResetBeforeGRU(nn.Module):
         for p in self.parameters():
             _uniform_(p, bound, generator)
 
+    @boundary()
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Run ``x [N, T, V]`` from ``h0 [1, N, H]`` (zeros if ``None``); return ``(out [N, T, H], h_n [1, N, H])``."""
         name = "ResetBeforeGRU input"
@@ -367,6 +369,7 @@ class _RecurrentLayer(PyTorchLayer):
     def _run(self, x: Tensor, states: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         """``(h_1 .. h_T [N, T, H], last states each [1, N, H])``."""
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False, initial_state: Any = None) -> Tensor:
         """``x [N, T, V] -> y [N, T, O]``: recurrence, per-step ``fc``, dropout; see the module docstring."""
         x = self._check_seq(x)
@@ -501,6 +504,7 @@ class SequenceSoftmaxCrossEntropy(nn.Module):
         super().__init__()
         self.reduction = check_choice(reduction, "reduction", ("sum", "mean"))
 
+    @boundary(check_output=False)
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         """Return the loss as a 0-d tensor."""
         owner = "SequenceSoftmaxCrossEntropy"
@@ -562,6 +566,7 @@ class NextCharacterModel(PyTorchModel):
             single_bias=single_bias,
         )
 
+    @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """One-hot ``x [N, T, V]`` -> logits ``[N, V, T]``."""
         out: Tensor = self.lstm(x, inference=inference)

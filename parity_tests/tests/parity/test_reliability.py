@@ -9,6 +9,7 @@ sequence losses agreeing on bad targets.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -138,9 +139,9 @@ SPREADS = [
 
 
 @pytest.mark.parametrize(("dtype", "big"), SPREADS)
-def test_softmax_cross_entropy_finite_when_the_logit_spread_overflows(dtype: type, big: float) -> None:
-    x = np.array([[big, -big, 0.0], [0.5, -big, big], [1.0, 2.0, 3.0]], dtype=dtype)
-    y = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0]], dtype=dtype)
+def test_softmax_cross_entropy_finite_when_the_logit_spread_overflows(dtype: np.dtype, big: float) -> None:
+    x: np.ndarray = np.array([[big, -big, 0.0], [0.5, -big, big], [1.0, 2.0, 3.0]], dtype=dtype)
+    y: np.ndarray = np.array([[0, 0, 1], [0, 0, 1], [1, 0, 0]], dtype=dtype)
     labels = torch.tensor([2, 2, 0])
     want = torch.nn.functional.cross_entropy(torch.from_numpy(x), labels)
     assert torch.isfinite(want)
@@ -162,8 +163,8 @@ def test_softmax_cross_entropy_finite_when_the_logit_spread_overflows(dtype: typ
 
 
 @pytest.mark.parametrize(("dtype", "big"), SPREADS)
-def test_sequence_cross_entropy_finite_when_the_logit_spread_overflows(dtype: type, big: float) -> None:
-    x = np.array([[[big, -big, 0.0], [0.5, -big, big]], [[1.0, 2.0, 3.0], [-big, big, 0.0]]], dtype=dtype)
+def test_sequence_cross_entropy_finite_when_the_logit_spread_overflows(dtype: np.dtype, big: float) -> None:
+    x: np.ndarray = np.array([[[big, -big, 0.0], [0.5, -big, big]], [[1.0, 2.0, 3.0], [-big, big, 0.0]]], dtype=dtype)
     y = np.zeros_like(x)
     y[0, 0, 2] = y[0, 1, 2] = y[1, 0, 0] = y[1, 1, 1] = 1
     for reduction in ("sum", "mean"):
@@ -280,3 +281,171 @@ def test_fit_refuses_to_discard_loaded_weights_and_restart_false_trains_from_the
     # reset() discards the loaded weights on purpose; then restart=True is allowed.
     net.reset()
     scratch.Trainer(net, scratch.SGD(0.01)).fit(X, y, X, y, epochs=1, eval_every=1, verbose=False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. One dtype policy: float32 or float64, never cast silently, refused with both dtypes named
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _f64(*shape: int) -> np.ndarray:
+    return np.random.default_rng(1302).standard_normal(shape)
+
+
+def _dense_built_f64() -> scratch.Dense:
+    layer = scratch.Dense(3)
+    layer.forward(_f64(4, 5))
+    return layer
+
+
+def _lstm_built_f64() -> scratch.LSTMLayer:
+    layer = scratch.LSTMLayer(hidden_size=4, output_size=3)
+    layer.forward(_f64(2, 3, 5))
+    return layer
+
+
+def _net_built_f32() -> scratch.NeuralNetwork:
+    net = scratch.NeuralNetwork([scratch.Dense(3), scratch.Dense(1)], scratch.MeanSquaredError())
+    net.forward(_f64(4, 5).astype(np.float32))
+    return net
+
+
+SCRATCH_DTYPE_CASES = [
+    pytest.param(lambda: _dense_built_f64().forward(_f64(4, 5).astype(np.float32)), id="Dense-f32-into-f64"),
+    pytest.param(
+        lambda: scratch.Conv2D_Op(_f64(2, 3, 3, 3)).forward(_f64(2, 2, 5, 5).astype(np.float32)), id="Conv2D_Op-f32"
+    ),
+    pytest.param(lambda: _lstm_built_f64().forward(_f64(2, 3, 5).astype(np.float32)), id="LSTM-f32-into-f64"),
+    pytest.param(lambda: _net_built_f32().train_batch(_f64(4, 5), _f64(4, 1)), id="f32-net-trained-on-f64"),
+    pytest.param(lambda: scratch.MeanSquaredError().forward(_f64(4, 1), _f64(4, 1).astype(np.float32)), id="MSE"),
+    pytest.param(lambda: _dense_built_f64().backward(_f64(4, 3).astype(np.float32)), id="Dense-f32-output_grad"),
+    pytest.param(
+        lambda: _dense_built_f64().load_params([_f64(5, 3).astype(np.float32), _f64(1, 3).astype(np.float32)]),
+        id="load_params-f32-into-f64",
+    ),
+]
+
+
+@pytest.mark.parametrize("call", SCRATCH_DTYPE_CASES)
+def test_scratch_refuses_mixed_dtypes(call: Callable[[], object]) -> None:
+    with pytest.raises(TypeError, match=r"must have the dtype of .* \((float64|float32)\); received dtype (float32|float64) \(convert with \.astype\(np\.float(64|32)\)\)"):  # noqa: E501
+        call()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_both_refuse_dtypes_other_than_float32_and_float64(dtype: type) -> None:
+    x: np.ndarray = _f64(4, 5).astype(dtype)
+    with pytest.raises(TypeError, match=r"Dense input_ must have a floating-point dtype \(float32 or float64\)"):
+        scratch.Dense(3).forward(x)
+    if dtype is np.float16:
+        layer = ti.Dense(5, 3, dtype=torch.float64)
+        with pytest.raises(TypeError, match=r"Dense input must have a floating-point dtype \(torch.float32 or"):
+            layer(torch.from_numpy(x))
+        with pytest.raises(TypeError, match=r"Dense input must have a floating-point dtype"):
+            layer(torch.from_numpy(x).to(torch.bfloat16))
+
+
+def test_torch_refuses_the_same_mixed_dtypes() -> None:
+    layer = ti.Dense(5, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"must have the dtype of the layer's weight \(torch.float64\); received"):
+        layer(torch.from_numpy(_f64(4, 5).astype(np.float32)))
+    with pytest.raises(TypeError, match=r"target must have the dtype of the prediction \(torch.float64\)"):
+        ti.MeanSquaredError()(torch.from_numpy(_f64(4, 1)), torch.from_numpy(_f64(4, 1).astype(np.float32)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 9. and 10. Validation before use, messages that name the right thing
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0, 3.0]] * 4, None, "grad"], ids=["list", "None", "str"])
+def test_layer_backward_validates_output_grad_before_reading_it(bad: object) -> None:
+    layer = _dense_built_f64()
+    with pytest.raises(TypeError, match=r"Dense output_grad must be a numpy.ndarray of floats; received"):
+        layer.backward(bad)  # type: ignore[arg-type]
+
+
+def test_empty_time_axis_is_named_in_both() -> None:
+    pattern = r"x_seq must have at least one entry along every axis; received shape \(2, 0, 5\): its time axis"
+    with pytest.raises(ValueError, match=pattern):
+        scratch.LSTMLayer(hidden_size=4, output_size=3).forward(np.zeros((2, 0, 5)))
+    layer = ti.LSTMLayer(None, 5, 4, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"at least one entry along every axis; received shape \(2, 0, 5\): its time"):
+        layer(torch.zeros(2, 0, 5, dtype=torch.float64))
+
+
+def test_empty_feature_axis_is_named_in_both() -> None:
+    with pytest.raises(ValueError, match=r"Dense input_ .* received shape \(4, 0\): its features axis \(axis 1\)"):
+        scratch.Dense(3).forward(np.zeros((4, 0)))
+    with pytest.raises(ValueError, match=r"received shape \(4, 0\): its features axis \(axis 1\) is empty"):
+        ti.Dense(5, 3, dtype=torch.float64)(torch.zeros(4, 0, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"must be a non-empty batch; received shape \(0, 5\): its batch axis"):
+        scratch.Dense(3).forward(np.zeros((0, 5)))
+
+
+def test_a_nan_weight_is_reported_as_the_weight_in_both() -> None:
+    x = _f64(4, 5)
+    net = scratch.NeuralNetwork([scratch.Dense(3, scratch.Sigmoid()), scratch.Dense(1)], scratch.MeanSquaredError())
+    net.forward(x)
+    net.layers[0].params[0][1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"Dense parameter W must contain only finite values; received 1 NaN/inf"):
+        net.forward(x)
+
+    model = ti.SequentialModel(ti.Dense(5, 3, ti.Sigmoid(), dtype=torch.float64), ti.Dense(3, 1, dtype=torch.float64))
+    first = model.layers[0]
+    assert isinstance(first, ti.Dense)
+    with torch.no_grad():
+        first.linear.weight[2, 1] = float("nan")
+    pattern = r"SequentialModel parameter layers.0.linear.weight must contain only finite values; received 1 NaN/inf"
+    with pytest.raises(ValueError, match=pattern):
+        model(torch.from_numpy(x))
+    with pytest.raises(ValueError, match=r"^Dense parameter linear.weight must contain only finite values"):
+        first(torch.from_numpy(x))  # called on its own, the layer is the boundary
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in matmul:RuntimeWarning")  # NumPy's own note, then ours
+def test_an_overflow_inside_is_reported_as_an_overflow_in_both() -> None:
+    x = np.full((2, 3), 3e38, dtype=np.float32)
+    W, B = np.ones((3, 2), np.float32), np.ones((1, 2), np.float32)
+    layer = scratch.Dense(2)
+    layer.load_params([W, B])
+    with pytest.raises(ValueError, match=r"Dense output must be finite for finite inputs and parameters.*overflowed"):
+        layer.forward(x)
+    twin = ti.Dense(3, 2, dtype=torch.float32)
+    twin.load_state_dict({"linear.weight": torch.from_numpy(W.T.copy()), "linear.bias": torch.from_numpy(B[0])})
+    with pytest.raises(ValueError, match=r"Dense output must be finite for finite inputs and parameters.*overflowed"):
+        twin(torch.from_numpy(x))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 11. Finiteness is read at the boundary a user calls, not once per nested layer (a GPU sync each)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _count_finite_reads(monkeypatch: pytest.MonkeyPatch, call: Callable[[], object]) -> int:
+    count = [0]
+    original = torch.isfinite
+
+    def counting(t: torch.Tensor) -> torch.Tensor:
+        count[0] += 1
+        return original(t)
+
+    monkeypatch.setattr(torch, "isfinite", counting)
+    with torch.no_grad():
+        call()
+    monkeypatch.setattr(torch, "isfinite", original)
+    return count[0]
+
+
+def test_a_deep_model_reads_finiteness_twice_per_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(11)
+    layers = [ti.Dense(8, 8, ti.Tanh(), dtype=torch.float64, generator=g) for _ in range(6)]
+    model = ti.SequentialModel(*layers, ti.Dense(8, 1, dtype=torch.float64, generator=g))
+    x = torch.randn(16, 8, dtype=torch.float64, generator=g)
+    # 7 layers and 6 activations: 14 components, each used to read once; now the input and the output.
+    assert _count_finite_reads(monkeypatch, lambda: model(x)) == 2
+    assert _count_finite_reads(monkeypatch, lambda: layers[0](x)) == 2  # a layer called alone is a boundary
+    x_bad = x.clone()
+    x_bad[3, 4] = float("inf")
+    with pytest.raises(ValueError, match=r"SequentialModel input must contain only finite values; received 1"):
+        model(x_bad)
