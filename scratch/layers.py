@@ -195,7 +195,7 @@ class Dense(Layer):
         check_float_array(input_, "Dense input_", ndim=2, layout="[batch, features]")
         if not self.first and input_.shape[1] != self.params[0].shape[0]:
             raise ValueError(
-                f"Dense layer was set up for {self.params[0].shape[0]} input features; received input of "
+                f"Dense input_ must have {self.params[0].shape[0]} features (the layer was set up for them); received "
                 f"shape {input_.shape}"
             )
 
@@ -301,7 +301,8 @@ class Conv2D(Layer):
             in_channels = self.params[0].shape[0]
             if input_.shape[1] != in_channels:
                 raise ValueError(
-                    f"Conv2D layer was set up for {in_channels} input channels; received input of shape {input_.shape}"
+                    f"Conv2D input_ must have {in_channels} channels (the layer was set up for them); received input "
+                    f"of shape {input_.shape}"
                 )
         k = self.param_size
         before, after = self.pads

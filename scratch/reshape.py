@@ -50,7 +50,9 @@ class Reshape(Operation):
     """``[N, prod(shape)] -> [N, *shape]`` in C order: the inverse of ``Flatten``.
 
         forward:   Y = X.reshape(N, *shape)
-        backward:  dL/dX = G.reshape(N, prod(shape))
+        backward:  dL/dX = G.reshape(X.shape)
+
+    Like the torch twin, any input ``[N, ...]`` whose samples hold ``prod(shape)`` values is accepted.
 
     ``shape`` is a positive integer or a sequence of positive integers (e.g. ``(1, 28, 28)``).
     """
@@ -70,11 +72,13 @@ class Reshape(Operation):
         self.size = math.prod(self.shape)
 
     def _check_input(self, input_: np.ndarray) -> None:
-        check_float_array(input_, "Reshape input_", ndim=2, layout="[batch, features]")
-        if input_.shape[1] != self.size:
+        check_float_array(input_, "Reshape input_")
+        per_sample = math.prod(input_.shape[1:]) if input_.ndim >= 2 else 0
+        if input_.ndim < 2 or per_sample != self.size:
             raise ValueError(
-                f"Reshape input_ must have {self.size} features to become shape {self.shape} "
-                f"({' x '.join(map(str, self.shape))} = {self.size}); received shape {input_.shape}"
+                f"Reshape input_ must have {self.size} values per sample to become shape {self.shape} "
+                f"({' x '.join(map(str, self.shape))} = {self.size}, e.g. shape [batch, {self.size}]); "
+                f"received shape {input_.shape}"
             )
 
     def _output(self, inference: bool) -> np.ndarray:

@@ -11,7 +11,10 @@ A ``ComponentSpec`` is everything the generated tests and the report need to kno
 - ``fd_check``: scratch's backward against central differences (float64), the third oracle;
 - ``errors``: bad inputs, each raised in both implementations with the same exception type and message
   pattern;
-- ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step).
+- ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step);
+- ``fuzz``: forward-only entry points (and constructor arguments) for the property-based bad-input suite,
+  which mutates a valid problem's inputs (shapes, dtypes, NaN/inf, empty axes, non-arrays) and requires a
+  clean ``ValueError``/``TypeError`` from both implementations, or the same finite result from both.
 
 The builders below (``operation_spec``, ``loss_spec``) fill most of those fields for Operations, Layers
 and Losses. Torch is imported inside the torch-side callables only, so the numpy-only sessions can
@@ -73,6 +76,46 @@ class ErrorCase:
 
 
 @dataclass(frozen=True)
+class Argument:
+    """A constructor argument for the fuzz suite: ``scratch(value)`` / ``torch(value)`` build the component
+    with ``value`` for it. ``kind`` names its valid range (``positive_int``, ``keep_prob``, ``positive_real``,
+    ``choice``); the suite draws values outside it. ``choices`` are the valid values of a ``choice`` and extra
+    valid values of the other kinds (``None`` for an optional stride)."""
+
+    name: str
+    kind: str
+    scratch: Callable[[Any], Any]
+    torch: Callable[[Any], Any]
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fuzz:
+    """Forward-only entry points for the bad-input fuzz suite.
+
+    ``scratch(problem)`` / ``torch(problem)`` build the component from ``problem.params`` and run its forward on
+    ``problem.inputs`` (values there may be anything the suite substitutes: wrong shapes or dtypes, NaN, lists),
+    returning the output as an array (torch: a tensor). ``inputs`` names the inputs a user passes.
+    ``backward_scratch(problem, upstream)`` runs a valid forward, then ``backward(upstream)`` (scratch only: on
+    the torch side the backward is autograd's ``Tensor.backward``). ``arguments`` are constructor arguments.
+    """
+
+    scratch: Callable[[Problem], Any]
+    torch: Callable[[Problem], Any]
+    inputs: tuple[str, ...]
+    backward_scratch: Callable[[Problem, Any], Any] | None = None
+    arguments: tuple[Argument, ...] = ()
+
+
+def as_torch_input(value: Any, requires_grad: bool = False) -> Any:
+    """An ndarray as a tensor on the parity device (gradients only for floating dtypes); anything else as is,
+    so that a fuzzed list or ``None`` reaches the component itself."""
+    if isinstance(value, np.ndarray):
+        return to_tensor(value, requires_grad=requires_grad and value.dtype.kind == "f")
+    return value
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
     """Everything the generated tests and the report know about one component."""
 
@@ -93,6 +136,7 @@ class ComponentSpec:
     dtypes: tuple[str, ...] = ("float64", "float32")
     notes: str = ""
     slow: bool = False  # whole-training cases: kept out of the benchmark-free quick paths
+    fuzz: Fuzz | None = None
 
     def case(self, name: str) -> Case:
         for case in self.cases:
@@ -129,6 +173,7 @@ def operation_spec(
     errors: tuple[ErrorCase, ...] = (),
     bench: tuple[Case, ...] = (),
     notes: str = "",
+    arguments: tuple[Argument, ...] = (),
 ) -> ComponentSpec:
     """A spec for an Operation or Layer: ``forward(x)`` then ``backward(G)`` with a random G.
 
@@ -188,6 +233,26 @@ def operation_spec(
             raise ValueError("operation specs need an upstream gradient")
         return check_gradients(component, problem.inputs["x"], problem.upstream, eps=FD_EPS)
 
+    def forward_scratch(problem: Problem) -> Any:
+        return build_scratch(problem).forward(problem.inputs["x"], problem.case.get("inference", False))
+
+    def load_torch(problem: Problem) -> Any:
+        module = build_torch(problem).to(torch_device())
+        if converter is not None:
+            module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()})
+        module.train(not problem.case.get("inference", False))
+        return module
+
+    def forward_torch(problem: Problem) -> Any:
+        module = load_torch(problem)
+        x = as_torch_input(problem.inputs["x"])
+        return torch_call(module, x, problem) if torch_call else module(x)
+
+    def backward_scratch(problem: Problem, upstream: Any) -> Any:
+        component = build_scratch(problem)
+        component.forward(problem.inputs["x"], problem.case.get("inference", False))
+        return component.backward(upstream)
+
     def bench_scratch(problem: Problem) -> Callable[[], Any]:
         component = build_scratch(problem)
         x, g = problem.inputs["x"], problem.upstream
@@ -230,6 +295,7 @@ def operation_spec(
         bench_scratch=bench_scratch,
         bench_torch=bench_torch,
         notes=notes,
+        fuzz=Fuzz(forward_scratch, forward_torch, ("x",), backward_scratch, arguments),
     )
 
 
@@ -251,6 +317,7 @@ def loss_spec(
     errors: tuple[ErrorCase, ...] = (),
     bench: tuple[Case, ...] = (),
     notes: str = "",
+    arguments: tuple[Argument, ...] = (),
 ) -> ComponentSpec:
     """A spec for a Loss: results ``value`` (the loss) and ``grad:prediction`` (dL/dprediction).
 
@@ -272,6 +339,13 @@ def loss_spec(
         value = loss(p, to_tensor(problem.inputs["target"]))
         value.backward()
         return {"value": to_numpy(value), "grad:prediction": to_numpy(p.grad)}
+
+    def forward_scratch(problem: Problem) -> Any:
+        return build_scratch(problem.case).forward(problem.inputs["prediction"], problem.inputs["target"])
+
+    def forward_torch(problem: Problem) -> Any:
+        loss = build_torch(problem.case)
+        return loss(as_torch_input(problem.inputs["prediction"]), as_torch_input(problem.inputs["target"]))
 
     def fd_check(problem: Problem) -> GradCheckResult:
         return check_loss_gradient(
@@ -315,4 +389,5 @@ def loss_spec(
         bench_scratch=bench_scratch,
         bench_torch=bench_torch,
         notes=notes,
+        fuzz=Fuzz(forward_scratch, forward_torch, ("prediction", "target"), None, arguments),
     )

@@ -18,7 +18,7 @@ import scratch
 from ..converters import CHANNEL_BIAS_ADD, CONV2D, CONV2D_BIAS, CONV2D_OP, DENSE, combine
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Case, ComponentSpec, ErrorCase, Problem, operation_spec
+from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, operation_spec
 from .training import training_spec
 
 
@@ -311,6 +311,22 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
         build_torch=_torch_layer,
         prepare=_layer_mask,
         torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+        arguments=(
+            Argument("out_channels", "positive_int", lambda v: scratch.Conv2D(v, 3), lambda v: _ti().Conv2D(2, v, 3)),
+            Argument("param_size", "positive_int", lambda v: scratch.Conv2D(4, v), lambda v: _ti().Conv2D(2, 4, v)),
+            Argument(
+                "stride",
+                "positive_int",
+                lambda v: scratch.Conv2D(4, 3, stride=v),
+                lambda v: _ti().Conv2D(2, 4, 3, stride=v),
+            ),
+            Argument(
+                "dropout",
+                "keep_prob",
+                lambda v: scratch.Conv2D(4, 3, dropout=v),
+                lambda v: _ti().Conv2D(2, 4, 3, dropout=v),
+            ),
+        ),
         bench=()
         if bias
         else (
@@ -394,6 +410,18 @@ def _pool_spec(name: str) -> ComponentSpec:
         build_torch=build_torch,
         prepare=_relu_ties,
         bench=(Case("N32-16ch-28x28-k2", {"shape": (32, 16, 28, 28), "k": 2}),),
+        arguments=(
+            Argument(
+                "kernel_size", "positive_int", lambda v: getattr(scratch, name)(v), lambda v: getattr(_ti(), name)(v)
+            ),
+            Argument(
+                "stride",
+                "positive_int",
+                lambda v: getattr(scratch, name)(2, v),
+                lambda v: getattr(_ti(), name)(2, v),
+                choices=(None,),
+            ),
+        ),
         errors=(
             ErrorCase(
                 "window-larger-than-input",

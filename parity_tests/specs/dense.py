@@ -11,7 +11,7 @@ import scratch
 from ..converters import BIAS_ADD, DENSE, WEIGHT_MULTIPLY
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Case, ComponentSpec, ErrorCase, Problem, operation_spec
+from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, operation_spec
 
 ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU")
 
@@ -166,6 +166,22 @@ DENSE_SPEC = operation_spec(
     build_torch=_torch_dense,
     prepare=_dense_mask,
     torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+    arguments=(
+        Argument("neurons", "positive_int", lambda v: scratch.Dense(v), lambda v: _torch_impl().Dense(5, v)),
+        Argument(
+            "dropout",
+            "keep_prob",
+            lambda v: scratch.Dense(3, dropout=v),
+            lambda v: _torch_impl().Dense(5, 3, dropout=v),
+        ),
+        Argument(
+            "weight_init",
+            "choice",
+            lambda v: scratch.Dense(3, weight_init=v),
+            lambda v: _torch_impl().Dense(5, 3, weight_init=v),
+            choices=("standard", "glorot", "torch"),
+        ),
+    ),
     bench=(
         Case("N64-784x256", {"n": 64, "fin": 784, "fout": 256, "act": "Linear"}),
         Case("N256-1024x1024", {"n": 256, "fin": 1024, "fout": 1024, "act": "Linear"}),

@@ -10,7 +10,7 @@ import scratch
 
 from ..harness import to_tensor
 from ._inputs import seq, tensor
-from .base import Case, ErrorCase, Problem, operation_spec
+from .base import Argument, Case, ErrorCase, Problem, operation_spec
 
 
 def _torch_impl() -> Any:
@@ -63,6 +63,9 @@ SPECS = (
         build_torch=_torch,
         prepare=_mask,
         bench=(Case("N256x1024", {"shape": (256, 1024), "keep": 0.8, "inverted": False}),),
+        arguments=(
+            Argument("keep_prob", "keep_prob", lambda v: scratch.Dropout(v), lambda v: _torch_impl().BookDropout(v)),
+        ),
         errors=(
             ErrorCase(
                 "keep-prob-zero",

@@ -9,7 +9,7 @@ import numpy as np
 import scratch
 
 from ._inputs import nan_array, seq, tensor
-from .base import Case, ErrorCase, loss_spec
+from .base import Argument, Case, ErrorCase, loss_spec
 
 
 def _torch_impl() -> Any:
@@ -91,6 +91,14 @@ SCE = loss_spec(
         Case("N7x4-logits40", {"shape": (7, 4), "scale": 40.0}),
     ),
     make_inputs=_sce_inputs,
+    arguments=(
+        Argument(
+            "eps",
+            "positive_real",
+            lambda v: scratch.SoftmaxCrossEntropy(v),
+            lambda v: _torch_impl().SoftmaxCrossEntropy(v),
+        ),
+    ),
     build_scratch=lambda c: scratch.SoftmaxCrossEntropy(),
     build_torch=lambda c: _torch_impl().SoftmaxCrossEntropy(),
     bench=(Case("N256x10", {"shape": (256, 10)}),),

@@ -23,7 +23,7 @@ from ..converters import GRU_AFTER, GRU_BEFORE, LSTM, RNN, RecurrentConverter, r
 from ..harness import to_numpy, to_tensor, torch_device
 from ..tolerances import FD_EPS
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
+from .base import Argument, Case, ComponentSpec, ErrorCase, Fuzz, Problem, Results, as_torch_input, normal
 
 V, H, OUT = 5, 6, 4  # input features, hidden size, output size
 PARAM_SCALE = 0.5  # keeps tanh/sigmoid away from saturation so every gradient is well away from zero
@@ -216,6 +216,21 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
 
         return step
 
+    def forward_scratch(problem: Problem) -> Any:
+        layer = build_scratch_layer(kind, H, OUT, problem.case["mode"], problem.params)
+        return layer.forward(problem.inputs["x0"], initial_state=_as_initial(kind, list(problem.extras["states"][0])))
+
+    def forward_torch(problem: Problem) -> Any:
+        module = build_torch_layer(kind, V, H, OUT, problem.case["mode"], problem.dtype).to(torch_device())
+        module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}, strict=True)
+        states = [as_torch_input(s) for s in problem.extras["states"][0]]
+        return module(as_torch_input(problem.inputs["x0"]), initial_state=_as_initial(kind, states))
+
+    def backward_scratch(problem: Problem, upstream: Any) -> Any:
+        layer = build_scratch_layer(kind, H, OUT, problem.case["mode"], problem.params)
+        layer.forward(problem.inputs["x0"], initial_state=_as_initial(kind, list(problem.extras["states"][0])))
+        return layer.backward(upstream)
+
     def make_bench_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
         c = case
         params = {k: normal(rng, s, dtype, 0.1) for k, s in book_shapes(kind, c["v"], c["h"], c["o"]).items()}
@@ -249,6 +264,7 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
         bench_scratch=bench_scratch,
         bench_torch=bench_torch,
         notes=_NOTES[kind],
+        fuzz=Fuzz(forward_scratch, forward_torch, ("x0",), backward_scratch, _arguments(kind)),
     )
 
 
@@ -272,6 +288,20 @@ _NOTES = {
     "nn.GRU cannot express it, so the twin is a hand-written autograd cell",
     "GRU-after": "reset applied after the recurrent matmul with its own bias B_hn = b_hn (nn.GRU, cuDNN)",
 }
+
+
+def _arguments(kind: str) -> tuple[Argument, ...]:
+    """Constructor arguments for the fuzz suite: the hidden size and the output size."""
+
+    def torch_layer(h: Any, o: Any) -> Any:
+        cls = getattr(_trnn(), KINDS[kind][1])
+        extra = {"reset": kind.split("-")[1]} if kind.startswith("GRU") else {}
+        return cls(None, V, h, o, **extra)
+
+    return (
+        Argument("hidden_size", "positive_int", lambda h: KINDS[kind][0](h, OUT), lambda h: torch_layer(h, OUT)),
+        Argument("output_size", "positive_int", lambda o: KINDS[kind][0](H, o), lambda o: torch_layer(H, o)),
+    )
 
 
 def _layer_errors(kind: str) -> tuple[ErrorCase, ...]:

@@ -328,7 +328,8 @@ SCRATCH_DTYPE_CASES = [
 
 @pytest.mark.parametrize("call", SCRATCH_DTYPE_CASES)
 def test_scratch_refuses_mixed_dtypes(call: Callable[[], object]) -> None:
-    with pytest.raises(TypeError, match=r"must have the dtype of .* \((float64|float32)\); received dtype (float32|float64) \(convert with \.astype\(np\.float(64|32)\)\)"):  # noqa: E501
+    pattern = r"must have the dtype of .* \((float64|float32)\); received dtype float(32|64) \(convert with \.astype"
+    with pytest.raises(TypeError, match=pattern):
         call()
 
 

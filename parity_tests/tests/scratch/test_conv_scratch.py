@@ -595,10 +595,12 @@ ERRORS = [
     pytest.param(
         lambda: Reshape((2, 3)).forward(np.ones((2, 5))),
         ValueError,
-        r"must have 6 features.*\(2, 5\)",
+        r"must have 6 values per sample.*\(2, 5\)",
         id="reshape size",
     ),
-    pytest.param(lambda: Reshape((2, 3)).forward(np.ones((2, 2, 3))), ValueError, r"2-D array", id="reshape 3-D input"),
+    pytest.param(
+        lambda: Reshape((2, 3)).forward(np.ones(6)), ValueError, r"values per sample.*\(6,\)", id="reshape 1-D input"
+    ),
     pytest.param(lambda: Reshape((2, 0)), ValueError, r"integers >= 1; received \(2, 0\)", id="reshape shape 0"),
     pytest.param(lambda: Reshape(_any((2, 1.5))), TypeError, r"only integers", id="reshape shape float"),
     pytest.param(
@@ -608,7 +610,7 @@ ERRORS = [
     pytest.param(
         lambda: _forwarded(Conv2D(3, 3)).forward(_x(2, 1, 5, 5)),
         ValueError,
-        r"set up for 2 input channels.*\(2, 1, 5, 5\)",
+        r"must have 2 channels \(the layer was set up for them\).*\(2, 1, 5, 5\)",
         id="layer channels change",
     ),
     pytest.param(
