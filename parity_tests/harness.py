@@ -11,6 +11,7 @@ the rest of it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zlib
 from collections.abc import Mapping
@@ -19,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .tolerances import DEGENERATE_SCALE, category_of, tolerance_for
+from .tolerances import DEGENERATE_SCALE, EXTREME_FLOAT32_FACTOR, TOLERANCES, category_of, tolerance_for
 
 if TYPE_CHECKING:
     import torch
 
-    from .specs.base import Case, ComponentSpec
+    from .specs.base import Case, ComponentSpec, Problem, Results
 
 DTYPES = ("float64", "float32")
 
@@ -210,3 +211,152 @@ def run_case(spec: ComponentSpec, case: Case, dtype: str, *, check_degenerate: b
         check_not_degenerate(spec.name, case.name, want)
     got = spec.run_scratch(problem)
     return compare_results(spec.name, case.name, dtype, got, want)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extreme values: inputs scaled towards the dtype's limits
+# ---------------------------------------------------------------------------------------------------------
+
+
+def extreme_magnitudes(dtype: str) -> tuple[float, ...]:
+    """Largest input magnitudes of the extreme-value sweep: moderate, large, sqrt(max) (where a square
+    overflows) and max / 8 (where a sum of a few terms overflows)."""
+    finfo = np.finfo(np.dtype(dtype))
+    return (1e3, 1e8, float(np.sqrt(finfo.max)), float(finfo.max) / 8)
+
+
+@dataclass
+class ExtremeResult:
+    """One spec case run with its first input scaled so that its largest magnitude is ``magnitude``."""
+
+    spec: str
+    case: str
+    dtype: str
+    magnitude: float
+    comparisons: list[Comparison] = field(default_factory=list)
+    refused: tuple[str, str] | None = None  # both raised: (scratch's message, torch's message)
+    failure: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.failure and all(c.passed for c in self.comparisons)
+
+
+def compare_where_finite(key: str, got: np.ndarray, want: np.ndarray, dtype: str) -> Comparison:
+    """``compare_arrays`` restricted to the entries where torch's value is finite; there scratch's must be
+    finite too (a NaN/inf where torch is finite fails)."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return compare_arrays(key, got, want, dtype)
+    mask = np.isfinite(want)
+    return compare_arrays(key, np.where(mask, got, 0.0), np.where(mask, want, 0.0), dtype)
+
+
+def _as_float64(value: Any) -> Any:
+    """``value`` with every floating ndarray inside it (dicts, lists, tuples) cast to float64."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64) if value.dtype.kind == "f" else value
+    if isinstance(value, dict):
+        return {k: _as_float64(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_as_float64(v) for v in value)
+    return value
+
+
+def _relative(got: np.ndarray, want: np.ndarray) -> float:
+    """max |got - want| / max |want| over the entries where ``want`` is finite (0 when ``want`` is all 0)."""
+    mask = np.isfinite(want)
+    if not mask.any():
+        return 0.0
+    diff = np.abs(np.where(mask, np.asarray(got, np.float64) - want, 0.0))
+    scale = float(np.max(np.abs(np.where(mask, want, 0.0))))
+    return float(diff.max()) / scale if scale > 0 else float(diff.max())
+
+
+def _run_torch_native(spec: ComponentSpec, problem: Problem) -> Results:
+    """``spec.run_torch(problem)`` with oneDNN off: torch's native CPU kernels (for float32 LSTM/GRU and
+    convolutions a different, sometimes less accurate, summation than oneDNN's)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # oneDNN's note about TF32 on Intel GPUs
+        with torch.backends.mkldnn.flags(enabled=False), np.errstate(all="ignore"):
+            return spec.run_torch(problem)
+
+
+def run_extreme(spec: ComponentSpec, case: Case, dtype: str, magnitude: float) -> ExtremeResult:
+    """Run ``spec``'s ``case`` with its first input (``spec.fuzz.inputs[0]``) scaled to ``magnitude``.
+
+    If one implementation raises, the other must raise too, both with a ``ValueError``/``TypeError`` (an
+    overflow refused at the boundary). Otherwise, wherever torch's results are finite scratch's must be finite,
+    and:
+
+    - every result equal within the tolerance table; failing that,
+    - a reference whose largest magnitude is below ``DEGENERATE_SCALE`` (everything saturated) counts for its
+      finiteness only;
+    - float64 gradients within the table's ``extreme`` tolerance: large inputs make them ill-conditioned (sums
+      of large terms cancelling, units saturated), and any two implementations differ by more than round-off;
+    - float32 results are judged against the float64 truth (torch on the same values in float64): scratch's
+      error at most ``EXTREME_FLOAT32_FACTOR`` times torch's plus the float32 forward tolerance, i.e. the same
+      accuracy class as torch, whose error is taken as the larger of its two CPU paths (oneDNN on and off:
+      they differ by up to 60x on the same LSTM input, and scratch matches the native one to the digit).
+    """
+    if spec.fuzz is None:
+        raise ValueError(f"spec {spec.name} has no fuzz record naming its inputs")
+    configure_torch_determinism()
+    result = ExtremeResult(spec.name, case.name, dtype, magnitude)
+    rng = np.random.default_rng(case_seed(spec.name, case.name))
+    problem = spec.make_problem(case, rng, np.dtype(dtype))
+    key = spec.fuzz.inputs[0]
+    x = problem.inputs[key].astype(np.float64)
+    problem.inputs[key] = (x * (magnitude / np.max(np.abs(x)))).astype(dtype)
+    outcomes: dict[str, Any] = {}
+    for side, runner in (("scratch", spec.run_scratch), ("torch", spec.run_torch)):
+        try:
+            with np.errstate(all="ignore"):
+                outcomes[side] = runner(problem)
+        except (ValueError, TypeError) as exc:
+            outcomes[side] = exc
+    s, t = outcomes["scratch"], outcomes["torch"]
+    if isinstance(s, Exception) or isinstance(t, Exception):
+        if isinstance(s, Exception) and isinstance(t, Exception):
+            result.refused = (str(s), str(t))
+        else:
+            raised, other = ("scratch", "torch") if isinstance(s, Exception) else ("torch", "scratch")
+            result.failure = f"{raised} raised ({s if raised == 'scratch' else t}) where {other} returned results"
+        return result
+    truth: Results | None = None
+    native: Results = {}
+    for name in sorted(set(s) | set(t)):
+        if name not in s or name not in t:
+            result.failure = f"{name} is missing on one side"
+            return result
+        comparison = compare_where_finite(name, s[name], t[name], dtype)
+        if comparison.passed or comparison.note:  # equal within the table, or a shape/finiteness failure
+            result.comparisons.append(comparison)
+            continue
+        if comparison.scale < DEGENERATE_SCALE:  # a saturated, near-zero reference: only finiteness counts
+            result.comparisons.append(dataclasses.replace(comparison, error=0.0, note=""))
+            continue
+        if dtype == "float64" and comparison.category == "gradient":
+            result.comparisons.append(dataclasses.replace(comparison, tolerance=TOLERANCES["float64"]["extreme"]))
+            continue
+        if dtype == "float32":
+            if truth is None:
+                wide = dataclasses.replace(problem, dtype=np.dtype(np.float64))
+                wide.inputs, wide.params = _as_float64(problem.inputs), _as_float64(problem.params)
+                wide.upstream, wide.extras = _as_float64(problem.upstream), _as_float64(problem.extras)
+                with np.errstate(all="ignore"):
+                    truth = spec.run_torch(wide)
+                native = _run_torch_native(spec, problem)
+            reference = np.asarray(truth[name], np.float64)
+            err_s = _relative(s[name], reference)
+            err_t = max(_relative(t[name], reference), _relative(native[name], reference))
+            bound = EXTREME_FLOAT32_FACTOR * err_t + TOLERANCES["float32"]["forward"]
+            note = "" if err_s <= bound else f"against the float64 truth: scratch error {err_s:.2e}, torch {err_t:.2e}"
+            comparison = dataclasses.replace(comparison, error=err_s, tolerance=bound, note=note)
+        result.comparisons.append(comparison)
+    return result

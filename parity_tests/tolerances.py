@@ -18,6 +18,14 @@ next to these tolerances). Worst errors over every spec and case of chapters 1-4
     float64: forward 3.2e-16, gradient 5.6e-16, trajectory 1.3e-15 (5 epochs of Boston training)
     float32: forward 1.4e-7,  gradient 3.7e-7,  trajectory 1.0e-6
 
+The extreme-value sweep (``harness.run_extreme``: inputs scaled up to the dtype's limits) meets ill-conditioned
+results: at inputs of 1e3 a pre-activation is a sum of large terms that cancel, and a saturated unit's
+gradient is a tiny difference, so two implementations differ by far more than round-off. There, float64
+gradients get ``extreme`` = 1e-8 (measured worst 1.4e-9, an LSTM W_c gradient), and float32 results are judged
+against the float64 truth: scratch's error at most ``EXTREME_FLOAT32_FACTOR`` (32) times torch's, taking the
+larger error of torch's two CPU paths, oneDNN and native (measured worst ratio 22, a GRU bias gradient: 0.31
+vs 0.014; torch's two paths differ by up to 60x on one LSTM input, and scratch matches the native one).
+
 So the float64 tier sits at 1e-12 for single calls and 1e-10 for trajectories, three orders of magnitude
 above round-off and many orders below any real defect (the mutation self-test's bugs give errors of 1e-2
 and more); the float32 tier sits at 1e-5 and 1e-4, 25-100 times the worst measured float32 error.
@@ -30,9 +38,13 @@ from typing import Final
 CATEGORIES: Final = ("forward", "gradient", "trajectory")
 
 TOLERANCES: Final[dict[str, dict[str, float]]] = {
-    "float64": {"forward": 1e-12, "gradient": 1e-12, "trajectory": 1e-10},
+    "float64": {"forward": 1e-12, "gradient": 1e-12, "trajectory": 1e-10, "extreme": 1e-8},
     "float32": {"forward": 1e-5, "gradient": 1e-5, "trajectory": 1e-4},
 }
+
+# Float32 results of the extreme-value sweep: scratch's error against the float64 truth at most this many times
+# torch's (see the module docstring).
+EXTREME_FLOAT32_FACTOR: Final = 32.0
 
 # Central differences with eps = 1e-6 in float64: measured worst 2e-9 (see module docstring).
 FD_TOLERANCE: Final = 1e-6
