@@ -117,6 +117,16 @@ def _run_backward(root: _Node, seed: Any) -> None:
 _CREATION_OPS = ("", "add", "mul")
 
 
+def _check_number(value: Any, name: str) -> float:
+    """``value`` as a finite Python number of its own kind: an ``int`` stays an ``int`` (so integer graphs
+    give integer gradients, as in the book's notebook), anything else real becomes a ``float``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; received {_describe(value)}")
+    if isinstance(value, Integral):
+        return int(value)
+    return check_real(value, name)
+
+
 class NumberWithGrad(_Node):
     """A real number that records how it was made, so ``backward`` can compute d(output)/d(it).
 
@@ -130,6 +140,9 @@ class NumberWithGrad(_Node):
     * ``add``: both inputs receive g;
     * ``mul`` (x·y): x receives g·y, y receives g·x.
 
+    Numbers keep their kind: integers stay integers (``NumberWithGrad(3)`` gets integer gradients, as the book's
+    notebook prints them), any other real number is a float.
+
     ``backward(backward_grad=None)`` seeds this node with ``backward_grad`` (1 if omitted) and propagates in
     reverse topological order, so reused values are counted exactly once per use. Every node reached
     (leaves and intermediates) gets its gradient *added* to ``.grad`` (``None`` before the first pass);
@@ -142,7 +155,7 @@ class NumberWithGrad(_Node):
         depends_on: Sequence[NumberWithGrad] | None = None,
         creation_op: str = "",
     ) -> None:
-        self.num = check_real(num, "num")
+        self.num = _check_number(num, "num")
         deps = list(depends_on) if depends_on is not None else []
         for i, dep in enumerate(deps):
             if not isinstance(dep, NumberWithGrad):
@@ -162,7 +175,7 @@ class NumberWithGrad(_Node):
             return other
         if isinstance(other, bool) or not isinstance(other, Real):
             raise TypeError(f"operand must be a NumberWithGrad or a real number; received {_describe(other)}")
-        return NumberWithGrad(float(other))
+        return NumberWithGrad(_check_number(other, "operand"))
 
     def __add__(self, other: NumberWithGrad | float) -> NumberWithGrad:
         rhs = self._ensure(other)
@@ -194,11 +207,11 @@ class NumberWithGrad(_Node):
         return ()
 
     def _accumulate_grad(self, grad: Any) -> None:
-        self.grad = float(grad) if self.grad is None else self.grad + float(grad)
+        self.grad = grad if self.grad is None else self.grad + grad
 
     def backward(self, backward_grad: float | None = None) -> None:
         """Add d(self)/d(node) · ``backward_grad`` (default 1) to ``.grad`` of every node self depends on."""
-        seed = 1.0 if backward_grad is None else check_real(backward_grad, "backward_grad")
+        seed = 1 if backward_grad is None else _check_number(backward_grad, "backward_grad")
         _run_backward(self, seed)
 
     def zero_grad(self) -> None:

@@ -25,6 +25,7 @@ model as it is), or call ``net.reset()`` first to discard them on purpose.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TextIO
 
 import numpy as np
@@ -97,7 +98,7 @@ class Trainer:
             self.net.reset()
             self.optim.reset_state()
             self.best_loss = float("inf")
-        rng = np.random.default_rng(seed)
+        orders = self._epoch_orders(X_train.shape[0], seed)
         history = TrainingHistory()
         self.history = history
         best_params: list[np.ndarray] | None = None
@@ -105,7 +106,7 @@ class Trainer:
 
         for e in range(epochs):
             history.lrs.append(self.optim.lr)
-            order = epoch_order(X_train.shape[0], rng)
+            order = next(orders)  # drawn when the epoch starts, before its batches
             batch_losses = []
             for X_batch, y_batch in iterate_batches(X_train, y_train, batch_size, order):
                 batch_losses.append(self.net.train_batch(X_batch, y_batch))
@@ -140,3 +141,11 @@ class Trainer:
             bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
         bar.close()
         return history
+
+    def _epoch_orders(self, n: int, seed: int) -> Iterator[np.ndarray]:
+        """The row order of each epoch, drawn lazily when the epoch starts: one permutation of the ORIGINAL
+        rows per epoch from ``np.random.default_rng(seed)``. A subclass may draw another stream (the book
+        modules draw the book's)."""
+        rng = np.random.default_rng(seed)
+        while True:
+            yield epoch_order(n, rng)
