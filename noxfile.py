@@ -5,6 +5,7 @@ Run it with nox (``nox -s tests``) or, on a machine without nox, as a plain scri
     python3 noxfile.py -l            # list sessions
     python3 noxfile.py -s tests      # the whole test suite (NumPy + PyTorch), Python 3.11
     python3 noxfile.py -s report     # parity report and paired benchmarks into report/
+    python3 noxfile.py -s book       # the book's own notebooks run on this project (DLFS_BOOK)
 
 When ``import nox`` fails (or finds a nox older than ``NOX_MIN``), the script creates ``.venv-nox`` in the
 repository, pip-installs nox there and re-executes itself with that interpreter and the same arguments.
@@ -414,6 +415,17 @@ def bench(session: nox.Session) -> None:
         *session.posargs,
         env=session_env(single_thread=True),
     )
+
+
+@nox.session(python=MAIN_PYTHON)
+def book(session: nox.Session) -> None:
+    """The book's own notebooks run on this project, cell by cell, against their saved outputs.
+
+    Reads the book's repository from ``DLFS_BOOK`` (default ``../shared/book``) and writes ``report/book/book.md``
+    and ``.json``. ``-- --quick`` leaves out the slow parts, ``-- ch3`` runs one notebook, ``-- cells ch3`` lists
+    a notebook's cells and their manifest rules."""
+    install(session, "-e", ".[data,plots]")
+    session.run("python", "-m", "parity_tests.book", *session.posargs, env=session_env())
 
 
 @nox.session(python=MAIN_PYTHON)

@@ -9,8 +9,11 @@ for some of its cells, keyed by the cell's index in the notebook (markdown cells
       "14": {"kind": "display", "sha": "...", "reason": "a plot"},
       "1":  {"kind": "display", "sha": "...", "drop": "magics", "reason": "%matplotlib inline"}
     },
-    "differences": {"56": {"erratum": "E22", "reason": "..."}}
+    "differences": {"56": {"erratum": "E22", "reason": "..."}},
+    "slow": false, "book_code_slow": false
 
+- ``slow``: the notebook is left out of ``--quick``; ``book_code_slow``: the book's own definitions are too slow
+  to run for the comparison column in ``--quick`` (chapter 5's pure-Python loops take about a minute);
 - ``definition``: ``replace`` holds import statements only;
 - ``data``: ``replace`` holds imports and exactly one assignment from a call (the project's loader); a data
   cell whose work that loader already does (the book scales, then splits, in separate cells) says
@@ -78,7 +81,8 @@ class NotebookSpec:
     module: str
     cells: dict[int, CellRule] = field(default_factory=dict)
     differences: dict[int, Difference] = field(default_factory=dict)
-    slow: bool = False
+    slow: bool = False  # the notebook itself takes long: left out of --quick
+    book_code_slow: bool = False  # the book's own definitions take long here: their column is left out of --quick
 
 
 def book_root() -> Path:
@@ -197,7 +201,13 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
                 raise _fail(path, where, f"needs an 'erratum' such as \"E22\" and a 'reason'; received {diff!r}")
             differences[_index(path, where, key)] = Difference(str(diff["erratum"]), str(diff.get("reason", "")))
         specs[name] = NotebookSpec(
-            name, entry["path"], str(entry.get("module", "")), cells, differences, bool(entry.get("slow", False))
+            name,
+            entry["path"],
+            str(entry.get("module", "")),
+            cells,
+            differences,
+            bool(entry.get("slow", False)),
+            bool(entry.get("book_code_slow", False)),
         )
     return specs
 

@@ -1,0 +1,116 @@
+"""Chapter 2, first half (``02_fundamentals/Code.ipynb``): linear regression trained step by step.
+
+Every name the notebook's linear-regression cells define, on ``scratch.linear_regression`` (the mathematics
+lives there), with the book's conventions:
+
+- ``loss_gradients`` is the book's: the derivative of the SUMMED squared error, n times the gradient of the
+  mean squared error the notebook reports (``scratch.linear_regression.loss_gradients``), so the book's
+  ``learning_rate=0.001`` takes the book's steps. That is a convention (it rescales each step by the batch
+  size), not an error; the porting guide's section 3 explains how it ports;
+- the random stream is the book's (``np.random.seed(seed)``, then ``randn`` for W and B, then ``permutation``
+  once and again each time the data are used up, each time of the previous shuffled copy), drawn from this
+  module's private ``RandomState``: NumPy's global generator is never touched;
+- ``forward_loss`` returns ``(forward_info, loss)``, ``forward_linear_regression`` returns
+  ``(loss, forward_info)``, ``train`` returns ``(losses, weights)`` when ``return_weights`` is true and
+  ``None`` otherwise, as in the book (``losses`` is empty unless ``return_losses``; the book raised
+  ``UnboundLocalError`` there).
+
+The chapter's run prints the book's MAE 3.5644, RMSE 5.0497 and every weight to the printed digit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..linear_regression import ForwardInfo, Weights, forward_linear_regression, predict
+from ..linear_regression import generate_batch as _generate_batch
+from ..linear_regression import loss_gradients as _mean_loss_gradients
+from ..metrics import mae, rmse
+from .ch3 import to_2d_np
+
+__all__ = [
+    "Batch",
+    "forward_linear_regression",
+    "forward_loss",
+    "generate_batch",
+    "init_weights",
+    "loss_gradients",
+    "mae",
+    "permute_data",
+    "predict",
+    "rmse",
+    "to_2d_np",
+    "train",
+]
+
+Batch = tuple[np.ndarray, np.ndarray]  # the notebook's alias: (X_batch, y_batch)
+
+#: The book's random stream for chapter 2 (its ``np.random`` calls), private to the book modules.
+_STREAM = np.random.RandomState()
+
+
+def permute_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X and y with their rows in one random order drawn from the book's stream (new arrays)."""
+    perm = _STREAM.permutation(X.shape[0])
+    return X[perm], y[perm]
+
+
+def generate_batch(X: np.ndarray, y: np.ndarray, start: int = 0, batch_size: int = 10) -> Batch:
+    """Rows ``start`` to ``start + batch_size`` of X and y (shorter at the end of the data)."""
+    return _generate_batch(X, y, start, batch_size)
+
+
+def forward_loss(X: np.ndarray, y: np.ndarray, weights: Weights) -> tuple[ForwardInfo, float]:
+    """Predictions P = X · W + B and the mean squared error, as ``(forward_info, loss)`` (the book's order)."""
+    loss, forward_info = forward_linear_regression(X, y, weights)
+    return forward_info, loss
+
+
+def loss_gradients(forward_info: ForwardInfo, weights: Weights) -> Weights:
+    """The book's gradients: of the summed squared error, dL/dP = -2 (y - P), so n times those of the mean.
+
+    backward: dL/dW = Xᵀ · dL/dP  [k, 1],   dL/dB = Σ_rows dL/dP  [1, 1]
+    """
+    n = forward_info["X"].shape[0]
+    return {key: n * grad for key, grad in _mean_loss_gradients(forward_info, weights).items()}
+
+
+def init_weights(n_in: int) -> Weights:
+    """W ~ N(0, 1) ``[n_in, 1]`` then B ~ N(0, 1) ``[1, 1]``, from the book's stream."""
+    return {"W": _STREAM.randn(n_in, 1), "B": _STREAM.randn(1, 1)}
+
+
+def train(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_iter: int = 1000,
+    learning_rate: float = 0.01,
+    batch_size: int = 100,
+    return_losses: bool = False,
+    return_weights: bool = False,
+    seed: int = 1,
+) -> tuple[list[float], Weights] | None:
+    """``n_iter`` steps of mini-batch SGD from ``init_weights``, as the book trains (see the module docstring).
+
+    Each step: the next ``batch_size`` rows of the shuffled data (reshuffled when used up), the batch's loss,
+    ``loss_gradients``, and ``w -= learning_rate · grad`` for W and B.
+    """
+    if seed:
+        _STREAM.seed(seed)
+    start = 0
+    weights = init_weights(X.shape[1])
+    X, y = permute_data(X, y)
+    losses: list[float] = []
+    for _ in range(n_iter):
+        if start >= X.shape[0]:
+            X, y = permute_data(X, y)
+            start = 0
+        X_batch, y_batch = generate_batch(X, y, start, batch_size)
+        start += batch_size
+        forward_info, loss = forward_loss(X_batch, y_batch, weights)
+        if return_losses:
+            losses.append(loss)
+        grads = loss_gradients(forward_info, weights)
+        for key in weights:
+            weights[key] -= learning_rate * grads[key]
+    return (losses, weights) if return_weights else None
