@@ -5,6 +5,7 @@ PNG plots in a report folder, and on the terminal.
     python -m parity_tests.report --out report          # everything
     python -m parity_tests.report --no-bench            # no benchmarks
     python -m parity_tests.report --recipes none        # no book reproduction table
+    python -m parity_tests.report --book none           # no run of the book's own notebooks
     python -m parity_tests.report --spec Dense --spec ReLU
 
 The folder gets ``parity.md``, ``parity.json``, ``speed_ratios.png`` (scratch/torch time per benchmark
@@ -14,10 +15,13 @@ without them and says so. The version matrix is read from ``report/versions/*.js
 which ``python3 noxfile.py -s versions`` writes. The book reproduction table (``--recipes quick``, the default;
 ``full``; ``none``) goes to ``reproduction-quick/`` (full: ``reproduction/``) with one ``recipe_<name>.png`` of
 loss curves per recipe; a recipe whose dataset is missing is listed as skipped with the reason (see
-``report_recipes``).
+``report_recipes``). The book's own notebooks run on this project (``--book quick``, the default; ``full``;
+``none``) go to ``book/`` (``book.md``, ``book.json``) with a summary in ``parity.md``; a missing book repository
+(``DLFS_BOOK``) is listed as skipped.
 
-Exit status: 0 when every parity case passes, every mutant is caught and no recipe fails (skipped is not
-failed), 1 otherwise, 2 for bad usage (for example an unwritable report folder). Every file is first
+Exit status: 0 when every parity case passes, every mutant is caught, no recipe fails (skipped is not
+failed) and every book notebook prints the book's numbers or an explained difference, 1 otherwise, 2 for bad
+usage (for example an unwritable report folder). Every file is first
 written to a temporary name in the report folder and renamed only once all of them are complete, so an
 interrupted run never leaves a half-written report file.
 """
@@ -42,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .book.report import BookSection, book_section
 from .harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from .mutants import MUTANTS, Detection, detect
 from .report_recipes import MODES as RECIPE_MODES
@@ -531,6 +536,7 @@ def render_markdown(
     plot_note: str = "",
     versions: Sequence[Mapping[str, Any]] | None = None,
     recipes: RecipeSummary | None = None,
+    book: BookSection | None = None,
 ) -> str:
     """The report as Markdown: parity table, whole-model table, speed table and plot, loss plots,
     mutation table, version matrix (when ``versions`` is given) and failures.
@@ -599,6 +605,8 @@ def render_markdown(
         ]
     if recipes is not None:
         lines += render_recipes(recipes, plots)
+    if book is not None:
+        lines += book.lines
     if versions is not None:
         lines += render_versions(versions)
     failures = [res for r in reports for res in r.results if not res.passed]
@@ -708,6 +716,7 @@ def _payload(
     plots: Sequence[str],
     versions: Sequence[Mapping[str, Any]],
     recipes: RecipeSummary | None = None,
+    book: BookSection | None = None,
 ) -> dict[str, Any]:
     return {
         "meta": meta,
@@ -747,6 +756,7 @@ def _payload(
         "reproduction": None
         if recipes is None
         else {"mode": recipes.mode, "exit_code": recipes.exit_code, "error": recipes.error, "recipes": recipes.recipes},
+        "book": None if book is None else {"passed": book.ok, **book.payload},
     }
 
 
@@ -757,6 +767,7 @@ def write_report(
     meta: dict[str, Any],
     versions: Sequence[Mapping[str, Any]],
     recipes: RecipeSummary | None = None,
+    book: BookSection | None = None,
 ) -> tuple[str, list[str]]:
     """Write parity.md, parity.json and the PNG plots into ``out`` (all or nothing); return the Markdown
     and the plot file names written."""
@@ -790,9 +801,9 @@ def write_report(
         if failed:
             plot_note = "Plots that could not be drawn: " + "; ".join(failed)
         markdown = render_markdown(
-            reports, detections, meta, plots=plots, plot_note=plot_note, versions=versions, recipes=recipes
+            reports, detections, meta, plots=plots, plot_note=plot_note, versions=versions, recipes=recipes, book=book
         )
-        payload = _payload(reports, detections, meta, plots, versions, recipes)
+        payload = _payload(reports, detections, meta, plots, versions, recipes, book)
         stage("parity.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
         stage("parity.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n"))
     # plots of an earlier run that this run did not draw would be stale: the Markdown no longer links them
@@ -818,6 +829,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--recipe", action="append", default=[], help="only these recipes in the reproduction table (repeatable)"
+    )
+    parser.add_argument(
+        "--book",
+        choices=("quick", "full", "none"),
+        default="quick",
+        help="run the book's own notebooks on this project into <out>/book: quick (default, seconds), full or none",
     )
     parser.add_argument(
         "--versions",
@@ -868,14 +885,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = list(dict.fromkeys(args.recipe or REPRODUCTIONS))
         print(f"book reproduction ({args.recipes}): {', '.join(names)}", file=sys.stderr, flush=True)
         recipes = run_recipes(args.recipes, names, args.out)
+    book: BookSection | None = None
+    if args.book != "none":
+        print(f"the book's notebooks ({args.book})", file=sys.stderr, flush=True)
+        book = book_section(args.out / "book", quick=args.book == "quick")
     meta = _meta(started)
     try:
-        markdown, plots = write_report(args.out, reports, detections, meta, load_versions(args.versions), recipes)
+        markdown, plots = write_report(
+            args.out, reports, detections, meta, load_versions(args.versions), recipes, book
+        )
     except OSError as exc:  # the folder became unwritable (or full) while the checks ran
         print(f"error: could not write the report into {str(args.out)!r}: {exc}", file=sys.stderr)
         return 2
     print(markdown)
     ok = all(r.passed for r in reports) and all(d.caught for d in detections) and (recipes is None or recipes.ok)
+    ok = ok and (book is None or book.ok)
     if recipes is not None and not recipes.ok:
         print(f"reproduction: {recipes.error or 'failed recipes: ' + ', '.join(recipes.failed)}", file=sys.stderr)
     if plots:

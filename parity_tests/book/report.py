@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..recipes._repro import write_atomic
-from .runner import CellResult, NotebookRun
+from .manifest import BookError, book_root, load_manifest
+from .runner import CellResult, NotebookRun, run_notebook
 
 GUIDE = "../../docs/porting-guide.md"  # relative to report/book/
 _ANCHORS = {
@@ -154,3 +156,56 @@ def write(out: Path, runs: list[tuple[NotebookRun, NotebookRun | None]], meta: d
     path = out / "book.md"
     write_atomic(path, render(runs, meta))
     return path
+
+
+@dataclass
+class BookSection:
+    """The book table's part of the parity report: its markdown lines, whether it passed, its JSON payload."""
+
+    lines: list[str]
+    ok: bool
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _summary_table(runs: list[tuple[NotebookRun, NotebookRun | None]]) -> list[str]:
+    lines = [
+        "| notebook | outputs | match | explained by an erratum | different | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run, _ in runs:
+        s = summary(run)
+        lines.append(
+            f"| {s['notebook']} (`{s['path']}`) | {s['outputs']} | {s['matched']} | {s['explained']} | "
+            f"{s['different']} | {s['errors']} |"
+        )
+    return lines
+
+
+def book_section(out: Path, quick: bool) -> BookSection:
+    """Run the manifest's notebooks (``quick``: leave out the slow parts), write ``out/book.md`` and ``.json``
+    and return the parity report's section. A missing book repository is reported as skipped, not failed."""
+    title = ["## The book's notebooks on this project", ""]
+    try:
+        root = book_root()
+    except BookError as exc:
+        return BookSection([*title, f"Skipped: {exc}", ""], ok=True, payload={"skipped": str(exc)})
+    specs = load_manifest()
+    runs: list[tuple[NotebookRun, NotebookRun | None]] = []
+    for name, spec in specs.items():
+        if quick and spec.slow:
+            continue
+        run = run_notebook(name, root=root)
+        book = None if quick and spec.book_code_slow else run_notebook(name, mode="book", root=root)
+        runs.append((run, book))
+    path = write(out, runs, metadata(root))
+    lines = [
+        *title,
+        "Each notebook's code cells run in order with only the manifest's substitutions; every printed output is "
+        f"compared with the book's saved output (details and the book's own code run here: [{path.name}]"
+        f"({out.name}/{path.name})).",
+        "",
+        *_summary_table(runs),
+        "",
+    ]
+    ok = all(run.passed for run, _ in runs)
+    return BookSection(lines, ok, {"notebooks": [summary(run) for run, _ in runs]})

@@ -27,9 +27,11 @@ TRAINING = ("SmallCNNTraining", "AutoencoderTraining")
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
-    """report.main on ``argv`` (without the reproduction table unless ``--recipes`` is given)."""
+    """report.main on ``argv`` (without the reproduction table or the book's notebooks unless asked for)."""
     if "--recipes" not in argv:
         argv = [*argv, "--recipes", "none"]
+    if "--book" not in argv:
+        argv = [*argv, "--book", "none"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = report.main(argv)
@@ -482,3 +484,29 @@ def test_report_reads_where_the_versions_session_writes() -> None:
     ]
     expected = " / ".join(["REPO", *(repr(part) for part in report.DEFAULT_VERSIONS_DIR.parts)])
     assert ast.unparse(value) == expected
+
+
+def test_report_runs_the_books_notebooks(tmp_path: Path) -> None:
+    from parity_tests.book.manifest import BookError, book_root
+
+    try:
+        book_root()
+    except BookError as exc:
+        pytest.skip(f"the book's repository is not available: {exc}")
+    code, stdout, _ = _run(["--out", str(tmp_path), "--spec", "ReLU", "--no-bench", "--no-mutants", "--book", "quick"])
+    assert code == 0
+    assert "## The book's notebooks on this project" in stdout
+    rows = _table_rows(stdout, "| notebook | outputs | match |")
+    assert [r[0].split()[0] for r in rows] == ["ch1", "ch2", "ch3", "ch5", "ch6-autograd"]
+    assert (tmp_path / "book" / "book.md").is_file()
+    payload = json.loads((tmp_path / "parity.json").read_text())
+    assert payload["book"]["passed"] is True
+
+
+def test_report_lists_a_missing_book_as_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLFS_BOOK", str(tmp_path / "no-book"))
+    code, stdout, _ = _run(
+        ["--out", str(tmp_path / "r"), "--spec", "ReLU", "--no-bench", "--no-mutants", "--book", "quick"]
+    )
+    assert code == 0
+    assert "Skipped: the book's repository must be a folder" in stdout

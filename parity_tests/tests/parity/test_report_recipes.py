@@ -52,7 +52,18 @@ def _boom(quick: bool) -> list[dict[str, Any]]:
 
 
 def _base(out: Path) -> list[str]:
-    return ["--out", str(out), "--spec", "ReLU", "--no-bench", "--no-mutants", "--versions", str(out / "none")]
+    return [
+        "--out",
+        str(out),
+        "--spec",
+        "ReLU",
+        "--no-bench",
+        "--no-mutants",
+        "--versions",
+        str(out / "none"),
+        "--book",
+        "none",
+    ]
 
 
 def test_skipped_and_failed_recipes_are_named_with_the_reason_and_the_rest_is_reported(

@@ -111,6 +111,31 @@ def test_erratum_e22_the_books_summed_hidden_bias_gradient_gives_the_books_numbe
         assert outputs_agree(cell.saved, cell.ours), (cell.index, cell.saved, cell.ours)
 
 
+def test_erratum_e22_the_books_hidden_bias_gradient_is_not_the_derivative() -> None:
+    from scratch.book import ch2_network as net
+    from scratch.gradcheck import central_difference
+
+    rng = np.random.default_rng(2202)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 1))
+    weights = {
+        "W1": rng.standard_normal((3, 4)),
+        "B1": rng.standard_normal((1, 4)),
+        "W2": rng.standard_normal((4, 1)),
+        "B2": rng.standard_normal((1, 1)),
+    }
+
+    def summed_half_error() -> float:  # the function the book's steps descend: Σ (y - P)² / 2
+        _, loss = net.forward_loss(X, y, weights)
+        return 0.5 * len(X) * loss
+
+    truth = central_difference(summed_half_error, weights["B1"], 1e-6)
+    info, _ = net.forward_loss(X, y, weights)
+    ours = net.loss_gradients(info, weights)["B1"]
+    np.testing.assert_allclose(ours, truth, rtol=1e-7, atol=1e-9)
+    book = np.full_like(ours, ours.sum())  # the book's dLdB1.sum(axis=0): one number for every unit
+    assert np.max(np.abs(book - truth)) > 1e-2
+
+
 @requires_book
 def test_running_a_notebook_leaves_numpy_global_state_alone() -> None:
     key, pos = _global_state()
