@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: Implementations shown first, in this order; any other (e.g. "sklearn") follows in order of appearance.
-IMPLEMENTATION_ORDER = ("scratch", "torch_impl")
+IMPLEMENTATION_ORDER = ("book (saved)", "scratch", "torch_impl")  # the book's printed number first
 _KEYS = ("chapter", "experiment", "implementation", "metrics", "seconds", "note")
 _CURVE_KEYS = ("label", "x_label", "x", "y")
 #: The most points :func:`make_curve` keeps; a longer trace is averaged over consecutive blocks.

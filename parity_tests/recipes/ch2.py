@@ -31,6 +31,7 @@ from scratch import metrics as s_metrics
 from scratch import one_hidden_layer as s_nn
 from torch_impl import regression as t_reg
 
+from ..book.saved import book_row, number_after, saved_text
 from ._repro import SkipRecipe, make_curve, row
 
 PARITY_RTOL = 1e-8
@@ -338,4 +339,26 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     rows.append(row("ch2", experiment, "scratch", metrics(s_pred), t1 - t0, note, curve=_curve(s_net.losses)))
     t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights).numpy()
     rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note, curve=_curve(t_net.losses)))
+    if not quick:  # the book printed its errors after the full 1000 / 10000 iterations only
+        rows += _book_rows()
     return rows
+
+
+def _book_rows() -> list[dict[str, Any]]:
+    """The book's printed MAE and RMSE of both models (``02_fundamentals/Code.ipynb`` cells 35 and 77)."""
+    out = []
+    for experiment, cell, extra in (
+        ("linear regression", 35, ""),
+        ("one hidden layer", 77, "; its hidden bias gradient is wrong (guide erratum E22)"),
+    ):
+        text = saved_text("ch2", cell)
+        if text is None:
+            continue
+        metrics = {
+            "MAE": number_after(text, r"Mean absolute error:"),
+            "RMSE": number_after(text, r"Root mean squared error:"),
+        }
+        source = f"02_fundamentals/Code.ipynb cell {cell}, the book's stream, lr 0.001 on its scaled gradients{extra}"
+        if (book := book_row("ch2", experiment, metrics, source)) is not None:
+            out.append(book)
+    return out

@@ -25,6 +25,7 @@ import torch
 import scratch
 import torch_impl as ti
 
+from ..book.saved import book_row, number_after, saved_text, validation_losses
 from ..converters import dense_stack
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, row
@@ -162,7 +163,31 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
             rows.append(
                 row("ch3", name, label, metrics, results["seconds"][label], note, curve=results["curves"][label])
             )
+        if (book := _book_row(name, epochs)) is not None:
+            rows.append(book)
     return rows
+
+
+#: The notebook cell that trains each model (``03_dlfs/Code.ipynb``), for the book's printed numbers.
+BOOK_CELLS = {"lr": 33, "nn": 34, "dl": 35}
+
+
+def _book_row(name: str, epochs: int) -> dict[str, Any] | None:
+    """The book's printed validation loss after ``epochs`` epochs (and, after the full 50, its MAE and RMSE)."""
+    text = saved_text("ch3", BOOK_CELLS[name])
+    if text is None:
+        return None
+    full = epochs == 50
+    metrics = {
+        "val loss (last)": validation_losses(text).get(epochs),
+        "MAE": number_after(text, r"Mean absolute error:") if full else None,
+        "RMSE": number_after(text, r"Root mean squared error") if full else None,
+    }
+    source = (
+        f"03_dlfs/Code.ipynb cell {BOOK_CELLS[name]}, the book's random stream (this recipe draws its own; "
+        "scratch.book.ch3 prints these numbers exactly: report/book)"
+    )
+    return book_row("ch3", name, metrics, source)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,9 +111,20 @@ def test_all_quick_only_ch3_end_to_end(tmp_path, capsys):
     assert payload["skipped"] == {}
     assert payload["recipes"]["ch3"]["status"] == "ok"
     rows = payload["rows"]
+    from parity_tests.book.manifest import BookError, book_root
+
+    try:
+        book_root()
+        implementations: tuple[str, ...] = ("book (saved)", "scratch", "torch_impl")
+    except BookError:
+        implementations = ("scratch", "torch_impl")
     assert {(r["experiment"], r["implementation"]) for r in rows} == {
-        (m, i) for m in ("lr", "nn", "dl") for i in ("scratch", "torch_impl")
+        (m, i) for m in ("lr", "nn", "dl") for i in implementations
     }
+    if "book (saved)" in implementations:  # the book's loss after the quick run's 10 epochs, as it printed it
+        book = {r["experiment"]: r["metrics"] for r in rows if r["implementation"] == "book (saved)"}
+        assert book["lr"] == {"val loss (last)": 30.293}
+        assert "| lr | 30.29 |" in md
     # same weights and batches: the implementations agree in the table too
     by_key = {(r["experiment"], r["implementation"]): r["metrics"] for r in rows}
     for m in ("lr", "nn", "dl"):

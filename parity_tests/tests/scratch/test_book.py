@@ -429,3 +429,33 @@ def test_cli_writes_the_book_table(tmp_path: Path, capsys: pytest.CaptureFixture
     assert all(n["passed"] for n in data["notebooks"])
     assert all(row["book_code_matches"] for n in data["notebooks"] for row in n["rows"])
     assert "3 outputs: 3 match" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The book's printed numbers for the reproduction table
+# ---------------------------------------------------------------------------------------------------------
+
+
+@requires_book
+def test_saved_numbers_are_read_from_the_books_notebooks() -> None:
+    from parity_tests.book.saved import BOOK_IMPLEMENTATION, book_row, number_after, saved_text, validation_losses
+
+    text = saved_text("ch3", 35)
+    assert text is not None
+    losses = validation_losses(text)
+    assert sorted(losses) == [10, 20, 30, 40, 50]
+    assert losses[50] == 14.655  # the book's printed value, read from its notebook
+    assert number_after(text, r"Mean absolute error:") == 2.45
+    assert number_after(text, r"no such label") is None
+    row = book_row("ch3", "dl", {"MAE": 2.45, "RMSE": None}, "cell 35")
+    assert row is not None
+    assert row["implementation"] == BOOK_IMPLEMENTATION
+    assert row["metrics"] == {"MAE": 2.45}
+    assert book_row("ch3", "dl", {"MAE": None}, "cell 35") is None
+
+
+def test_without_the_book_there_are_no_book_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from parity_tests.book.saved import saved_text
+
+    monkeypatch.setenv("DLFS_BOOK", str(tmp_path / "absent"))
+    assert saved_text("ch3", 33) is None
