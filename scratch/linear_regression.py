@@ -60,9 +60,14 @@ class LinearRegressionResult(NamedTuple):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _as_generator(rng_or_seed: np.random.Generator | int | None, name: str = "rng_or_seed") -> np.random.Generator:
-    """Return ``rng_or_seed`` if it is a ``np.random.Generator``, else ``default_rng(rng_or_seed)``."""
-    if isinstance(rng_or_seed, np.random.Generator):
+RandomSource: TypeAlias = np.random.Generator | np.random.RandomState
+"""Where random numbers come from: a ``Generator``, or a legacy ``RandomState`` (the book modules' streams)."""
+
+
+def _as_generator(rng_or_seed: RandomSource | int | None, name: str = "rng_or_seed") -> RandomSource:
+    """Return ``rng_or_seed`` if it is a ``np.random.Generator`` (or a legacy ``RandomState``, drawn from in
+    place), else ``default_rng(rng_or_seed)``."""
+    if isinstance(rng_or_seed, np.random.Generator | np.random.RandomState):
         return rng_or_seed
     if rng_or_seed is None:
         return np.random.default_rng()
@@ -103,9 +108,7 @@ def _check_training_args(n_iter: object, learning_rate: object, batch_size: obje
     )
 
 
-def permute_data(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator | int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def permute_data(X: np.ndarray, y: np.ndarray, rng: RandomSource | int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle the rows of ``X`` and ``y`` with the same permutation, drawn as ``rng.permutation(n)``.
 
     shapes: X [n, k], y [n, 1] -> the same shapes, rows reordered (new arrays; the inputs are untouched).
@@ -137,7 +140,7 @@ def _shapes(n_in: int) -> dict[str, tuple[int, int]]:
     return {"W": (n_in, 1), "B": (1, 1)}
 
 
-def init_weights(n_in: int, rng_or_seed: np.random.Generator | int | None = None) -> Weights:
+def init_weights(n_in: int, rng_or_seed: RandomSource | int | None = None) -> Weights:
     """Initial weights drawn from N(0, 1): ``W`` [n_in, 1] first, then ``B`` [1, 1].
 
     ``rng_or_seed`` is a ``np.random.Generator`` (drawn from in place) or a seed for
@@ -211,15 +214,22 @@ def train(
     batch_size: int = 100,
     return_losses: bool = False,
     return_weights: bool = False,
-    seed: int | None = 1,
+    seed: RandomSource | int | None = 1,
     weights: Weights | None = None,
+    *,
+    book_gradients: bool = False,
 ) -> LinearRegressionResult:
     """Train the linear model with mini-batch SGD, ``W -= learning_rate * dL/dW`` (and the same for ``B``).
 
     The data is shuffled once, then walked through in batches of ``batch_size`` rows (the last batch of a
     pass is shorter when the rows do not divide evenly); when it is exhausted it is reshuffled (the book's
     scheme). One iteration is one batch. ``weights`` gives initial weights (copied, not modified); without
-    it they are drawn from N(0, 1). See the module docstring for the order of random draws.
+    it they are drawn from N(0, 1). See the module docstring for the order of random draws. ``seed`` may also
+    be a ``Generator`` or a ``RandomState`` to draw from (the book module's stream).
+
+    ``book_gradients=True`` steps with the book's gradients, those of the SUMMED squared error (n times the
+    mean's, n the batch's rows), so the book's learning rates take the book's steps
+    (``scratch.book.ch2_linear_regression``).
 
     shapes: X [n, k], y [n, 1]. Returns ``LinearRegressionResult(losses, weights)``; ``losses`` is filled
     only when ``return_losses`` is true. ``return_weights`` is accepted for the book's signature: the
@@ -248,6 +258,8 @@ def train(
         if return_losses:
             losses.append(loss)
         grads = _gradients(forward_info, weights)
+        if book_gradients:  # the summed squared error's gradients: n times the mean's
+            grads = {key: X_batch.shape[0] * grad for key, grad in grads.items()}
         for key in weights:
             weights[key] -= learning_rate * grads[key]
     return LinearRegressionResult(losses, weights)

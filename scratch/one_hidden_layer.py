@@ -39,6 +39,7 @@ from ._validation import check_float_array, check_int
 from .fundamentals import sigmoid
 from .linear_regression import (
     ForwardInfo,
+    RandomSource,
     Weights,
     _as_generator,
     _check_training_args,
@@ -73,7 +74,7 @@ def _shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, int]]:
     return {"W1": (input_size, hidden_size), "B1": (1, hidden_size), "W2": (hidden_size, 1), "B2": (1, 1)}
 
 
-def init_weights(input_size: int, hidden_size: int, rng_or_seed: np.random.Generator | int | None = None) -> Weights:
+def init_weights(input_size: int, hidden_size: int, rng_or_seed: RandomSource | int | None = None) -> Weights:
     """Initial weights from N(0, 1), drawn in the order W1 [in, h], B1 [1, h], W2 [h, 1], B2 [1, 1].
 
     ``rng_or_seed`` is a ``np.random.Generator`` (drawn from in place) or a seed for
@@ -185,8 +186,10 @@ def train(
     return_losses: bool = False,
     return_weights: bool = False,
     return_scores: bool = False,
-    seed: int | None = 1,
+    seed: RandomSource | int | None = 1,
     weights: Weights | None = None,
+    *,
+    book_gradients: bool = False,
 ) -> OneHiddenLayerResult:
     """Train the network with mini-batch SGD, ``w -= learning_rate * dL/dw`` for every weight.
 
@@ -195,6 +198,11 @@ def train(
     from N(0, 1). When ``return_scores`` is true, the test-set loss is recorded after updates number
     ``test_every``, ``2 * test_every``, ... (the book tested at iterations ``test_every, 2 * test_every, ...``
     counted from 0, i.e. one update later, and never after the last one).
+
+    ``seed`` may also be a ``Generator`` or a ``RandomState`` to draw from (the book module's stream).
+    ``book_gradients=True`` steps with the book's gradients, dL/dP = -(y - P): n/2 times those of the mean
+    squared error (n the batch's rows), so the book's learning rates take the book's steps
+    (``scratch.book.ch2_network``).
 
     shapes: X_train [n, k], y_train [n, 1], X_test [m, k], y_test [m, 1]. Returns
     ``OneHiddenLayerResult(losses, weights, scores)``; ``losses`` and ``scores`` are filled only when asked
@@ -231,6 +239,8 @@ def train(
         if return_losses:
             losses.append(loss)
         grads = _gradients(forward_info, weights)
+        if book_gradients:  # the book's -(y - P): n / 2 times the mean squared error's gradients
+            grads = {key: X_batch.shape[0] / 2 * grad for key, grad in grads.items()}
         for key in weights:
             weights[key] -= learning_rate * grads[key]
         if return_scores and (i + 1) % test_every == 0:

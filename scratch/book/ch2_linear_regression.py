@@ -25,6 +25,7 @@ import numpy as np
 from ..linear_regression import ForwardInfo, Weights, forward_linear_regression, predict
 from ..linear_regression import generate_batch as _generate_batch
 from ..linear_regression import loss_gradients as _mean_loss_gradients
+from ..linear_regression import train as _train
 from ..metrics import mae, rmse
 from .ch3 import to_2d_np
 
@@ -90,27 +91,10 @@ def train(
     return_weights: bool = False,
     seed: int = 1,
 ) -> tuple[list[float], Weights] | None:
-    """``n_iter`` steps of mini-batch SGD from ``init_weights``, as the book trains (see the module docstring).
-
-    Each step: the next ``batch_size`` rows of the shuffled data (reshuffled when used up), the batch's loss,
-    ``loss_gradients``, and ``w -= learning_rate · grad`` for W and B.
-    """
+    """``n_iter`` steps of mini-batch SGD from ``init_weights``, as the book trains: ``scratch.linear_regression.
+    train`` on the book's stream (seeded with ``seed`` unless it is 0) with the book's gradients."""
     if seed:
         _STREAM.seed(seed)
-    start = 0
-    weights = init_weights(X.shape[1])
-    X, y = permute_data(X, y)
-    losses: list[float] = []
-    for _ in range(n_iter):
-        if start >= X.shape[0]:
-            X, y = permute_data(X, y)
-            start = 0
-        X_batch, y_batch = generate_batch(X, y, start, batch_size)
-        start += batch_size
-        forward_info, loss = forward_loss(X_batch, y_batch, weights)
-        if return_losses:
-            losses.append(loss)
-        grads = loss_gradients(forward_info, weights)
-        for key in weights:
-            weights[key] -= learning_rate * grads[key]
-    return (losses, weights) if return_weights else None
+    weights = init_weights(X.shape[1])  # drawn before the first permutation, as in the book
+    result = _train(X, y, n_iter, learning_rate, batch_size, return_losses, True, _STREAM, weights, book_gradients=True)
+    return (result.losses, result.weights) if return_weights else None

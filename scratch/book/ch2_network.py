@@ -12,8 +12,8 @@ with the book's conventions and stream:
 - the random stream is the book's (chapter 2's private ``RandomState``, shared with the linear-regression
   half): ``np.random.seed(seed)``, then W1, B1, W2, B2 by ``randn``, then the permutations;
 - ``train`` returns ``(losses, weights, val_scores)`` when ``return_weights`` is true, else ``None``; with
-  ``return_scores`` it records the R² of the test predictions every ``test_every`` steps (the book called an
-  ``r2_score`` it never imported, with its arguments swapped).
+  ``return_scores`` it records the test set's mean squared error after every ``test_every`` updates (the book
+  called an ``r2_score`` it never imported, with its arguments swapped).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..fundamentals import sigmoid
 from ..linear_regression import ForwardInfo, Weights
 from ..one_hidden_layer import forward_loss, predict
 from ..one_hidden_layer import loss_gradients as _mean_loss_gradients
+from ..one_hidden_layer import train as _train
 from .ch2_linear_regression import _STREAM, generate_batch, permute_data
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "loss_gradients",
     "permute_data",
     "predict",
-    "r2_score",
     "sigmoid",
     "train",
 ]
@@ -57,13 +57,6 @@ def loss_gradients(forward_info: ForwardInfo, weights: Weights) -> Weights:
     return {key: scale * grad for key, grad in _mean_loss_gradients(forward_info, weights).items()}
 
 
-def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """The coefficient of determination 1 - Σ(y - ŷ)² / Σ(y - mean y)² (scikit-learn's argument order)."""
-    residual = float(np.sum((y_true - y_pred) ** 2))
-    total = float(np.sum((y_true - np.mean(y_true)) ** 2))
-    return 1.0 - residual / total
-
-
 def train(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -79,26 +72,28 @@ def train(
     return_scores: bool = False,
     seed: int = 1,
 ) -> tuple[list[float], Weights, list[float]] | None:
-    """``n_iter`` steps of mini-batch SGD from ``init_weights``, as the book trains the network."""
+    """``n_iter`` steps of mini-batch SGD from ``init_weights``, as the book trains the network:
+    ``scratch.one_hidden_layer.train`` on the book's stream with the book's gradients. ``return_scores``
+    records the test set's mean squared error after every ``test_every`` updates (the book's R² call was
+    broken: ``r2_score`` was never imported)."""
     if seed:
         _STREAM.seed(seed)
-    start = 0
-    weights = init_weights(X_train.shape[1], hidden_size=hidden_size)
-    X_train, y_train = permute_data(X_train, y_train)
-    losses: list[float] = []
-    val_scores: list[float] = []
-    for i in range(n_iter):
-        if start >= X_train.shape[0]:
-            X_train, y_train = permute_data(X_train, y_train)
-            start = 0
-        X_batch, y_batch = generate_batch(X_train, y_train, start, batch_size)
-        start += batch_size
-        forward_info, loss = forward_loss(X_batch, y_batch, weights)
-        if return_losses:
-            losses.append(loss)
-        grads = loss_gradients(forward_info, weights)
-        for key in weights:
-            weights[key] -= learning_rate * grads[key]
-        if return_scores and i % test_every == 0 and i != 0:
-            val_scores.append(r2_score(y_test, predict(X_test, weights)))
-    return (losses, weights, val_scores) if return_weights else None
+    weights = init_weights(X_train.shape[1], hidden_size=hidden_size)  # drawn before the first permutation
+    result = _train(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        n_iter,
+        test_every,
+        learning_rate,
+        hidden_size,
+        batch_size,
+        return_losses,
+        True,
+        return_scores,
+        _STREAM,
+        weights,
+        book_gradients=True,
+    )
+    return (result.losses, result.weights, result.scores) if return_weights else None
