@@ -27,20 +27,52 @@ def gru_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {k: 0.5 * rng.standard_normal(s) for k, s in shapes.items()}
 
 
-def book_gru_forward(p: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    """The book's GRUNode forward over a sequence from h = 0, bug included: the update gate reads W_xr, W_hr."""
+def book_gru_forward(
+    p: dict[str, np.ndarray], x: np.ndarray, *, book_update_gate: bool = True
+) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """The book's GRUNode forward over a sequence from h = 0. With ``book_update_gate`` (the book) the update
+    gate reads W_xr, W_hr (erratum E18); without, W_xu, W_hu (a correct GRU with the reset gate before)."""
     h = np.zeros((x.shape[0], H))
     ys, caches = [], []
+    wx, wh = ("W_xr", "W_hr") if book_update_gate else ("W_xu", "W_hu")
     for t in range(x.shape[1]):
         xt = x[:, t]
         r = sig(xt @ p["W_xr"] + h @ p["W_hr"] + p["B_r"])
-        u = sig(xt @ p["W_xr"] + h @ p["W_hr"] + p["B_u"])  # the bug: W_xr, W_hr instead of W_xu, W_hu
+        u = sig(xt @ p[wx] + h @ p[wh] + p["B_u"])
         h_bar = np.tanh(xt @ p["W_xh"] + (r * h) @ p["W_hh"] + p["B_h"])
         h_new = u * h + (1 - u) * h_bar
         caches.append({"x": xt, "h": h, "r": r, "u": u, "h_bar": h_bar})
         ys.append(h_new @ p["W_v"] + p["B_v"])
         h = h_new
     return np.stack(ys, axis=1), caches
+
+
+def gru_input_grad(
+    p: dict[str, np.ndarray],
+    caches: list[dict[str, np.ndarray]],
+    G: np.ndarray,
+    *,
+    use_output_grad: bool,
+    direct_term: bool,
+) -> np.ndarray:
+    """dL/dx of the GRU layer, step by step as the book's ``GRUNode.backward`` is written, with its two defects
+    as switches. The book: ``use_output_grad=False`` (it computes dh_out = dy W_vᵀ + dH_out, then uses dH_out
+    alone) and ``direct_term=False`` (its dH_in lacks u ⊙ dh_out, the path h_t = u ⊙ h_{t-1} + ...)."""
+    dH_out = np.zeros((G.shape[0], H))
+    dx = np.zeros((G.shape[0], len(caches), V))
+    for t in reversed(range(len(caches))):
+        c = caches[t]
+        dh_out = G[:, t] @ p["W_v"].T + dH_out
+        g = dh_out if use_output_grad else dH_out
+        dA_h = g * (1 - c["u"]) * (1 - c["h_bar"] ** 2)
+        dA_u = g * (c["h"] - c["h_bar"]) * c["u"] * (1 - c["u"])
+        dh_reset = dA_h @ p["W_hh"].T
+        dA_r = dh_reset * c["h"] * c["r"] * (1 - c["r"])
+        dx[:, t] = dA_h @ p["W_xh"].T + dA_u @ p["W_xu"].T + dA_r @ p["W_xr"].T
+        dH_out = dh_reset * c["r"] + dA_u @ p["W_hu"].T + dA_r @ p["W_hr"].T
+        if direct_term:
+            dH_out = dH_out + g * c["u"]
+    return dx
 
 
 def _grad(t: torch.Tensor) -> np.ndarray:
@@ -81,24 +113,10 @@ def test_erratum_gru_backward_uses_the_output_gradient() -> None:
     x = rng.standard_normal((N, T, V))
     G = rng.standard_normal((N, T, OUT))
     _, caches = book_gru_forward(p, x)
-    # The book's layer backward: each node computes dh_out = dy W_vᵀ + dH_out and then uses dH_out alone for
-    # du, dh̄ and the recurrent gradient. The layer starts dH_out at 0 for the last step, so every gradient
-    # the nodes send back, and every core parameter gradient, is exactly 0.
-    dH_out = np.zeros((N, H))
-    dW_xh = np.zeros((V, H))
-    dx_book = np.zeros((N, T, V))
-    for t in reversed(range(T)):
-        c = caches[t]
-        _dh_out_unused = G[:, t] @ p["W_v"].T + dH_out  # computed, never used: the bug
-        du = dH_out * (c["h"] - c["h_bar"])
-        dh_bar = dH_out * (1 - c["u"])
-        dA_h = dh_bar * (1 - c["h_bar"] ** 2)
-        dA_u = du * c["u"] * (1 - c["u"])
-        dA_r = (dA_h @ p["W_hh"].T) * c["h"] * c["r"] * (1 - c["r"])
-        dW_xh += c["x"].T @ dA_h
-        dx_book[:, t] = dA_r @ p["W_xr"].T + dA_u @ p["W_xu"].T + dA_h @ p["W_xh"].T
-        dH_out = dH_out * c["u"] + (dA_h @ p["W_hh"].T) * c["r"] + dA_r @ p["W_hr"].T + dA_u @ p["W_hu"].T
-    assert not dW_xh.any()
+    # The book's layer backward: each node computes dh_out = dy W_vᵀ + dH_out and then uses dH_out alone. The
+    # layer starts dH_out at 0 for the last step, and the node's dH_in (which also lacks u ⊙ dh_out) is built
+    # from that 0: every gradient the nodes send back, the input gradient included, is exactly 0.
+    dx_book = gru_input_grad(p, caches, G, use_output_grad=False, direct_term=False)
     assert not dx_book.any()
 
     xt = torch.from_numpy(x).requires_grad_(True)
@@ -174,3 +192,26 @@ def test_difference_two_torch_biases_double_the_bias_step(single_bias: bool) -> 
     np.testing.assert_allclose(torch_step, factor * book_step, rtol=1e-12, atol=1e-14)
     if single_bias:
         assert not bias_hh.detach().numpy().any()
+
+
+def test_erratum_gru_backward_also_lacks_the_direct_path_to_the_previous_state() -> None:
+    # With the update gate fixed (E18) and the output gradient used, the book's dH_in still lacks u ⊙ dh_out:
+    # h_t = u ⊙ h_{t-1} + (1 - u) ⊙ h̄ passes h_{t-1} straight through, and that path's gradient is missing.
+    rng = np.random.default_rng(1919)
+    p = gru_params(rng)
+    x = rng.standard_normal((N, T, V))
+    G = rng.standard_normal((N, T, OUT))
+    _, caches = book_gru_forward(p, x, book_update_gate=False)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch_reset_before(p)(xt).backward(torch.from_numpy(G))
+    assert xt.grad is not None
+    truth = xt.grad.numpy()
+    scale = np.max(np.abs(truth))
+    one_fix = gru_input_grad(p, caches, G, use_output_grad=True, direct_term=False)
+    both_fixes = gru_input_grad(p, caches, G, use_output_grad=True, direct_term=True)
+    assert np.max(np.abs(one_fix - truth)) / scale > 0.2  # the stated fix alone leaves the gradient far off
+    assert np.max(np.abs(both_fixes - truth)) <= TOL * scale  # with the direct term it is the true gradient
+    layer = scratch.GRULayer(H, OUT, reset="before", hidden_state="zeros")
+    layer.load_params(p)
+    layer.forward(x)
+    np.testing.assert_allclose(layer.backward(G), truth, rtol=0, atol=TOL * scale)
