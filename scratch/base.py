@@ -42,11 +42,16 @@ class Operation:
         """Validate ``input_`` (type, dtype, finiteness); subclasses add shape checks."""
         check_float_array(input_, f"{type(self).__name__} input_")
 
+    #: Whether ``forward`` checks its output is finite. Parameter operations do (a NaN weight, an overflow of
+    #: X·W); element-wise activations of a finite input stay finite (or saturate), so they skip the extra pass.
+    checks_output = False
+
     def forward(self, input_: np.ndarray, inference: bool = False) -> np.ndarray:
-        """Store ``input_`` and return the operation's output (checked finite: see ``check_output_finite``)."""
+        """Store ``input_`` and return the operation's output (see ``checks_output`` and ``check_output_finite``)."""
         self._check_input(input_)
         out = self._forward(input_, inference)
-        check_output_finite(out, type(self).__name__, self._named_params)
+        if self.checks_output:
+            check_output_finite(out, type(self).__name__, self._named_params)
         return out
 
     def _named_params(self) -> dict[str, np.ndarray]:
@@ -78,6 +83,7 @@ class ParamOperation(Operation):
     """An operation with one parameter array (the book's ``ParamOperation``)."""
 
     param_grad: np.ndarray
+    checks_output = True
 
     def __init__(self, param: np.ndarray) -> None:
         self.param = check_float_array(param, f"{type(self).__name__} param")
