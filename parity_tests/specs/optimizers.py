@@ -235,7 +235,7 @@ SGD_SPEC = _optimizer_spec(
             match=r"epochs",
         ),
     ),
-    notes="p -= lr*g, identical to torch.optim.SGD; decay per epoch = LinearLR/ExponentialLR stepped after each epoch",
+    notes="p -= lr*g, identical to torch.optim.SGD; decay per epoch = BookLRScheduler stepped after each epoch",
 )
 
 
@@ -338,7 +338,8 @@ SCHEDULE_SPEC = ComponentSpec(
         Case("linear-E2", {"lr": 0.1, "final_lr": 0.001, "decay": "linear", "epochs": 2}),
         Case("exponential-E7", {"lr": 1.0, "final_lr": 1e-3, "decay": "exponential", "epochs": 7}),
     ),
-    notes="linear: LinearLR(1, final/lr, E-1); exponential: ExponentialLR((final/lr)^(1/(E-1))); step after each epoch",
+    notes="closed form, the values of LinearLR(1, final/lr, E-1) / ExponentialLR((final/lr)^(1/(E-1))), "
+    "ending at exactly final_lr; step after each epoch",
 )
 
 ADAGRAD_SPEC = _optimizer_spec(
