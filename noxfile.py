@@ -425,7 +425,8 @@ def book(session: nox.Session) -> None:
     and ``.json``. ``-- --quick`` leaves out the slow parts, ``-- ch3`` runs one notebook, ``-- cells ch3`` lists
     a notebook's cells and their manifest rules."""
     install(session, "-e", ".[data,plots]")
-    session.run("python", "-m", "parity_tests.book", *session.posargs, env=session_env())
+    # one thread: the notebooks' small matrices are many times slower with BLAS threads fighting on 2 cores
+    session.run("python", "-m", "parity_tests.book", *session.posargs, env=session_env(single_thread=True))
 
 
 @nox.session(python=MAIN_PYTHON)

@@ -276,9 +276,10 @@ def next_char_batch(
     Window i starts at ``s_i``; its inputs are the characters ``s_i .. s_i + T - 1`` and its targets the
     characters ``s_i + 1 .. s_i + T`` (each target is the next character of its input). The starts are
 
-    * random (``rng`` given): ``s_i = rng.integers(0, len(indices) - T, size=N)``, uniform with replacement
-      (the book's ``RNNTrainer`` draws ``np.random.randint`` the same way); ``rng`` is the only source of
-      randomness, so the same seeded Generator gives the same batches;
+    * random (``rng`` given): ``s_i = rng.integers(0, len(indices) - T, size=N)``, uniform with replacement;
+      ``rng`` is the only source of randomness, so the same seeded Generator gives the same batches. (The
+      book's chapter 6 ``RNNTrainer`` does not draw: it slides, ``s_i = p + i`` with ``p`` advancing by N
+      each iteration from 0, overlapping windows one character apart within a batch.);
     * sequential (``rng=None``): ``s_i = first + i·T``, consecutive non-overlapping windows; all of them
       must fit (``first + (N - 1)·T + T + 1 <= len(indices)``), otherwise ``ValueError``.
     """

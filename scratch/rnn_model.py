@@ -18,9 +18,11 @@ sample and time step, with NO division (``reduction="sum"``):
 
 ``reduction="mean"`` divides both by N·T (torch's ``CrossEntropyLoss`` mean over batch and time).
 
-Training (the book's ``RNNTrainer``): each iteration draws ``batch_size`` windows of ``sequence_length + 1``
-characters uniformly with replacement (``data.text.next_char_batch``), runs ``single_step`` (forward, loss,
-backward) and ``optim.step()``. One ``numpy.random.Generator`` (``seed``) draws the windows AND the sampled
+Training (``RNNTrainer``): each iteration draws ``batch_size`` windows of ``sequence_length + 1`` characters
+uniformly with replacement (``data.text.next_char_batch``), runs ``single_step`` (forward, loss, backward) and
+``optim.step()``. That is this project's choice, not the book's: the book's ``RNNTrainer`` slides through the
+text, window i of a batch starting at ``p + i`` (overlapping, one character apart) and ``p`` advancing by
+``batch_size`` each iteration. One ``numpy.random.Generator`` (``seed``) draws the windows AND the sampled
 characters, so a run is reproducible; sampling consumes draws, so ``sample_every`` changes later batches.
 
 Sampling (the book's ``sample_output``): a deep copy of the model, every layer in the book's carry mode,
