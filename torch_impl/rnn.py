@@ -691,8 +691,11 @@ class NextCharacterTrainer:
       test windows in order (batches of ``batch_size``): the mean of the batch losses weighted by batch size,
       i.e. the mean CE over every test position for the default ``nn.CrossEntropyLoss()``.
 
-    The model keeps its carried state across batches (and into the evaluation), as in the book. Returns
-    ``{"train_loss": [loss of every batch], "test_loss": float}``.
+    The model keeps its carried state across batches (and into the evaluation), as in the book. The windows
+    and their order are this project's choice, not the book's: chapter 7's ``LSTMTrainer`` slides overlapping
+    windows one character apart (batch k holds the windows starting at kB .. kB + B - 1), in order, unshuffled,
+    so its "epoch" is about B times as many steps. Returns ``{"train_loss": [loss of every batch], "test_loss":
+    float}``.
     """
 
     def __init__(self, model: nn.Module, optim: Optimizer, criterion: nn.Module | None = None) -> None:
