@@ -39,7 +39,7 @@ from .metrics import mae, rmse
 from .network import NeuralNetwork
 from .one_hidden_layer import forward_loss
 from .operations import BiasAdd, WeightMultiply
-from .optimizers import SGD, AdaGrad, Optimizer, SGDMomentum
+from .optimizers import SGD, AdaGrad, Adam, Optimizer, SGDMomentum
 from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
 from .rnn import GRULayer, GRUNode, LSTMLayer, LSTMNode, RNNLayer, RNNNode
@@ -49,6 +49,7 @@ from .train import Trainer, TrainingHistory
 __all__ = [
     "SGD",
     "AdaGrad",
+    "Adam",
     "Autoencoder",
     "AvgPool2D",
     "BiasAdd",

@@ -1,4 +1,5 @@
-"""Optimizers: ``Optimizer``, ``SGD``, ``SGDMomentum`` (chapter 4) and ``AdaGrad`` (chapter 6), with the
+"""Optimizers: ``Optimizer``, ``SGD``, ``SGDMomentum`` (chapter 4), ``AdaGrad`` (chapter 6) and ``Adam``
+(chapter 7, torch's semantics), with the
 book's learning-rate decay and chapter 6's element-wise gradient clipping.
 
 Decay happens once per epoch, after the epoch's batches (the ``Trainer`` calls ``_decay_lr``), so that
@@ -276,3 +277,73 @@ class AdaGrad(Optimizer):
             scaled_lr = np.zeros_like(sum_square)
             np.divide(self.lr, np.sqrt(sum_square), out=scaled_lr, where=sum_square > 0)
         kwargs["param"] -= scaled_lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (chapter 7 trains its character LSTM with ``torch.optim.Adam(lr=0.001, weight_decay=1e-5)``), with
+    torch's semantics, so ``torch.optim.Adam`` is its exact twin. Per parameter p with gradient g, at step t
+    (counted per parameter from 1), m and v starting at 0:
+
+        g ← g + weight_decay · p                       (L2 added to the gradient, torch's ``weight_decay``)
+        m ← β1 m + (1 − β1) g,     v ← β2 v + (1 − β2) g²
+        p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)
+
+    ``lr`` decays per epoch as in ``Optimizer`` (the update uses the current lr). With ``clip=c`` the raw
+    gradient is clipped element-wise to ``[-c, c]`` first (a copy), as ``clip_grad_value_`` before
+    ``torch.optim.Adam.step()`` does. ``reset_state`` forgets m, v and t.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        final_lr: float = 0,
+        decay_type: str | None = None,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        clip: float | None = None,
+    ) -> None:
+        super().__init__(lr, final_lr, decay_type, clip=clip)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1); received {betas!r}")
+        self.betas = (check_real(betas[0], "betas[0]"), check_real(betas[1], "betas[1]"))
+        for i, beta in enumerate(self.betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"betas[{i}] must be in [0, 1); received {betas[i]!r}")
+        self.eps = check_non_negative(eps, "eps")
+        self.weight_decay = check_non_negative(weight_decay, "weight_decay")
+        self.moments: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self.steps: list[int] = []
+
+    def reset_state(self) -> None:
+        self.moments = None
+        self.steps = []
+
+    def step(self) -> None:
+        """Update every parameter of ``self.net`` (creating the zero moments on the first call)."""
+        if not hasattr(self, "net"):
+            raise RuntimeError("Adam.step needs .net (the Trainer sets it)")
+        if self.moments is None:
+            self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.net.params()]
+            self.steps = [0] * len(self.moments)
+        super().step()
+
+    def _update_rule(self, **kwargs: Any) -> None:
+        if self.moments is None:  # pragma: no cover - step() creates them first
+            raise RuntimeError("Adam moments are not initialised")
+        index: int = kwargs["index"]
+        param: np.ndarray = kwargs["param"]
+        grad: np.ndarray = kwargs["grad"]
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param
+        m, v = self.moments[index]
+        self.steps[index] += 1
+        t = self.steps[index]
+        beta1, beta2 = self.betas
+        m += (1.0 - beta1) * (grad - m)  # β1 m + (1 − β1) g, as torch's lerp computes it
+        v *= beta2
+        v += (1.0 - beta2) * grad * grad
+        step_size = self.lr / (1.0 - beta1**t)
+        denom = np.sqrt(v) / np.sqrt(1.0 - beta2**t) + self.eps
+        param -= step_size * (m / denom)

@@ -1,5 +1,5 @@
-"""Specs: SGD, SGDMomentum (book form), the learning-rate schedules (chapter 4), AdaGrad (book form) and
-SGD with element-wise gradient clipping (chapter 6).
+"""Specs: SGD, SGDMomentum (book form), the learning-rate schedules (chapter 4), AdaGrad (book form),
+SGD with element-wise gradient clipping (chapter 6) and Adam (chapter 7, torch's form).
 
 An optimizer case runs ``epochs`` x ``steps`` updates of two parameters from the same start with the same
 random gradients in both implementations, decaying the learning rate after every epoch, and compares the
@@ -70,6 +70,10 @@ def _scratch_optimizer(case: Case) -> scratch.Optimizer:
         return scratch.SGDMomentum(momentum=case.get("momentum", 0.9), **kwargs)
     if case["optim"] == "AdaGrad":
         return _ScratchAdaGrad(eps=case.get("eps", 1e-7), **kwargs)
+    if case["optim"] == "Adam":
+        return scratch.Adam(
+            betas=case.get("betas", (0.9, 0.999)), eps=case.get("eps", 1e-8), weight_decay=case.get("wd", 0.0), **kwargs
+        )
     return scratch.SGD(**kwargs)
 
 
@@ -103,6 +107,14 @@ def _torch_optimizer(case: Case, params: list[Any]) -> Any:
     if case["optim"] == "AdaGrad":
         clip = case.get("clip") if case.get("torch_clip") == "optimizer" else None
         return _torch_impl().BookAdaGrad(params, lr=case["lr"], eps=case.get("eps", 1e-7), clip=clip)
+    if case["optim"] == "Adam":
+        return torch.optim.Adam(
+            params,
+            lr=case["lr"],
+            betas=case.get("betas", (0.9, 0.999)),
+            eps=case.get("eps", 1e-8),
+            weight_decay=case.get("wd", 0.0),
+        )
     return torch.optim.SGD(params, lr=case["lr"])
 
 
@@ -490,4 +502,58 @@ def _param_with_grad() -> Any:
     return params
 
 
-SPECS = (SGD_SPEC, SGD_MOMENTUM_SPEC, SCHEDULE_SPEC, ADAGRAD_SPEC, SGD_CLIP_SPEC)
+ADAM_SPEC = _optimizer_spec(
+    "Adam",
+    (
+        Case("constant-lr", {"optim": "Adam", "lr": 0.01, "epochs": 2, "steps": 5}),
+        Case("chapter-7-weight-decay", {"optim": "Adam", "lr": 0.001, "wd": 1e-5, "epochs": 2, "steps": 5}),
+        Case(
+            "large-weight-decay-betas",
+            {"optim": "Adam", "lr": 0.05, "wd": 0.3, "betas": (0.8, 0.99), "epochs": 3, "steps": 3},
+        ),
+        Case(
+            "linear-decay-clip",
+            {
+                "optim": "Adam",
+                "lr": 0.02,
+                "final_lr": 0.005,
+                "decay": "linear",
+                "clip": 2.0,
+                "grad_scale": 4.0,
+                "epochs": 4,
+                "steps": 3,
+            },
+        ),
+        Case("tiny-gradients", {"optim": "Adam", "lr": 0.01, "grad_scale": 1e-6, "epochs": 2, "steps": 4}),
+    ),
+    errors=(
+        ErrorCase(
+            "beta-above-one",
+            scratch=lambda: scratch.Adam(betas=(1.5, 0.999)),
+            torch=lambda: __import__("torch").optim.Adam(_param(), betas=(1.5, 0.999)),
+            exc=ValueError,
+            match=r"beta",
+        ),
+        ErrorCase(
+            "negative-weight-decay",
+            scratch=lambda: scratch.Adam(weight_decay=-0.1),
+            torch=lambda: __import__("torch").optim.Adam(_param(), weight_decay=-0.1),
+            exc=ValueError,
+            match=r"weight_decay",
+        ),
+        ErrorCase(
+            "negative-eps",
+            scratch=lambda: scratch.Adam(eps=-1.0),
+            torch=lambda: __import__("torch").optim.Adam(_param(), eps=-1.0),
+            exc=ValueError,
+            match=r"(?i)eps",
+        ),
+    ),
+    notes="torch.optim.Adam's update: L2 weight decay added to the gradient, bias-corrected moments, eps outside "
+    "the square root; decay per epoch = BookLRScheduler",
+    chapter=7,
+    torch_name="torch.optim.Adam",
+    bench_options={"wd": 1e-5},
+)
+
+SPECS = (SGD_SPEC, SGD_MOMENTUM_SPEC, SCHEDULE_SPEC, ADAGRAD_SPEC, SGD_CLIP_SPEC, ADAM_SPEC)
