@@ -84,7 +84,6 @@ class Optimizer:
             raise ValueError(f"final_lr must be <= lr for decay (lr={self.lr}); received final_lr={final_lr!r}")
         if self.decay_type == "exponential" and self.final_lr == 0:
             raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
-        self.decay_per_epoch = 0.0
         self.max_epochs = 0
         self.epoch = 0
 
@@ -97,10 +96,6 @@ class Optimizer:
             return
         if self.max_epochs < 2:
             raise ValueError(f"learning-rate decay needs epochs >= 2; received epochs={max_epochs}")
-        if self.decay_type == "linear":
-            self.decay_per_epoch = (self.first_lr - self.final_lr) / (self.max_epochs - 1)
-        else:
-            self.decay_per_epoch = (self.final_lr / self.first_lr) ** (1.0 / (self.max_epochs - 1))
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of 0-based ``epoch`` in a run of ``max_epochs`` epochs, in closed form.

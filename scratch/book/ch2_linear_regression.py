@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linear_regression import ForwardInfo, Weights, forward_linear_regression, predict
-from ..linear_regression import generate_batch as _generate_batch
+from ..linear_regression import ForwardInfo, Weights, forward_linear_regression, generate_batch, predict
 from ..linear_regression import loss_gradients as _mean_loss_gradients
 from ..linear_regression import train as _train
 from ..metrics import mae, rmse
@@ -54,11 +53,6 @@ def permute_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """X and y with their rows in one random order drawn from the book's stream (new arrays)."""
     perm = _STREAM.permutation(X.shape[0])
     return X[perm], y[perm]
-
-
-def generate_batch(X: np.ndarray, y: np.ndarray, start: int = 0, batch_size: int = 10) -> Batch:
-    """Rows ``start`` to ``start + batch_size`` of X and y (shorter at the end of the data)."""
-    return _generate_batch(X, y, start, batch_size)
 
 
 def forward_loss(X: np.ndarray, y: np.ndarray, weights: Weights) -> tuple[ForwardInfo, float]:
