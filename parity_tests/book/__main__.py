@@ -1,5 +1,8 @@
-"""``python -m parity_tests.book [NAME ...] [--quick] [--out DIR] [--no-book-code]``: run the book's notebooks
-on this project and write the book table (``DIR/book.md`` and ``book.json``, default ``report/book``).
+"""``python -m parity_tests.book [NAME ...] [--quick] [--out DIR] [--no-book-code] [--jobs N] [--doc PATH]``: run
+the book's notebooks on this project (and the book's own code beside them) and write the book table
+(``DIR/book.md`` and ``book.json``, default ``report/book``; ``--doc`` also writes it to PATH, e.g. the committed
+``docs/book-reproduction.md``). Progress: one line per code cell that prints or takes a second or more.
+``--jobs N`` runs N notebook runs at once in separate processes (each single-threaded under the nox session).
 
 ``python -m parity_tests.book cells NAME`` lists a notebook's code cells with the sha the manifest needs and
 the rule applied to each (for maintainers adding a notebook to ``notebooks.json``).
@@ -11,13 +14,16 @@ unexplained or a cell raises; 2 for bad arguments or a missing book repository o
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .manifest import BookError, ManifestError, book_root, load_manifest, load_notebook, source_sha
-from .report import metadata, summary, write
-from .runner import NotebookRun, run_notebook
+from .report import metadata, render, summary, write
+from .runner import NotebookRun, reconcile, run_logged
 
 DEFAULT_OUT = Path("report") / "book"
 
@@ -32,6 +38,16 @@ def list_cells(name: str) -> int:
         first = source.strip().splitlines()[0][:70] if source.strip() else ""
         print(f"{index:4d}  {source_sha(source)}  {rule.kind if rule else 'runs unchanged':16s}  {first}")
     return 0
+
+
+def _run_all(tasks: list[tuple[str, str]], quick: bool, root: Path, jobs: int) -> dict[tuple[str, str], NotebookRun]:
+    """Every (notebook, mode) run, ``jobs`` at a time in separate processes (1: in this process)."""
+    if jobs <= 1:
+        return {(name, mode): run_logged(name, mode, quick, str(root)) for name, mode in tasks}
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared between runs
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {task: pool.submit(run_logged, *task, quick, str(root)) for task in tasks}
+        return {task: future.result() for task, future in futures.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,22 +70,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(
             "--no-book-code", action="store_true", help="do not also run the book's own definitions for comparison"
         )
+        parser.add_argument("--jobs", type=int, default=1, help="notebook runs at once, in separate processes")
+        parser.add_argument("--doc", type=Path, help="also write the table to this markdown file (e.g. docs/...)")
         options = parser.parse_args(args)
+        if options.jobs < 1:
+            parser.error(f"--jobs must be >= 1; received {options.jobs}")
         unknown = [n for n in options.names if n not in specs]
         if unknown:
             parser.error(f"NAME must be one of {sorted(specs)}; received {unknown}")
         names = options.names or [n for n in specs if not (options.quick and specs[n].slow)]
         root = book_root()
+        tasks = []
+        for name in names:
+            tasks.append((name, "project"))
+            spec = specs[name]
+            if not (options.no_book_code or not spec.book_code or (options.quick and spec.book_code_slow)):
+                tasks.append((name, "book"))
+        print(f"running {len(tasks)} notebook runs ({', '.join(f'{n} {m}' for n, m in tasks)}), {options.jobs} at once",
+              flush=True)  # fmt: skip
+        done = _run_all(tasks, options.quick, root, options.jobs)
         runs: list[tuple[NotebookRun, NotebookRun | None]] = []
         for name in names:
-            print(f"== {name}: {specs[name].path}", flush=True)
-            run = run_notebook(name, root=root)
-            skip_book = options.no_book_code or (options.quick and specs[name].book_code_slow)
-            book = None if skip_book else run_notebook(name, mode="book", root=root)
+            run, book = done[(name, "project")], done.get((name, "book"))
+            reconcile(run, book, specs[name])
             runs.append((run, book))
             s = summary(run)
             print(
-                f"   {s['outputs']} outputs: {s['matched']} match, {s['explained']} explained by an erratum, "
+                f"== {name} ({s['path']}): {s['outputs']} outputs: {s['matched']} match, {s['drift']} drift, "
+                f"{s['as_book_code']} as book code, {s['explained']} explained by an erratum, {s['ran']} ran, "
                 f"{s['different']} different, {s['errors']} errors ({s['seconds']} s)",
                 flush=True,
             )
@@ -77,8 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"   cell {cell.index}: {cell.status}\n     book: {cell.saved!r}\n     ours: {cell.ours!r}")
                 if cell.error:
                     print("     " + cell.error.replace("\n", "\n     "))
-        path = write(options.out, runs, metadata(root))
+        command = "python3 noxfile.py -s book -- " + " ".join(args)
+        meta = metadata(root, command.strip())
+        path = write(options.out, runs, meta)
         print(f"book table written to {path}")
+        if options.doc is not None:
+            options.doc.parent.mkdir(parents=True, exist_ok=True)
+            guide = os.path.relpath(
+                Path(__file__).resolve().parents[2] / "docs" / "porting-guide.md", options.doc.resolve().parent
+            )
+            options.doc.write_text(render(runs, meta, guide=guide), encoding="utf-8")
+            print(f"reproduction document written to {options.doc}")
     except (BookError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,22 @@ for some of its cells, keyed by the cell's index in the notebook (markdown cells
 
 - ``slow``: the notebook is left out of ``--quick``; ``book_code_slow``: the book's own definitions are too slow
   to run for the comparison column in ``--quick`` (chapter 5's pure-Python loops take about a minute);
-- ``definition``: ``replace`` holds import statements only;
+- ``book_code``: false when the book's own code cannot be a reference here (``book_code_reason`` says why, e.g.
+  an unseeded notebook); ``library``: ``"lincoln"`` when book-code mode imports the book's library (the runner
+  puts ``<book>/lincoln`` on ``sys.path`` for that run only); ``book_code_drops``: a regular expression of
+  lines the book's current library prints that its saved run did not (dropped from the book-code output);
+- ``files``: ``{"input.txt": {"dataset": "text/x.txt", "quick_chars": 20000}}``: files the notebook opens by a
+  relative path; the runner runs it in a temporary working folder holding a copy of each dataset file from
+  ``DLFS_DATASETS`` (its first ``quick_chars`` characters in quick mode);
+- ``definition``: ``replace`` holds import statements only; with ``"drop_imports": "lincoln"`` only the
+  cell's imports from that package are replaced and the rest of the cell runs unchanged (a seed call, other
+  imports);
+- ``config``: the cell runs unchanged; it exists for its ``quick_edits``;
+- ``quick_edits`` (any kind): ``[["epochs=50", "epochs=2"], ...]``, applied in quick mode only to the source
+  that runs (the book's cell or the rule's replacement); each old text must occur exactly once, so a short
+  configuration is visible in the manifest and the same for our run and the book's code;
+- ``book_replace`` (definition and data): what book-code mode runs instead of the book's cell, for a cell the
+  book's code cannot run here (a download, a package missing next to the CPU torch); imports and a loader only;
 - ``data``: ``replace`` holds imports and exactly one assignment from a call (the project's loader); a data
   cell whose work that loader already does (the book scales, then splits, in separate cells) says
   ``"folded_into": <index of the cell with the loader>`` instead, and is skipped;
@@ -41,7 +56,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = Path(__file__).resolve().parent / "notebooks.json"
-KINDS = ("definition", "data", "display")
+KINDS = ("definition", "data", "display", "config")
 
 
 class BookError(ValueError):
@@ -62,6 +77,17 @@ class CellRule:
     reason: str = ""
     drop: str | None = None
     folded_into: int | None = None
+    quick_edits: tuple[tuple[str, str], ...] = ()
+    book_replace: str | None = None
+    drop_imports: str | None = None
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file a notebook opens by a relative path: a dataset file, shortened in quick mode."""
+
+    dataset: str  # relative to DLFS_DATASETS
+    quick_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +109,19 @@ class NotebookSpec:
     differences: dict[int, Difference] = field(default_factory=dict)
     slow: bool = False  # the notebook itself takes long: left out of --quick
     book_code_slow: bool = False  # the book's own definitions take long here: their column is left out of --quick
+    book_code: bool = True  # the book's own code can be a reference here
+    book_code_reason: str = ""
+    library: str | None = None  # "lincoln": book-code mode imports the book's library
+    book_code_drops: str | None = None  # regex of lines the book's current library prints and its saved run lacks
+    files: dict[str, DataFile] = field(default_factory=dict)
+
+    @property
+    def short_in_quick(self) -> bool:
+        """Whether quick mode runs a shorter configuration than the book's (then the saved outputs are not the
+        reference; the book's own code on the same configuration is)."""
+        return any(rule.quick_edits for rule in self.cells.values()) or any(
+            f.quick_chars is not None for f in self.files.values()
+        )
 
 
 def book_root() -> Path:
@@ -141,11 +180,10 @@ def _check_data(path: Path, where: str, text: Any) -> None:
 def _rule(path: Path, where: str, entry: Any) -> CellRule:
     if not isinstance(entry, dict):
         raise _fail(path, where, f"a cell rule must be an object; received {entry!r}")
-    unknown = set(entry) - {"kind", "sha", "replace", "reason", "drop", "folded_into"}
+    allowed = {"kind", "sha", "replace", "reason", "drop", "folded_into", "quick_edits", "book_replace", "drop_imports"}
+    unknown = set(entry) - allowed
     if unknown:
-        raise _fail(
-            path, where, f"unknown keys {sorted(unknown)}; expected kind, sha, replace, reason, drop, folded_into"
-        )
+        raise _fail(path, where, f"unknown keys {sorted(unknown)}; expected some of {sorted(allowed)}")
     kind = entry.get("kind")
     if kind not in KINDS:
         raise _fail(path, where, f"'kind' must be one of {KINDS}; received {kind!r}")
@@ -156,10 +194,26 @@ def _rule(path: Path, where: str, entry: Any) -> CellRule:
     folded = entry.get("folded_into")
     if folded is not None and (kind != "data" or replace is not None or not isinstance(folded, int)):
         raise _fail(path, where, f"'folded_into' must be a cell index, on a data cell without 'replace'; got {entry}")
+    edits = _quick_edits(path, where, entry.get("quick_edits", []))
+    book_replace, drop_imports = entry.get("book_replace"), entry.get("drop_imports")
+    if book_replace is not None and kind not in ("definition", "data"):
+        raise _fail(path, where, f"'book_replace' is for definition and data cells; this one is {kind!r}")
+    if drop_imports is not None and (kind != "definition" or not isinstance(drop_imports, str) or not drop_imports):
+        raise _fail(
+            path, where, f"'drop_imports' must be a package name on a definition cell; received {drop_imports!r}"
+        )
+    if kind == "config":
+        if replace is not None or not edits:
+            raise _fail(path, where, "a config cell runs unchanged: it needs 'quick_edits' and no 'replace'")
+        return CellRule(kind, sha, None, str(reason), None, None, edits)
     if kind == "definition":
         _check_definition(path, where, replace)
+        if book_replace is not None:
+            _check_definition(path, where, book_replace)
     elif kind == "data" and folded is None:
         _check_data(path, where, replace)
+        if book_replace is not None:
+            _check_data(path, where, book_replace)
     else:
         if replace is not None:
             raise _fail(path, where, "a display cell is skipped, not replaced; received a 'replace'")
@@ -167,7 +221,53 @@ def _rule(path: Path, where: str, entry: Any) -> CellRule:
             raise _fail(path, where, "a display cell needs a 'reason' saying why it is skipped")
         if drop not in (None, "magics"):
             raise _fail(path, where, f"'drop' must be 'magics' or absent; received {drop!r}")
-    return CellRule(kind, sha, replace, reason, drop, folded)
+    return CellRule(kind, sha, replace, reason, drop, folded, edits, book_replace, drop_imports)
+
+
+def _quick_edits(path: Path, where: str, edits: Any) -> tuple[tuple[str, str], ...]:
+    pairs = edits if isinstance(edits, list) else None
+    if pairs is None or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) for t in p) and p[0] for p in pairs
+    ):
+        raise _fail(path, where, f"'quick_edits' must be a list of [old text, new text] pairs; received {edits!r}")
+    return tuple((old, new) for old, new in pairs)
+
+
+def apply_quick_edits(source: str, edits: tuple[tuple[str, str], ...], where: str) -> str:
+    """``source`` with each ``(old, new)`` edit applied; each ``old`` must occur exactly once."""
+    for old, new in edits:
+        count = source.count(old)
+        if count != 1:
+            raise ManifestError(
+                f"{where}: a quick edit's text must occur exactly once in the cell; {old!r} occurs {count} times"
+            )
+        source = source.replace(old, new)
+    return source
+
+
+def _files(path: Path, name: str, entry: Any) -> dict[str, DataFile]:
+    if not isinstance(entry, dict):
+        raise _fail(
+            path, name, f"'files' must map relative paths to {{'dataset': ..., 'quick_chars': n}}; received {entry!r}"
+        )
+    files = {}
+    for relative, spec in entry.items():
+        where = f"{name} file {relative!r}"
+        if Path(relative).is_absolute() or ".." in Path(relative).parts:
+            raise _fail(path, where, "must be a relative path inside the working folder")
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("dataset"), str)
+            or set(spec) - {"dataset", "quick_chars"}
+        ):
+            raise _fail(
+                path, where, f"must be {{'dataset': <path under DLFS_DATASETS>, 'quick_chars': n}}; got {spec!r}"
+            )
+        quick = spec.get("quick_chars")
+        if quick is not None and (not isinstance(quick, int) or isinstance(quick, bool) or quick < 1):
+            raise _fail(path, where, f"'quick_chars' must be a positive int; received {quick!r}")
+        files[relative] = DataFile(spec["dataset"], quick)
+    return files
 
 
 def _index(path: Path, where: str, key: str) -> int:
@@ -200,6 +300,26 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
             if not isinstance(diff, dict) or not re.fullmatch(r"E\d+", str(diff.get("erratum", ""))):
                 raise _fail(path, where, f"needs an 'erratum' such as \"E22\" and a 'reason'; received {diff!r}")
             differences[_index(path, where, key)] = Difference(str(diff["erratum"]), str(diff.get("reason", "")))
+        unknown = set(entry) - {
+            "path", "module", "cells", "differences", "slow", "book_code_slow", "book_code", "book_code_reason",
+            "library", "book_code_drops", "files",
+        }  # fmt: skip
+        if unknown:
+            raise _fail(path, name, f"unknown notebook keys {sorted(unknown)}")
+        library = entry.get("library")
+        if library not in (None, "lincoln"):
+            raise _fail(path, name, f"'library' must be 'lincoln' or absent; received {library!r}")
+        drops = entry.get("book_code_drops")
+        if drops is not None:
+            try:
+                re.compile(drops)
+            except (re.error, TypeError) as exc:
+                raise _fail(
+                    path, name, f"'book_code_drops' must be a regular expression; received {drops!r} ({exc})"
+                ) from None
+        book_code = entry.get("book_code", True)
+        if not isinstance(book_code, bool) or (not book_code and not entry.get("book_code_reason")):
+            raise _fail(path, name, "'book_code' must be true or false, and false needs a 'book_code_reason'")
         specs[name] = NotebookSpec(
             name,
             entry["path"],
@@ -208,6 +328,11 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
             differences,
             bool(entry.get("slow", False)),
             bool(entry.get("book_code_slow", False)),
+            book_code,
+            str(entry.get("book_code_reason", "")),
+            library,
+            drops,
+            _files(path, name, entry.get("files", {})),
         )
     return specs
 

@@ -31,22 +31,32 @@ import ast
 import contextlib
 import io
 import math
+import os
 import re
+import sys
+import tempfile
 import time
 import tokenize
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .manifest import CellRule, NotebookSpec, load_notebook
+from .manifest import CellRule, ManifestError, NotebookSpec, apply_quick_edits, book_root, load_notebook
 
 #: A number as printed: optional sign, digits with an optional fraction, optional exponent.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 FULL_PRECISION_DIGITS = 15
 FULL_PRECISION_RTOL = 1e-12
+#: A float32 value printed in full (torch's ``loss.item()``: 437.97467041015625) may differ by this many float32
+#: units in the last place: the book's saved first Boston loss and torch 2.13's differ by one (kernels' summation
+#: order); measured, not chosen.
+FLOAT32_ULPS = 1
+#: Fewest significant digits for the float32 rule: a float32 needs 9 to be printed exactly.
+FLOAT32_DIGITS = 9
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -57,6 +67,18 @@ FULL_PRECISION_RTOL = 1e-12
 def _significant_digits(token: str) -> int:
     mantissa = re.split(r"[eE]", token.lstrip("+-"))[0].replace(".", "").lstrip("0")
     return len(mantissa)
+
+
+def _float32_exact(value: float) -> bool:
+    return math.isfinite(value) and float(np.float32(value)) == value
+
+
+def float32_ulps_apart(a: float, b: float) -> int | None:
+    """How many float32 steps separate ``a`` and ``b`` when both are float32 values, else None."""
+    if not (_float32_exact(a) and _float32_exact(b)) or (a < 0) != (b < 0):
+        return None
+    bits = np.array([abs(a), abs(b)], dtype=np.float32).view(np.int32)
+    return abs(int(bits[0]) - int(bits[1]))
 
 
 def outputs_agree(saved: str, ours: str) -> bool:
@@ -71,10 +93,12 @@ def outputs_agree(saved: str, ours: str) -> bool:
     for a, b in zip(saved_numbers, ours_numbers, strict=True):
         if a == b:
             continue
-        if _significant_digits(a) < FULL_PRECISION_DIGITS:
-            return False
+        digits = min(_significant_digits(a), _significant_digits(b))
         x, y = float(a), float(b)
-        if not math.isclose(x, y, rel_tol=FULL_PRECISION_RTOL, abs_tol=0.0):
+        if digits >= FULL_PRECISION_DIGITS and math.isclose(x, y, rel_tol=FULL_PRECISION_RTOL, abs_tol=0.0):
+            continue
+        ulps = float32_ulps_apart(x, y) if digits >= FLOAT32_DIGITS else None
+        if ulps is None or ulps > FLOAT32_ULPS:
             return False
     return True
 
@@ -142,7 +166,10 @@ class CellResult:
     saved: str = ""
     ours: str = ""
     error: str = ""
-    status: str = ""  # "match", "explained", "DIFFERENT", "ERROR", "" (printed nothing, book neither)
+    # "match" (= the saved output), "drift" (differs from the saved output as the book's own code does here),
+    # "as book code" (quick: = the book's code on the same short configuration), "explained" (an erratum),
+    # "ran" (quick, no reference), "DIFFERENT", "ERROR", "" (printed nothing, book neither)
+    status: str = ""
     erratum: str = ""
     reason: str = ""
     seconds: float = 0.0
@@ -161,6 +188,7 @@ class NotebookRun:
     mode: str
     cells: list[CellResult] = field(default_factory=list)
     seconds: float = 0.0
+    quick: bool = False
 
     def count(self, attribute: str, value: str) -> int:
         return sum(1 for c in self.cells if getattr(c, attribute) == value)
@@ -175,11 +203,20 @@ class NotebookRun:
 
 
 class _GlobalState:
-    """Save NumPy's global random state and print options (and matplotlib's backend) and restore them."""
+    """Save NumPy's (and, for a torch notebook, torch's) global random state and NumPy's print options (and
+    matplotlib's backend) and restore them."""
+
+    def __init__(self, torch_too: bool = False) -> None:
+        self.torch_too = torch_too
 
     def __enter__(self) -> _GlobalState:
         self.random_state = np.random.get_state()  # noqa: NPY002 - saved to be restored, never drawn from
         self.printoptions = np.get_printoptions()
+        self.torch_state = None
+        if self.torch_too:
+            import torch
+
+            self.torch_state = torch.get_rng_state()
         if int(np.__version__.split(".")[0]) >= 2:
             np.set_printoptions(legacy="1.25")  # the saved outputs' scalar repr
         try:
@@ -194,6 +231,10 @@ class _GlobalState:
     def __exit__(self, *exc: object) -> None:
         np.random.set_state(self.random_state)  # noqa: NPY002
         np.set_printoptions(**self.printoptions)
+        if self.torch_state is not None:
+            import torch
+
+            torch.set_rng_state(self.torch_state)
         if self.backend is not None:
             import matplotlib
             import matplotlib.pyplot as plt
@@ -203,34 +244,142 @@ class _GlobalState:
                 matplotlib.use(self.backend)
 
 
+@contextlib.contextmanager
+def _working_folder(spec: NotebookSpec, quick: bool) -> Iterator[None]:
+    """Run in a temporary folder holding the files the notebook opens by relative paths (``files``)."""
+    if not spec.files:
+        yield
+        return
+    from .manifest import REPO
+
+    value = os.environ.get("DLFS_DATASETS")
+    base = Path(value) if value else REPO.parent / "shared" / "datasets"
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix=f"dlfs-book-{spec.name}-") as folder:
+        for relative, wanted in spec.files.items():
+            source = base / wanted.dataset
+            if not source.is_file():
+                raise FileNotFoundError(
+                    f"notebook {spec.name!r} opens {relative!r}, a copy of the dataset file {wanted.dataset!r}; "
+                    f"{source} must exist (set DLFS_DATASETS to the folder holding it)"
+                )
+            text = source.read_text(encoding="utf-8")
+            if quick and wanted.quick_chars is not None:
+                text = text[: wanted.quick_chars]
+            target = Path(folder) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
+def _shim_lincoln() -> None:
+    """The book's ``lincoln/losses.py`` imports ``exp_ratios``, which its ``utils/np_utils.py`` does not define at
+    the book's commit: give the module that name (unused by anything the notebooks run) so the import works."""
+    import importlib
+
+    np_utils = importlib.import_module("lincoln.utils.np_utils")
+    if not hasattr(np_utils, "exp_ratios"):
+
+        def exp_ratios(*args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError("exp_ratios is missing from the book's lincoln at this commit")
+
+        np_utils.exp_ratios = exp_ratios  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _book_library(spec: NotebookSpec, mode: str, root: Path) -> Iterator[None]:
+    """In book-code mode, the book's ``lincoln`` importable for this run only."""
+    if mode != "book" or spec.library is None:
+        yield
+        return
+    folder = str(root / "lincoln")
+    sys.path.insert(0, folder)
+    try:
+        _shim_lincoln()
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+        for module in [m for m in sys.modules if m == "lincoln" or m.startswith("lincoln.")]:
+            del sys.modules[module]
+
+
+def _without_imports_of(source: str, package: str) -> str:
+    """``source`` without its top-level import statements of ``package`` (and its submodules)."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+
+    def of_package(stmt: ast.stmt) -> bool:
+        if isinstance(stmt, ast.ImportFrom):
+            return (stmt.module or "").split(".")[0] == package
+        if isinstance(stmt, ast.Import):
+            return all(alias.name.split(".")[0] == package for alias in stmt.names)
+        return False
+
+    drop: set[int] = set()
+    for stmt in tree.body:
+        if of_package(stmt):
+            drop.update(range(stmt.lineno - 1, (stmt.end_lineno or stmt.lineno)))
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
 def _source_for(rule: CellRule | None, source: str, mode: str) -> tuple[str | None, str]:
     """The source to run for a cell under ``rule`` in ``mode`` (None: skip) and the action's name."""
-    if rule is None:
+    if rule is None or rule.kind == "config":
         return source, "unchanged"
     if rule.kind == "display":
         if rule.drop == "magics":
             return drop_magics(source), "magics dropped"
         return None, "display"
+    if mode == "book" and rule.book_replace is not None:
+        return rule.book_replace, rule.kind
     if rule.kind == "definition" and mode == "book":
         return source, "unchanged"
     if rule.folded_into is not None:
         return None, f"data (folded into cell {rule.folded_into})"
+    if rule.drop_imports is not None:
+        return f"{rule.replace}\n{_without_imports_of(source, rule.drop_imports)}", "definition (imports)"
     return rule.replace, rule.kind
 
 
+def _drop_lines(text: str, pattern: str | None) -> str:
+    if pattern is None or not text:
+        return text
+    regex = re.compile(pattern)
+    return "".join(line for line in text.splitlines(keepends=True) if not regex.search(line))
+
+
+Progress = Callable[[str, "CellResult"], None]
+
+
 def run_notebook(
-    name: str, *, mode: str = "project", root: Path | None = None, manifest: Path | None = None
+    name: str,
+    *,
+    mode: str = "project",
+    root: Path | None = None,
+    manifest: Path | None = None,
+    quick: bool = False,
+    progress: Progress | None = None,
 ) -> NotebookRun:
     """Run notebook ``name`` of the manifest in ``mode`` (``project``: with the substitutions; ``book``: the
-    book's own definitions, data and display substitutions only) and compare every printed output."""
+    book's own definitions, data and display substitutions only) and compare every printed output with the
+    saved one. ``quick`` applies the manifest's quick edits and shortened files (a short configuration: then
+    the reference is the book's own code on the same configuration, see ``run_pair``). ``progress`` is called
+    after every code cell with the mode and the cell's result."""
     if mode not in ("project", "book"):
         raise ValueError(f"mode must be 'project' or 'book'; received {mode!r}")
     spec: NotebookSpec
     spec, notebook = load_notebook(name, root=root, manifest=manifest)
-    run = NotebookRun(name, spec.path, mode)
+    root = root or book_root()
+    run = NotebookRun(name, spec.path, mode, quick=quick)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     start = time.perf_counter()
-    with _GlobalState():
+    torch_too = spec.module.startswith("torch_impl") or "torch" in sys.modules
+    with _GlobalState(torch_too), _working_folder(spec, quick), _book_library(spec, mode, root):
         for index, cell in enumerate(notebook["cells"]):
             if cell.get("cell_type") != "code":
                 continue
@@ -242,20 +391,102 @@ def run_notebook(
             if to_run is None:
                 result.saved = ""  # a skipped display cell is not compared
                 continue
+            if quick and rule is not None and rule.quick_edits:
+                to_run = apply_quick_edits(to_run, rule.quick_edits, f"{name} cell {index} ({mode} mode)")
+                result.action += " (quick edits)"
             t0 = time.perf_counter()
             try:
                 result.ours = run_source(to_run, namespace, f"<{name} cell {index}>")
+            except ManifestError:
+                raise
             except Exception as exc:  # a cell that raises fails the run, with its traceback in the report
                 result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 result.status = "ERROR"
                 result.seconds = time.perf_counter() - t0
                 if mode == "project":
                     result.error += "\n" + traceback.format_exc(limit=-3)
+                if progress is not None:
+                    progress(mode, result)
                 continue
             result.seconds = time.perf_counter() - t0
+            if mode == "book":
+                result.ours = _drop_lines(result.ours, spec.book_code_drops)
             _judge(result, spec, mode)
+            if progress is not None:
+                progress(mode, result)
     run.seconds = time.perf_counter() - start
     return run
+
+
+def reconcile(run: NotebookRun, book: NotebookRun | None, spec: NotebookSpec) -> None:
+    """Final verdicts of ``run`` given the book's own code run here (``book``, or None).
+
+    - A quick run of a notebook with a short configuration is compared with the book's code on the same
+      configuration: equal is "as book code"; a difference the manifest explains is "explained"; where the
+      book's code is no reference here (``book_code: false``, not run, or it raised on this cell) the output is
+      only required to exist ("ran").
+    - Otherwise outputs were compared with the saved ones; a difference from the saved output that the book's
+      own code, run here, prints too (equal to ours) is "drift": this machine's floating-point arithmetic, not
+      the project."""
+    theirs = {c.index: c for c in book.cells} if book is not None and spec.book_code else {}
+    for cell in run.cells:
+        if not cell.printed or cell.status == "ERROR":
+            continue
+        ref = theirs.get(cell.index)
+        if run.quick and spec.short_in_quick:
+            expected = spec.differences.get(cell.index)
+            if ref is None or ref.error:
+                cell.status = "ran"
+                why = spec.book_code_reason if not spec.book_code else "the book's code was not run"
+                if ref is not None and ref.error:
+                    why = f"the book's code raised here: {ref.error.splitlines()[0]}"
+                cell.reason = f"short configuration, no reference ({why})"
+            elif outputs_agree(ref.ours, cell.ours):
+                cell.status, cell.erratum, cell.reason = "as book code", "", ""
+            elif expected is not None:
+                cell.status, cell.erratum, cell.reason = "explained", expected.erratum, expected.reason
+            else:
+                cell.status, cell.reason = "DIFFERENT", "differs from the book's code on the same configuration"
+        elif (
+            cell.status == "DIFFERENT"
+            and ref is not None
+            and not ref.error
+            and not outputs_agree(ref.saved, ref.ours)
+            and outputs_agree(ref.ours, cell.ours)
+        ):
+            cell.status = "drift"
+            cell.reason = "the book's own code prints the same here: " + first_difference(cell.saved, cell.ours)
+
+
+def first_difference(saved: str, ours: str) -> str:
+    """Where two printouts first part: the first printed number that differs (the evidence of a drift)."""
+    a, b = _NUMBER.findall(saved), _NUMBER.findall(ours)
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if not outputs_agree(x, y):
+            lines = [line for line in saved.splitlines() if x in line]
+            where = f" ({' '.join(lines[0].split())[:80]})" if lines else ""
+            return f"first different number: #{i + 1}, book {x}, here {y}{where}"
+    return f"the book printed {len(a)} numbers, here {len(b)}"
+
+
+def run_pair(
+    name: str,
+    *,
+    quick: bool = False,
+    book_code: bool = True,
+    root: Path | None = None,
+    manifest: Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[NotebookRun, NotebookRun | None]:
+    """Run notebook ``name`` on this project and (``book_code``, where the manifest allows it) the book's own
+    code on the same configuration, then reconcile the verdicts."""
+    spec, _ = load_notebook(name, root=root, manifest=manifest)
+    run = run_notebook(name, root=root, manifest=manifest, quick=quick, progress=progress)
+    book = None
+    if book_code and spec.book_code:
+        book = run_notebook(name, mode="book", root=root, manifest=manifest, quick=quick, progress=progress)
+    reconcile(run, book, spec)
+    return run, book
 
 
 def _judge(result: CellResult, spec: NotebookSpec, mode: str) -> None:
@@ -273,3 +504,20 @@ def _judge(result: CellResult, spec: NotebookSpec, mode: str) -> None:
         result.status, result.erratum, result.reason = "explained", expected.erratum, expected.reason
     else:
         result.status = "DIFFERENT"
+
+
+def print_progress(name: str) -> Progress:
+    """A progress callback printing one line per code cell that printed or took a second or more."""
+
+    def report(mode: str, cell: CellResult) -> None:
+        if cell.printed or cell.seconds >= 1.0:
+            clock = time.strftime("%H:%M:%S")
+            verdict = cell.status or "ran"
+            print(f"   [{clock}] {name} ({mode}) cell {cell.index}: {verdict} in {cell.seconds:.1f} s", flush=True)
+
+    return report
+
+
+def run_logged(name: str, mode: str, quick: bool, root: str) -> NotebookRun:
+    """``run_notebook`` with progress lines (a module-level function, so a process pool can run it)."""
+    return run_notebook(name, mode=mode, quick=quick, root=Path(root), progress=print_progress(name))

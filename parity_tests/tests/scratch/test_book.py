@@ -398,7 +398,7 @@ def test_the_real_manifest_holds_imports_and_loader_calls_only() -> None:
     specs = load_manifest(MANIFEST)  # validates every entry
     assert set(EXPECTED) <= set(specs)
     kinds = {rule.kind for spec in specs.values() for rule in spec.cells.values()}
-    assert kinds <= {"definition", "data", "display"}
+    assert kinds <= {"definition", "data", "display", "config"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -423,7 +423,7 @@ def test_cli_reports_a_missing_book(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_cli_writes_the_book_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ch3", "ch6-autograd", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "book.md").read_text()
-    assert "| ch3 (`03_dlfs/Code.ipynb`) | 5 | 21 | 0 | 3 | 3 | 0 | 0 | 0 |" in table
+    assert "| ch3 (`03_dlfs/Code.ipynb`) | 5 | 21 | 0 | 3 | 3 | 0 | 0 | 0 | 0 | 0 | 0 |" in table
     data = json.loads((tmp_path / "book.json").read_text())
     assert [n["notebook"] for n in data["notebooks"]] == ["ch3", "ch6-autograd"]
     assert all(n["passed"] for n in data["notebooks"])
