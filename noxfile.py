@@ -422,11 +422,16 @@ def book(session: nox.Session) -> None:
     """The book's own notebooks run on this project, cell by cell, against their saved outputs.
 
     Reads the book's repository from ``DLFS_BOOK`` (default ``../shared/book``) and writes ``report/book/book.md``
-    and ``.json``. ``-- --quick`` leaves out the slow parts, ``-- ch3`` runs one notebook, ``-- cells ch3`` lists
-    a notebook's cells and their manifest rules."""
+    and ``.json``. Without arguments every notebook runs at the book's full configuration beside the book's own
+    code (about an hour of CPU; progress is printed per cell); ``-- --quick`` runs the short configurations
+    (CI), ``-- ch4`` one notebook, ``-- --doc docs/book-reproduction.md`` also writes the committed document,
+    ``-- cells ch4`` lists a notebook's cells and their manifest rules. Runs go one per CPU (``--jobs``)."""
     install(session, "-e", ".[data,plots]")
-    # one thread: the notebooks' small matrices are many times slower with BLAS threads fighting on 2 cores
-    session.run("python", "-m", "parity_tests.book", *session.posargs, env=session_env(single_thread=True))
+    args = list(session.posargs)
+    if args[:1] != ["cells"] and not any(a == "--jobs" or a.startswith("--jobs=") for a in args):
+        args += ["--jobs", str(os.cpu_count() or 1)]
+    # one thread per run: the notebooks' small matrices are many times slower with BLAS threads fighting
+    session.run("python", "-m", "parity_tests.book", *args, env=session_env(single_thread=True))
 
 
 @nox.session(python=MAIN_PYTHON)
