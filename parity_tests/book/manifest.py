@@ -37,7 +37,12 @@ for some of its cells, keyed by the cell's index in the notebook (markdown cells
 - ``sha``: the first 12 hex digits of the SHA-1 of the cell's source, so a manifest meant for another commit of
   the book fails with a clear message instead of substituting the wrong cell;
 - ``differences``: printed outputs expected to differ from the saved ones, each with the erratum (a section of
-  ``docs/porting-guide.md``) that explains it.
+  ``docs/porting-guide.md``) that explains it; or ``{"drift_from": 25, "reason": ...}``: an output that
+  continues the state of cell 25, whose drift the book's own code shows, in a cell the book's code cannot run
+  here (honoured only when cell 25's verdict is "drift");
+- ``book_code_relabel``: ``{"10": {"pattern": "The loss after (\\d+) epochs", "by": -1}}`` with a
+  ``book_code_relabel_reason``: an integer label the book's current library prints differently from its saved
+  run, shifted in the book-code output of that cell before comparing.
 
 The manifest holds import lines and loader calls only, never the book's code or text. Every malformed entry is
 a ``ManifestError`` naming the file, the notebook, the cell and what was expected.
@@ -92,10 +97,22 @@ class DataFile:
 
 @dataclass(frozen=True)
 class Difference:
-    """A printed output expected to differ from the saved one, and the erratum that explains it."""
+    """A printed output expected to differ from the saved one, and the erratum that explains it; or
+    (``drift_from``) an output that continues the state of an earlier cell whose drift the book's own code shows,
+    where the book's code cannot run this cell here."""
 
     erratum: str
     reason: str
+    drift_from: int | None = None
+
+
+@dataclass(frozen=True)
+class Relabel:
+    """An integer label the book's current library prints differently from its saved run: the first group of
+    ``pattern`` is shifted by ``by`` in the book-code output of one cell (e.g. an epoch counted from 1, not 0)."""
+
+    pattern: str
+    by: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,8 @@ class NotebookSpec:
     library: str | None = None  # "lincoln": book-code mode imports the book's library
     book_code_drops: str | None = None  # regex of lines the book's current library prints and its saved run lacks
     files: dict[str, DataFile] = field(default_factory=dict)
+    book_code_relabel: dict[int, Relabel] = field(default_factory=dict)
+    book_code_relabel_reason: str = ""
 
     @property
     def short_in_quick(self) -> bool:
@@ -297,12 +316,37 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
         differences: dict[int, Difference] = {}
         for key, diff in entry.get("differences", {}).items():
             where = f"{name} difference {key}"
+            drift_from = diff.get("drift_from") if isinstance(diff, dict) else None
+            if isinstance(drift_from, int) and not isinstance(drift_from, bool) and diff.get("reason"):
+                differences[_index(path, where, key)] = Difference("", str(diff["reason"]), drift_from)
+                continue
             if not isinstance(diff, dict) or not re.fullmatch(r"E\d+", str(diff.get("erratum", ""))):
-                raise _fail(path, where, f"needs an 'erratum' such as \"E22\" and a 'reason'; received {diff!r}")
+                raise _fail(
+                    path,
+                    where,
+                    f"needs an 'erratum' such as \"E22\" and a 'reason' (or 'drift_from': a cell index, and a "
+                    f"'reason'); received {diff!r}",
+                )
             differences[_index(path, where, key)] = Difference(str(diff["erratum"]), str(diff.get("reason", "")))
+        relabels: dict[int, Relabel] = {}
+        for key, relabel in entry.get("book_code_relabel", {}).items():
+            where = f"{name} book_code_relabel {key}"
+            ok = isinstance(relabel, dict) and set(relabel) == {"pattern", "by"} and isinstance(relabel["by"], int)
+            try:
+                ok = ok and re.compile(relabel["pattern"]).groups == 1
+            except (re.error, TypeError):
+                ok = False
+            if not ok or not entry.get("book_code_relabel_reason"):
+                raise _fail(
+                    path,
+                    where,
+                    "must be {'pattern': <regex with one group: an integer>, 'by': <int>}, with a notebook-level "
+                    f"'book_code_relabel_reason'; received {relabel!r}",
+                )
+            relabels[_index(path, where, key)] = Relabel(relabel["pattern"], relabel["by"])
         unknown = set(entry) - {
             "path", "module", "cells", "differences", "slow", "book_code_slow", "book_code", "book_code_reason",
-            "library", "book_code_drops", "files",
+            "library", "book_code_drops", "files", "book_code_relabel", "book_code_relabel_reason",
         }  # fmt: skip
         if unknown:
             raise _fail(path, name, f"unknown notebook keys {sorted(unknown)}")
@@ -333,6 +377,8 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
             library,
             drops,
             _files(path, name, entry.get("files", {})),
+            relabels,
+            str(entry.get("book_code_relabel_reason", "")),
         )
     return specs
 

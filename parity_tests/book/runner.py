@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .manifest import CellRule, ManifestError, NotebookSpec, apply_quick_edits, book_root, load_notebook
+from .manifest import CellRule, ManifestError, NotebookSpec, Relabel, apply_quick_edits, book_root, load_notebook
 
 #: A number as printed: optional sign, digits with an optional fraction, optional exponent.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -353,6 +353,15 @@ def _drop_lines(text: str, pattern: str | None) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not regex.search(line))
 
 
+def _relabel(text: str, relabel: Relabel) -> str:
+    def shift(match: re.Match[str]) -> str:
+        start, end = match.start(1) - match.start(0), match.end(1) - match.start(0)
+        whole = match.group(0)
+        return whole[:start] + str(int(match.group(1)) + relabel.by) + whole[end:]
+
+    return re.sub(relabel.pattern, shift, text)
+
+
 Progress = Callable[[str, "CellResult"], None]
 
 
@@ -411,6 +420,8 @@ def run_notebook(
             result.seconds = time.perf_counter() - t0
             if mode == "book":
                 result.ours = _drop_lines(result.ours, spec.book_code_drops)
+                if index in spec.book_code_relabel:
+                    result.ours = _relabel(result.ours, spec.book_code_relabel[index])
             _judge(result, spec, mode)
             if progress is not None:
                 progress(mode, result)
@@ -429,7 +440,9 @@ def reconcile(run: NotebookRun, book: NotebookRun | None, spec: NotebookSpec) ->
       own code, run here, prints too (equal to ours) is "drift": this machine's floating-point arithmetic, not
       the project."""
     theirs = {c.index: c for c in book.cells} if book is not None and spec.book_code else {}
+    verdicts: dict[int, str] = {}
     for cell in run.cells:
+        verdicts[cell.index] = cell.status
         if not cell.printed or cell.status == "ERROR":
             continue
         ref = theirs.get(cell.index)
@@ -443,10 +456,27 @@ def reconcile(run: NotebookRun, book: NotebookRun | None, spec: NotebookSpec) ->
                 cell.reason = f"short configuration, no reference ({why})"
             elif outputs_agree(ref.ours, cell.ours):
                 cell.status, cell.erratum, cell.reason = "as book code", "", ""
-            elif expected is not None:
+            elif expected is not None and expected.drift_from is None:
                 cell.status, cell.erratum, cell.reason = "explained", expected.erratum, expected.reason
             else:
                 cell.status, cell.reason = "DIFFERENT", "differs from the book's code on the same configuration"
+            verdicts[cell.index] = cell.status
+            continue
+        inherited = spec.differences.get(cell.index)
+        if (
+            cell.status == "DIFFERENT"
+            and inherited is not None
+            and inherited.drift_from is not None
+            and (ref is None or bool(ref.error))
+        ):
+            source = inherited.drift_from
+            if verdicts.get(source) == "drift":
+                cell.status = "drift"
+                cell.reason = f"continues cell {source}'s drifted state ({inherited.reason}); " + first_difference(
+                    cell.saved, cell.ours
+                )
+            else:
+                cell.reason = f"the manifest says this continues cell {source}'s drift, but cell {source} did not drift"
         elif (
             cell.status == "DIFFERENT"
             and ref is not None
@@ -456,6 +486,7 @@ def reconcile(run: NotebookRun, book: NotebookRun | None, spec: NotebookSpec) ->
         ):
             cell.status = "drift"
             cell.reason = "the book's own code prints the same here: " + first_difference(cell.saved, cell.ours)
+        verdicts[cell.index] = cell.status
 
 
 def first_difference(saved: str, ours: str) -> str:
@@ -493,6 +524,8 @@ def _judge(result: CellResult, spec: NotebookSpec, mode: str) -> None:
     if not result.saved and not result.ours:
         return
     expected = spec.differences.get(result.index) if mode == "project" else None
+    if expected is not None and expected.drift_from is not None:
+        expected = None  # judged by reconcile, from the earlier cell's verdict
     if outputs_agree(result.saved, result.ours):
         if expected is not None:
             result.status = "DIFFERENT"

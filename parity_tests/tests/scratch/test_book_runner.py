@@ -278,3 +278,52 @@ def test_cli_runs_notebooks_in_parallel_and_writes_the_document(tmp_path: Path, 
     out = capfd.readouterr().out
     assert "running 4 notebook runs (ch1 project, ch1 book, ch3 project, ch3 book), 2 at once" in out
     assert "ch3 (project) cell" in out  # progress lines from the worker processes
+
+
+def test_book_code_labels_are_relabelled_and_later_cells_inherit_a_drift(tmp_path: Path) -> None:
+    define = "def step(x):\n    return x * 0.5"
+    train = "x = step(1.0)\nprint(f'The loss after 1 epochs was {x}')"
+    later = "assert step is not abs\nprint(x * 2)"
+    rules = {"0": {"kind": "definition", "sha": source_sha(define), "replace": "from math import sqrt as step"}}
+    manifest = _book(
+        tmp_path,
+        [(define, ""), (train, "The loss after 0 epochs was 0.25\n"), (later, "0.5\n")],
+        rules,
+        book_code_relabel={"1": {"pattern": r"loss after (\d+) epochs", "by": -1}},
+        book_code_relabel_reason="the library counts epochs from 1 now",
+        differences={"2": {"drift_from": 1, "reason": "continues cell 1"}},
+    )
+    spec, _ = load_notebook("nb", root=tmp_path, manifest=manifest)
+    book = run_notebook("nb", root=tmp_path, manifest=manifest, mode="book")
+    assert book.cells[1].ours == "The loss after 0 epochs was 0.5\n"  # relabelled from "after 1 epochs"
+    run = run_notebook("nb", root=tmp_path, manifest=manifest)
+    run.cells[1].ours = "The loss after 0 epochs was 0.5\n"  # as if our module printed what the book's code does
+    run.cells[1].status = "DIFFERENT"
+    book.cells[2].error, book.cells[2].ours = "AssertionError", ""  # the book's code cannot run the later cell
+    reconcile(run, book, spec)
+    assert run.cells[1].status == "drift"
+    assert (run.cells[2].status, run.cells[2].saved, run.cells[2].ours) == ("drift", "0.5\n", "2.0\n")
+    assert "continues cell 1's drifted state (continues cell 1)" in run.cells[2].reason
+
+    run = run_notebook("nb", root=tmp_path, manifest=manifest)  # cell 1 differs, but not as the book's code does
+    reconcile(run, book, spec)
+    assert run.cells[1].status == "DIFFERENT"
+    assert run.cells[2].status == "DIFFERENT"
+    assert "but cell 1 did not drift" in run.cells[2].reason
+
+
+def test_malformed_relabels_and_drift_sources_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"with a notebook-level 'book_code_relabel_reason'"):
+        load_manifest(_book(tmp_path, [("x = 1", "")], {}, book_code_relabel={"0": {"pattern": "(\\d+)", "by": 1}}))
+    with pytest.raises(ManifestError, match=r"regex with one group"):
+        load_manifest(
+            _book(
+                tmp_path,
+                [("x = 1", "")],
+                {},
+                book_code_relabel={"0": {"pattern": "\\d+", "by": 1}},
+                book_code_relabel_reason="r",
+            )
+        )
+    with pytest.raises(ManifestError, match=r"or 'drift_from': a cell index"):
+        load_manifest(_book(tmp_path, [("x = 1", "")], {}, differences={"0": {"drift_from": "1"}}))
