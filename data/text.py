@@ -23,8 +23,10 @@ characters ``text[s : s + T]`` as input and ``text[s + 1 : s + T + 1]`` as targe
 time step is the NEXT character. A window therefore needs ``T + 1`` characters and the valid starts are
 ``0 .. len(text) - T - 1``. :func:`sequence_windows` gives the index windows, :func:`next_char_batch`
 one-hot ``[N, T, V]`` input and target batches, with starts either drawn from a
-``numpy.random.Generator`` (uniformly, with replacement, as the book's ``RNNTrainer`` does with
-``np.random.randint``) or sequential (non-overlapping consecutive windows, ``s = first + i·T``).
+``numpy.random.Generator`` (uniformly, with replacement: this project's choice) or sequential
+(non-overlapping consecutive windows, ``s = first + i·T``). The book's trainers draw nothing: they slide
+overlapping windows in order (``s_i = p + i``, ``p`` advancing by N), which ``scratch.RNNTrainer(windows="sliding")``
+builds with :func:`sequence_windows`.
 
 Bad arguments raise ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, wrong value)
 naming the argument, what was expected and what was received. This module imports neither ``torch``

@@ -18,12 +18,16 @@ sample and time step, with NO division (``reduction="sum"``):
 
 ``reduction="mean"`` divides both by N·T (torch's ``CrossEntropyLoss`` mean over batch and time).
 
-Training (``RNNTrainer``): each iteration draws ``batch_size`` windows of ``sequence_length + 1`` characters
-uniformly with replacement (``data.text.next_char_batch``), runs ``single_step`` (forward, loss, backward) and
-``optim.step()``. That is this project's choice, not the book's: the book's ``RNNTrainer`` slides through the
-text, window i of a batch starting at ``p + i`` (overlapping, one character apart) and ``p`` advancing by
-``batch_size`` each iteration. One ``numpy.random.Generator`` (``seed``) draws the windows AND the sampled
-characters, so a run is reproducible; sampling consumes draws, so ``sample_every`` changes later batches.
+Training (``RNNTrainer``): each iteration takes ``batch_size`` windows of ``sequence_length + 1`` characters,
+runs ``single_step`` (forward, loss, backward) and ``optim.step()``. The windows are
+
+* ``windows="random"`` (the default, this project's choice): drawn uniformly with replacement
+  (``data.text.next_char_batch``). One ``numpy.random.Generator`` (``seed``) draws the windows AND the sampled
+  characters, so a run is reproducible; sampling consumes draws, so ``sample_every`` changes later batches;
+* ``windows="sliding"`` (the book's ``RNNTrainer``): window i of a batch starts at ``p + i`` (overlapping, one
+  character apart), ``p`` starts at 0 and advances by ``batch_size`` each iteration, and goes back to 0 before
+  a batch when ``p + T + N + 1 > len(text)`` (the book's test, one character stricter than needed). No
+  randomness; the generator then draws only the sampled characters.
 
 Sampling (the book's ``sample_output``): a deep copy of the model, every layer in the book's carry mode,
 is fed one one-hot character at a time ``[1, 1, V]``; the carry (the batch mean of one sample, i.e. the
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from data.progress import ProgressBar
-from data.text import Vocabulary, load_text, next_char_batch
+from data.text import Vocabulary, load_text, next_char_batch, one_hot_sequence, sequence_windows
 
 from ._validation import (
     _describe,
@@ -62,6 +66,7 @@ from .rnn import _RecurrentLayer as RecurrentLayer
 __all__ = ["RNNModel", "RNNTrainer", "SequenceSoftmaxCrossEntropy", "moving_average", "sample"]
 
 _REDUCTIONS = ("sum", "mean")
+_WINDOWS = ("random", "sliding")
 _SEQ_LAYOUT = "[batch, time, vocab]"
 
 
@@ -256,7 +261,7 @@ def sample(
     length: int,
     *,
     temperature: float = 1.0,
-    rng: np.random.Generator,
+    rng: np.random.Generator | np.random.RandomState,
 ) -> list[int]:
     """Draw ``length`` characters, one at a time, starting from character ``start_index``.
 
@@ -264,7 +269,9 @@ def sample(
     ``hidden_state="book"`` keeping its current carry (a layer in "zeros" mode has none: it starts from
     zeros). Step k feeds the one-hot of the previous character ``[1, 1, V]``; the layer carries its last
     state (the mean over a batch of one is the state itself) to step k+1. The next character is
-    ``rng.choice(V, p=softmax(logits[0, -1] / temperature))``; temperature -> 0 approaches the argmax.
+    ``rng.choice(V, p=softmax(logits[0, -1] / temperature))``; temperature -> 0 approaches the argmax. ``rng`` is
+    a ``numpy.random.Generator`` or a legacy ``RandomState`` (whose ``choice`` draws what the book's
+    ``np.random.choice`` draws from the same state).
     Returns the drawn indices (not including ``start_index``).
     """
     model = _check_model(model)
@@ -274,9 +281,10 @@ def sample(
         raise ValueError(f"start_index must be in [0, vocab_size={V}); received {start}")
     length = check_int(length, "length", 1)
     temperature = check_positive(temperature, "temperature")
-    if not isinstance(rng, np.random.Generator):
+    if not isinstance(rng, np.random.Generator | np.random.RandomState):
         raise TypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); received {_describe(rng)}"
+            "rng must be a numpy.random.Generator (np.random.default_rng(seed)) or a numpy.random.RandomState; "
+            f"received {_describe(rng)}"
         )
     sampler = copy.deepcopy(model)
     for layer in sampler.layers:
@@ -319,7 +327,9 @@ class RNNTrainer:
     Give exactly one of ``text_file`` (a UTF-8 file, e.g. ``data.text.find_text()``) and ``text=``. The
     vocabulary is ``Vocabulary.from_text`` (sorted characters); its size must equal ``model.vocab_size``.
     ``optim.net = model`` (as the book's trainer hands the model to its optimizer). ``self.rng =
-    np.random.default_rng(seed)`` is the only randomness: batch windows and sampled characters.
+    np.random.default_rng(seed)`` is the only randomness: batch windows (``windows="random"``) and sampled
+    characters. ``windows="sliding"`` takes the book's overlapping windows in order instead (module docstring;
+    ``self.position`` is the next batch's first start), and needs ``len(text) >= sequence_length + batch_size + 1``.
     """
 
     def __init__(
@@ -331,6 +341,7 @@ class RNNTrainer:
         *,
         text: str | None = None,
         seed: int = 0,
+        windows: str = "random",
     ) -> None:
         if (text_file is None) == (text is None):
             raise ValueError(
@@ -348,11 +359,17 @@ class RNNTrainer:
             raise TypeError(f"optim must be a scratch Optimizer (SGD, AdaGrad, ...); received {_describe(optim)}")
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.seed = check_int(seed, "seed", 0)
+        self.windows = check_choice(windows, "windows", _WINDOWS)
         T = self.model.sequence_length
         if len(text) < T + 1:
             raise ValueError(
                 f"the text must have at least sequence_length + 1 = {T + 1} characters for one window "
                 f"(inputs plus the next-character target); received {len(text)}"
+            )
+        if self.windows == "sliding" and len(text) < T + self.batch_size + 1:
+            raise ValueError(
+                f"sliding windows need a text of at least sequence_length + batch_size + 1 = "
+                f"{T + self.batch_size + 1} characters (one batch of overlapping windows); received {len(text)}"
             )
         self.vocab = Vocabulary.from_text(text)
         if self.vocab.size != self.model.vocab_size:
@@ -365,6 +382,7 @@ class RNNTrainer:
         self.optim = optim
         self.optim.net = self.model  # type: ignore[assignment]  # duck-typed: params() and param_grads()
         self.rng = np.random.default_rng(self.seed)
+        self.position = 0  # windows="sliding": the first start of the next batch
         self.losses: list[float] = []
         self.samples: list[tuple[int, str]] = []
 
@@ -381,6 +399,22 @@ class RNNTrainer:
         if index >= self.vocab.size:
             raise ValueError(f"input_char index must be in [0, {self.vocab.size}); received {index}")
         return index
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next training batch, one-hot ``(inputs [N, T, V], targets [N, T, V])`` in the model's dtype.
+
+        ``windows="random"``: N starts drawn with ``self.rng`` (``data.text.next_char_batch``).
+        ``windows="sliding"`` (the book's): first ``self.position`` goes back to 0 if
+        ``position + T + N + 1 > len(text)``; window i starts at ``position + i``; then ``position += N``.
+        """
+        V, T, N = self.model.vocab_size, self.model.sequence_length, self.batch_size
+        if self.windows == "random":
+            return next_char_batch(self.indices, V, T, N, rng=self.rng, dtype=self.model.dtype)
+        if self.position + T + N + 1 > self.indices.size:
+            self.position = 0
+        inputs, targets = sequence_windows(self.indices, T, self.position + np.arange(N))  # each [N, T]
+        self.position += N
+        return one_hot_sequence(inputs, V, self.model.dtype), one_hot_sequence(targets, V, self.model.dtype)
 
     def sample_output(self, input_char: int | str, sample_length: int, *, temperature: float = 1.0) -> str:
         """``sample_length`` characters drawn after ``input_char`` (a character or its index), with ``self.rng``."""
@@ -399,26 +433,26 @@ class RNNTrainer:
     ) -> list[float]:
         """Run ``num_iterations`` training steps; return (and store as ``self.losses``) every step's loss.
 
-        Iteration i: ``x, y = next_char_batch(indices, V, T, batch_size, rng=self.rng, dtype=model.dtype)``,
-        ``loss = model.single_step(x, y)``, ``optim.step()``. After every ``sample_every`` iterations
-        ``print_fn`` gets the iteration, the moving average of the last 100 losses (the book's window) and
-        ``sample_length`` characters sampled after the last target character of the batch's first window;
-        ``self.samples`` collects ``(iteration, text)``. The samples are drawn whatever ``print_fn`` is
-        (``None`` prints nothing), so the batches depend only on the seed, ``sample_every`` and
-        ``sample_length``. ``progress`` draws a bar on stderr (``None``: only on a terminal). The model and
-        the optimizer keep their state between calls; the generator continues its stream.
+        Iteration i: ``x, y = self.next_batch()`` (random or sliding windows), ``loss = model.single_step(x, y)``,
+        ``optim.step()``. After every ``sample_every`` iterations ``print_fn`` gets the iteration, the moving
+        average of the last 100 losses (the book's window) and ``sample_length`` characters sampled after the
+        last target character of the batch's first window; ``self.samples`` collects ``(iteration, text)``. The
+        samples are drawn whatever ``print_fn`` is (``None`` prints nothing), so random batches depend only on
+        the seed, ``sample_every`` and ``sample_length``; sliding windows continue from ``self.position``.
+        ``progress`` draws a bar on stderr (``None``: only on a terminal). The model and the optimizer keep
+        their state between calls; the generator continues its stream.
         """
         num_iterations = check_int(num_iterations, "num_iterations", 1)
         sample_every = check_int(sample_every, "sample_every", 1)
         sample_length = check_int(sample_length, "sample_length", 1)
         if print_fn is not None and not callable(print_fn):
             raise TypeError(f"print_fn must be callable (e.g. print) or None; received {_describe(print_fn)}")
-        model, V, T = self.model, self.model.vocab_size, self.model.sequence_length
+        model = self.model
         bar = ProgressBar(num_iterations, enabled=progress)
         losses: list[float] = []
         window = 100
         for i in range(num_iterations):
-            x, y = next_char_batch(self.indices, V, T, self.batch_size, rng=self.rng, dtype=model.dtype)
+            x, y = self.next_batch()
             loss = model.single_step(x, y)
             if not np.isfinite(loss):
                 raise FloatingPointError(

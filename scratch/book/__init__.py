@@ -14,6 +14,7 @@ global random state.
 - ``ch3``: ``03_dlfs/Code.ipynb``
 - ``ch5``: ``05_convolutions/Code.ipynb``
 - ``ch6_autograd``: ``06_rnns/Autograd_Simple.ipynb``
+- ``ch6``: ``06_rnns/RNN_DLFS.ipynb``
 
 ``python3 noxfile.py -s book`` runs the notebooks themselves on these modules (``parity_tests.book``).
 """
