@@ -11,7 +11,8 @@ Chapters 5 and 7 add convolutions (``Conv2DOp``, ``ChannelBiasAdd``, ``ConvLayer
 torchvision-style transforms written here, ``mnist_loaders``); torchvision is optional.
 
 Chapter 2's functions (linear regression and the one-hidden-layer network with autograd gradients)
-are in ``torch_impl.regression`` and re-exported here.
+are in ``torch_impl.regression`` and re-exported here. ``torch_impl.book.ch7`` is chapter 7's notebook API on
+these components (the book's names, tuple-returning models, trainers and random stream).
 """
 
 from .activations import Linear, ReLU, Sigmoid, Tanh
@@ -22,6 +23,7 @@ from .conv import (
     Conv2D,
     Conv2DOp,
     ConvLayer,
+    DeconvLayer,
     MNISTConvNet,
     conv_glorot_std,
     conv_output_size,
@@ -71,6 +73,7 @@ from .rnn import (
     RNNLayer,
     SequenceSoftmaxCrossEntropy,
     sample_text,
+    sliding_window_batches,
 )
 from .train import PyTorchTrainer, TrainingHistory, accuracy
 
@@ -90,6 +93,7 @@ __all__ = [
     "Conv2DOp",
     "ConvLayer",
     "Decoder",
+    "DeconvLayer",
     "Dense",
     "DenseLayer",
     "Encoder",
@@ -142,6 +146,7 @@ __all__ = [
     "resolve_padding",
     "rmse",
     "sample_text",
+    "sliding_window_batches",
     "standard_normal_",
     "torch_linear_init_",
     "torchvision_available",

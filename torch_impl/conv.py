@@ -61,6 +61,7 @@ __all__ = [
     "Conv2D",
     "Conv2DOp",
     "ConvLayer",
+    "DeconvLayer",
     "MNISTConvNet",
     "conv_glorot_std",
     "conv_output_size",
@@ -435,6 +436,101 @@ class Conv2D(ConvLayer):
     def param_size(self) -> int:
         """The kernel size (the book's name)."""
         return self.kernel_size
+
+
+class DeconvLayer(PyTorchLayer):
+    """Chapter 7's transposed-convolution layer: ``nn.ConvTranspose2d`` (stride 1, padding ``k // 2``, with a
+    bias), activation, optional flatten, then dropout. The chapter defines it and leaves it unused (its
+    autoencoder decodes with ``ConvLayer``).
+
+        forward:  y = dropout(flatten(a(deconv(x))))
+        deconv:   out[n, o, h, w] = Σ_{c, i, j} x[n, c, h + p - i, w + p - j] · weight[c, o, i, j] + bias[o]
+                  (terms whose x index falls outside the image are 0; p = k // 2)
+
+    i.e. the convolution of ``x`` padded by ``k - 1 - p`` with the kernel rotated by 180° and its channel axes
+    swapped, the input gradient of ``ConvLayer``'s convolution. Shapes: ``x [N, C_in, H, W] -> [N, C_out,
+    H + k - 1 - 2p, W + k - 1 - 2p]`` (``[N, C_out, H, W]`` for odd k); ``weight [C_in, C_out, k, k]`` (torch's
+    transposed layout), ``bias [C_out]``. Initialisation: ``nn.ConvTranspose2d``'s default, weight and bias
+    ~ U(±1/sqrt(C_out · k²)), drawn from ``generator`` when given (else torch's global generator, in the
+    same order as ``nn.ConvTranspose2d``). ``dropout`` is the KEEP probability, as in ``ConvLayer``.
+    """
+
+    dropout_module: nn.Module | None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        filter_size: int,
+        activation: nn.Module | None = None,
+        dropout: float = 1.0,
+        flatten: bool = False,
+        *,
+        inverted_dropout: bool = True,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        in_channels = check_int(in_channels, "in_channels", 1)
+        out_channels = check_int(out_channels, "out_channels", 1)
+        filter_size = check_int(filter_size, "filter_size", 1)
+        self.keep_prob = check_keep_prob(dropout, "dropout")
+        if activation is not None:
+            activation = check_module(activation, "activation", "Tanh()")
+        self.flatten = bool(flatten)
+        self.generator = check_generator(generator)
+        if device is None:
+            device = torch.get_default_device()
+        self.deconv = nn.utils.skip_init(
+            nn.ConvTranspose2d,
+            in_channels,
+            out_channels,
+            filter_size,
+            padding=filter_size // 2,
+            dtype=dtype,
+            device=device,
+        )
+        self.activation = activation
+        self.dropout_module = layer_dropout(self.keep_prob, bool(inverted_dropout), generator)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """(Re-)draw ``deconv.weight`` then ``deconv.bias`` like ``nn.ConvTranspose2d`` (fan-in C_out · k²)."""
+        torch_linear_init_(self.deconv.weight, self.deconv.bias, self.generator)
+
+    @boundary()
+    def forward(self, x: Tensor, inference: bool = False) -> Tensor:
+        """``x [N, in_channels, H, W]`` -> ``[N, out_channels, H', W']`` (or flattened); see the class docstring."""
+        name = f"{type(self).__name__} input"
+        check_tensor(x, name, 4, _LAYOUT)
+        channels = self.deconv.in_channels
+        if x.shape[1] != channels:
+            raise ValueError(
+                f"{name} must have {channels} channels (the layer was built for in_channels={channels}); "
+                f"received shape {tuple(x.shape)}"
+            )
+        check_matches(x, name, self.deconv.weight, "the layer's weight")
+        k, p = int(self.deconv.kernel_size[0]), int(self.deconv.padding[0])
+        if min(x.shape[2], x.shape[3]) + k - 1 - 2 * p < 1:
+            raise ValueError(
+                f"{name} must be at least {2 * p - k + 2} pixels high and wide (kernel {k}, padding {p}); "
+                f"received shape {tuple(x.shape)}"
+            )
+        out = self.deconv(x)
+        if self.activation is not None:
+            out = self.activation(out)
+        if self.flatten:
+            out = out.flatten(1)
+        if self.dropout_module is not None:
+            if isinstance(self.dropout_module, BookDropout):
+                out = self.dropout_module(out, inference=inference)
+            elif not inference:
+                out = self.dropout_module(out)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"keep_prob={self.keep_prob}, flatten={self.flatten}"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -210,7 +210,8 @@ def _check_images_labels(images: Any, labels: Any, images_name: str, labels_name
 class MNISTDataset(Dataset[tuple[Any, int]]):
     """``(transform(images[i]), int(labels[i]))`` for uint8 images ``[N, H, W]`` and integer labels ``[N]``.
 
-    Without a transform the item is the raw ``uint8`` image ``[H, W]`` (a NumPy view).
+    Without a transform the item is the raw ``uint8`` image ``[H, W]`` (a NumPy view). ``data`` (uint8
+    ``[N, H, W]``) and ``targets`` (int64 ``[N]``) are the whole set as tensors, torchvision's attribute names.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Transform | None = None) -> None:
@@ -225,6 +226,18 @@ class MNISTDataset(Dataset[tuple[Any, int]]):
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def data(self) -> Tensor:
+        """Every image as a uint8 tensor ``[N, H, W]`` (pixels 0..255); it shares memory with a writable
+        ``images`` array and copies a read-only one."""
+        images = self.images if self.images.flags.writeable else self.images.copy()
+        return torch.from_numpy(np.ascontiguousarray(images))
+
+    @property
+    def targets(self) -> Tensor:
+        """Every label as an int64 tensor ``[N]``."""
+        return torch.from_numpy(np.array(self.labels, dtype=np.int64))
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         image = self.images[index]

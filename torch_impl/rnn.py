@@ -60,8 +60,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import math
 from abc import abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -100,6 +102,7 @@ __all__ = [
     "ResetBeforeGRU",
     "SequenceSoftmaxCrossEntropy",
     "sample_text",
+    "sliding_window_batches",
 ]
 
 _SEQ_LAYOUT = "[batch, time, features]"
@@ -674,6 +677,28 @@ def _as_indices(value: Any, name: str, vocab_size: int, min_length: int) -> Tens
     return out
 
 
+def sliding_window_batches(
+    indices: np.ndarray | Tensor, sequence_length: int, batch_size: int
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Chapter 7's ``LSTMTrainer`` batches: overlapping windows one character apart, in order, unshuffled.
+
+    With T = ``sequence_length`` and B = ``batch_size``, batch k holds the B windows starting at s = kB, kB + 1,
+    ..., kB + B - 1: inputs ``text[s : s + T]`` and targets ``text[s + 1 : s + T + 1]``, each ``[B, T]`` (long).
+    Batches come while the last window of the batch is whole (kB + B - 1 + T + 1 <= len(text)), so an epoch over
+    n characters is ``floor((n - T - B) / B) + 1`` batches (about n / B, i.e. B times the n / (B·T) batches of
+    disjoint windows); consecutive batches overlap in all but B characters.
+    """
+    T = check_int(sequence_length, "sequence_length", 1)
+    B = check_int(batch_size, "batch_size", 1)
+    text = _as_indices(indices, "indices", int(np.iinfo(np.int64).max), 1)
+    offsets = torch.arange(B)[:, None] + torch.arange(T)[None, :]  # [B, T]: window b, position t -> b + t
+    start = 0
+    while start + B + T <= text.numel():
+        rows = offsets + start
+        yield text[rows], text[rows + 1]
+        start += B
+
+
 class NextCharacterTrainer:
     """Chapter 7's training loop for a character model (``NextCharacterModel`` or anything with integer
     ``sequence_length`` and ``vocab_size`` attributes returning logits ``[N, V, T]``).
@@ -691,11 +716,12 @@ class NextCharacterTrainer:
       test windows in order (batches of ``batch_size``): the mean of the batch losses weighted by batch size,
       i.e. the mean CE over every test position for the default ``nn.CrossEntropyLoss()``.
 
-    The model keeps its carried state across batches (and into the evaluation), as in the book. The windows
-    and their order are this project's choice, not the book's: chapter 7's ``LSTMTrainer`` slides overlapping
-    windows one character apart (batch k holds the windows starting at kB .. kB + B - 1), in order, unshuffled,
-    so its "epoch" is about B times as many steps. Returns ``{"train_loss": [loss of every batch], "test_loss":
-    float}``.
+    The model keeps its carried state across batches (and into the evaluation), as in the book. These
+    disjoint shuffled windows (``windows="disjoint"``, the default) are this project's choice, not the book's:
+    ``windows="sliding"`` trains on chapter 7's ``LSTMTrainer`` batches instead (:func:`sliding_window_batches`:
+    overlapping windows one character apart, batch k holding those starting at kB .. kB + B - 1, in order,
+    unshuffled, so an epoch is about B times as many steps; ``seed`` is then unused). Returns
+    ``{"train_loss": [loss of every batch], "test_loss": float}``.
     """
 
     def __init__(self, model: nn.Module, optim: Optimizer, criterion: nn.Module | None = None) -> None:
@@ -750,8 +776,10 @@ class NextCharacterTrainer:
         seed: int = 0,
         max_batches: int | None = None,
         progress: bool = False,
+        windows: str = "disjoint",
     ) -> dict[str, Any]:
         """Train on ``train_indices`` and evaluate on ``test_indices``; see the class docstring."""
+        windows = check_choice(windows, "windows", ("disjoint", "sliding"))
         epochs = check_int(epochs, "epochs", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
         seed = check_int(seed, "seed", 0)
@@ -762,17 +790,36 @@ class NextCharacterTrainer:
         dtype, device = _model_reference(self.model)
         g = torch.Generator().manual_seed(seed)
         n = train_x.shape[0]
-        per_epoch = math.ceil(n / batch_size) if max_batches is None else min(math.ceil(n / batch_size), max_batches)
+        if windows == "sliding":
+            text = _as_indices(train_indices, "train_indices", self.vocab_size, self.sequence_length + 1)
+            n_batches = max(0, (text.numel() - self.sequence_length - batch_size) // batch_size + 1)
+            if n_batches == 0:
+                raise ValueError(
+                    f"train_indices must hold at least sequence_length + batch_size = "
+                    f"{self.sequence_length + batch_size} characters for one batch of sliding windows; "
+                    f"received {text.numel()}"
+                )
+        else:
+            n_batches = math.ceil(n / batch_size)
+        per_epoch = n_batches if max_batches is None else min(n_batches, max_batches)
         bar = ProgressBar(epochs * per_epoch, enabled=bool(progress))
         train_loss: list[float] = []
         was_training = self.model.training
         try:
             self.model.train()
             for _ in range(epochs):
-                order = torch.randperm(n, generator=g)
-                for b in range(per_epoch):
-                    rows = order[b * batch_size : (b + 1) * batch_size]
-                    xb, yb = self._batch(train_x[rows], train_y[rows], dtype, device)
+                if windows == "sliding":
+                    epoch_batches: Iterator[tuple[Tensor, Tensor]] = itertools.islice(
+                        sliding_window_batches(text, self.sequence_length, batch_size), per_epoch
+                    )
+                else:
+                    order = torch.randperm(n, generator=g)
+                    epoch_batches = (
+                        (train_x[rows], train_y[rows])
+                        for rows in (order[b * batch_size : (b + 1) * batch_size] for b in range(per_epoch))
+                    )
+                for inputs, targets in epoch_batches:
+                    xb, yb = self._batch(inputs, targets, dtype, device)
                     self.optim.zero_grad()
                     loss = self.criterion(self._forward(xb, inference=False), yb)
                     loss.backward()
