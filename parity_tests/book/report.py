@@ -148,9 +148,9 @@ def _verdict(row: dict[str, Any], guide: str) -> str:
         verdict += f" ({erratum_link(row['erratum'], guide)}: {row['reason']})"
     elif row["reason"] and row["status"] != "match":
         verdict += f" ({row['reason']})"
-    if row.get("drift_target") is not None:
+    if row.get("drift_target") is not None and row["drift_target"][1]:
         ok, gaps = row["drift_target"]
-        verdict += f"; {gaps or 'no accuracy or early stop printed'}: target {'met' if ok else 'NOT met'}"
+        verdict += f"; {gaps}: target {'met' if ok else 'NOT met'}"
     return verdict.replace("|", "\\|")
 
 
