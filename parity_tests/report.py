@@ -837,6 +837,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the book's own notebooks on this project into <out>/book: quick (default, seconds), full or none",
     )
     parser.add_argument(
+        "--book-notebooks",
+        default="",
+        metavar="NAME,...",
+        help="only these notebooks of the book's manifest (comma-separated; default: all)",
+    )
+    parser.add_argument(
         "--versions",
         type=Path,
         default=DEFAULT_VERSIONS_DIR,
@@ -888,12 +894,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     book: BookSection | None = None
     if args.book != "none":
         print(f"the book's notebooks ({args.book})", file=sys.stderr, flush=True)
-        book = book_section(args.out / "book", quick=args.book == "quick")
+        notebooks = [n for n in args.book_notebooks.split(",") if n] or None
+        book = book_section(args.out / "book", quick=args.book == "quick", names=notebooks)
     meta = _meta(started)
     try:
-        markdown, plots = write_report(
-            args.out, reports, detections, meta, load_versions(args.versions), recipes, book
-        )
+        markdown, plots = write_report(args.out, reports, detections, meta, load_versions(args.versions), recipes, book)
     except OSError as exc:  # the folder became unwritable (or full) while the checks ran
         print(f"error: could not write the report into {str(args.out)!r}: {exc}", file=sys.stderr)
         return 2

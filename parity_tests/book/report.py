@@ -263,7 +263,7 @@ def _summary_table(runs: list[tuple[NotebookRun, NotebookRun | None]]) -> list[s
     return lines
 
 
-def book_section(out: Path, quick: bool) -> BookSection:
+def book_section(out: Path, quick: bool, names: list[str] | None = None) -> BookSection:
     """Run the manifest's notebooks (``quick``: leave out the slow parts), write ``out/book.md`` and ``.json``
     and return the parity report's section. A missing book repository is reported as skipped, not failed."""
     title = ["## The book's notebooks on this project", ""]
@@ -272,9 +272,14 @@ def book_section(out: Path, quick: bool) -> BookSection:
     except BookError as exc:
         return BookSection([*title, f"Skipped: {exc}", ""], ok=True, payload={"skipped": str(exc)})
     specs = load_manifest()
+    unknown = sorted(set(names or ()) - set(specs))
+    if unknown:
+        return BookSection(
+            [*title, f"Failed: unknown notebooks {unknown}; the manifest has {sorted(specs)}", ""], False
+        )
     runs: list[tuple[NotebookRun, NotebookRun | None]] = []
     for name, spec in specs.items():
-        if quick and spec.slow:
+        if (quick and spec.slow) or (names is not None and name not in names):
             continue
         skip_book = not spec.book_code or (quick and spec.book_code_slow)
         runs.append(run_pair(name, quick=quick, book_code=not skip_book, root=root))

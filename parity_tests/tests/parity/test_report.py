@@ -493,14 +493,18 @@ def test_report_runs_the_books_notebooks(tmp_path: Path) -> None:
         book_root()
     except BookError as exc:
         pytest.skip(f"the book's repository is not available: {exc}")
-    code, stdout, _ = _run(["--out", str(tmp_path), "--spec", "ReLU", "--no-bench", "--no-mutants", "--book", "quick"])
+    args = ["--out", str(tmp_path), "--spec", "ReLU", "--no-bench", "--no-mutants", "--book", "quick"]
+    code, stdout, _ = _run([*args, "--book-notebooks", "ch6-autograd,ch3"])
     assert code == 0
     assert "## The book's notebooks on this project" in stdout
     rows = _table_rows(stdout, "| notebook | outputs | match |")
-    assert [r[0].split()[0] for r in rows] == ["ch1", "ch2", "ch3", "ch5", "ch6-autograd"]
+    assert [r[0].split()[0] for r in rows] == ["ch3", "ch6-autograd"]  # in the manifest's order
     assert (tmp_path / "book" / "book.md").is_file()
     payload = json.loads((tmp_path / "parity.json").read_text())
     assert payload["book"]["passed"] is True
+    code, stdout, _ = _run([*args, "--book-notebooks", "ch99"])
+    assert code == 1
+    assert "Failed: unknown notebooks ['ch99']" in stdout
 
 
 def test_report_lists_a_missing_book_as_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
