@@ -70,6 +70,7 @@ __all__ = [
     "download_mnist",
     "find_mnist_dir",
     "load_mnist",
+    "load_mnist_book",
     "load_mnist_full",
     "load_mnist_subset",
     "normalize_torchvision_style",
@@ -418,6 +419,39 @@ class MnistData:
     def as_tuple(self) -> MnistArrays:
         """``(X_train, y_train, X_test, y_test)``."""
         return self.X_train, self.y_train, self.X_test, self.y_test
+
+
+def load_mnist_book(
+    n_train: int | None = None,
+    n_test: int | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    verify_md5: bool = True,
+) -> MnistArrays:
+    """What the book's ``lincoln.utils.mnist.load()`` returns (chapters 4 and 5), read from the IDX files.
+
+    The book downloads the four files, pickles them and loads the pickle; here they are read directly (found as
+    in :func:`load_mnist_full`), with the same result: ``(X_train, y_train, X_test, y_test)`` with images
+    ``uint8`` of shape ``(n, 784)`` (each 28x28 image flattened row by row, C-contiguous, pixels 0..255) and
+    labels ``uint8`` of shape ``(n,)``, in the files' order. ``n_train`` / ``n_test`` keep only the first
+    ``n`` rows of each set (``None``: all 60000 / 10000), for short runs of the book's notebooks.
+    """
+    limits: list[int | None] = []
+    for value, name, total in ((n_train, "n_train", 60000), (n_test, "n_test", 10000)):
+        if value is None:
+            limits.append(None)
+            continue
+        count = _check_int(value, name, minimum=1)
+        if count > total:
+            raise ValueError(f"{name} must be at most {total} (the rows MNIST has); received {count}")
+        limits.append(count)
+    X_train, y_train, X_test, y_test = load_mnist_full(path, verify_md5=verify_md5)
+    out = []
+    for images, labels, limit in ((X_train, y_train, limits[0]), (X_test, y_test, limits[1])):
+        keep = images.shape[0] if limit is None else limit
+        out.append(np.ascontiguousarray(images[:keep].reshape(keep, -1)))
+        out.append(labels[:keep].astype(np.uint8))
+    return out[0], out[1], out[2], out[3]
 
 
 _SOURCES = ("auto", "full", "subset")

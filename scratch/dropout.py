@@ -64,11 +64,17 @@ class Dropout(Operation):
             if not self._persistent:
                 self._next_mask = None
         else:
-            self.mask = (self.rng.random(x.shape) < self.keep_prob).astype(x.dtype)
+            self.mask = self._draw_mask(x.shape, x.dtype)
         out = x * self.mask
         if self.inverted:
             out /= self.keep_prob
         return out
+
+    def _draw_mask(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A fresh 0/1 mask of ``shape`` in ``dtype``, each entry 1 with probability ``keep_prob``, from
+        ``self.rng`` (uniform draws below ``keep_prob``). A subclass may draw from another stream (the book
+        modules draw the book's ``np.random.binomial(1, keep_prob, shape)``)."""
+        return (self.rng.random(shape) < self.keep_prob).astype(dtype)
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         if not self._training:

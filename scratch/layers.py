@@ -94,6 +94,11 @@ class Layer:
         self._param_grads()
         return grad
 
+    def _make_dropout(self, keep_prob: float, inverted: bool) -> Dropout:
+        """The ``Dropout`` operation the layer appends when ``dropout < 1``, drawing its masks from ``self.rng``.
+        A subclass may return another (the book modules' draws the book's stream)."""
+        return Dropout(keep_prob, inverted=inverted, rng=self.rng)
+
     @property
     def dropout_op(self) -> Dropout | None:
         """The layer's ``Dropout`` operation, if it has one (after setup)."""
@@ -220,7 +225,7 @@ class Dense(Layer):
             raise ValueError(f"Dense B must have shape (1, {self.neurons}); received shape {B.shape}")
         self.operations = [WeightMultiply(W), BiasAdd(B), self.activation]
         if self.dropout < 1.0:
-            self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
+            self.operations.append(self._make_dropout(self.dropout, self.inverted_dropout))
         self._params()
 
 
@@ -344,5 +349,5 @@ class Conv2D(Layer):
         if self.flatten:
             self.operations.append(Flatten())
         if self.dropout < 1.0:
-            self.operations.append(Dropout(self.dropout, inverted=self.inverted_dropout, rng=self.rng))
+            self.operations.append(self._make_dropout(self.dropout, self.inverted_dropout))
         self._params()

@@ -17,6 +17,12 @@ early stopping quit at the first evaluation of any loss above 1e9, e.g. an unsca
 ``restart=True`` re-initialises the weights reproducibly from the network's seed instead of reseeding
 NumPy's global generator; the shuffle does not compound across epochs.
 
+Hooks for subclasses (the book modules use them to reproduce the book's trainer; the defaults are this
+class's behaviour): ``_epoch_orders`` (the row order of each epoch), ``_after_step`` (called after every
+optimizer step; nothing by default), ``_save_best`` / ``_restore_best`` (what early stopping keeps and how it
+puts it back: copies of the parameters, copied back in place), ``_report_evaluation`` / ``_report_stop``
+(the printed messages).
+
 Loaded weights: ``restart=True`` (the default, the book's) re-initialises every layer, which would silently
 throw away weights put in with ``Layer.load_params``. ``fit`` refuses that with a ``ValueError``: pass
 ``restart=False`` to train from the loaded weights (the torch twin, ``PyTorchTrainer``, always trains the
@@ -101,16 +107,17 @@ class Trainer:
         orders = self._epoch_orders(X_train.shape[0], seed)
         history = TrainingHistory()
         self.history = history
-        best_params: list[np.ndarray] | None = None
+        best: object | None = None
         bar = ProgressBar(epochs, stream, enabled=progress)
 
         for e in range(epochs):
             history.lrs.append(self.optim.lr)
             order = next(orders)  # drawn when the epoch starts, before its batches
             batch_losses = []
-            for X_batch, y_batch in iterate_batches(X_train, y_train, batch_size, order):
+            for i, (X_batch, y_batch) in enumerate(iterate_batches(X_train, y_train, batch_size, order)):
                 batch_losses.append(self.net.train_batch(X_batch, y_batch))
                 self.optim.step()
+                self._after_step(i, X_test, y_test)
             history.train_losses.append(float(np.mean(batch_losses)))
 
             if (e + 1) % eval_every == 0:
@@ -118,22 +125,19 @@ class Trainer:
                 loss = self.net.loss.forward(test_preds, y_test)
                 history.eval_epochs.append(e + 1)
                 history.val_losses.append(loss)
-                if loss < self.best_loss:
-                    if verbose:
-                        bar.message(f"Validation loss after {e + 1} epochs is {loss:.3f}")
+                improved = loss < self.best_loss
+                if verbose:
+                    self._report_evaluation(bar, e + 1, loss, improved, early_stopping)
+                if improved:
                     self.best_loss = loss
                     history.best_epoch, history.best_loss = e + 1, loss
                     if early_stopping:
-                        best_params = [p.copy() for p in self.net.params()]
+                        best = self._save_best()
                 elif early_stopping:
-                    if best_params is not None:
-                        for own, saved in zip(self.net.params(), best_params, strict=True):
-                            own[...] = saved
+                    if best is not None:
+                        self._restore_best(best)
                     if verbose:
-                        bar.message(
-                            f"Loss increased after epoch {e + 1}, final loss was {self.best_loss:.3f}, "
-                            f"using the model from epoch {history.best_epoch}"
-                        )
+                        self._report_stop(bar, e + 1, eval_every)
                     history.stopped_early = True
                     bar.update(e + 1, "(stopped early)")
                     break
@@ -141,6 +145,38 @@ class Trainer:
             bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
         bar.close()
         return history
+
+    def _after_step(self, batch_index: int, X_test: np.ndarray, y_test: np.ndarray) -> None:
+        """Called after the optimizer step of batch ``batch_index`` (0-based within the epoch): nothing here; the
+        chapter 5 book module prints the book's ``conv_testing`` accuracies from it."""
+
+    def _save_best(self) -> object:
+        """What early stopping keeps at an improving evaluation: a copy of every parameter array."""
+        return [p.copy() for p in self.net.params()]
+
+    def _restore_best(self, saved: object) -> None:
+        """Put back what ``_save_best`` kept when the validation loss stops improving: the saved arrays are copied
+        in place into ``self.net``'s parameters (so the optimizer and every other holder of the network see them)."""
+        if not isinstance(saved, list):
+            raise TypeError(
+                f"Trainer._restore_best expects the list _save_best returns; received {type(saved).__name__}"
+            )
+        for own, kept in zip(self.net.params(), saved, strict=True):
+            own[...] = kept
+
+    def _report_evaluation(
+        self, bar: ProgressBar, epoch: int, loss: float, improved: bool, early_stopping: bool
+    ) -> None:
+        """Print an evaluation (only when ``verbose``): here, only an improving one."""
+        if improved:
+            bar.message(f"Validation loss after {epoch} epochs is {loss:.3f}")
+
+    def _report_stop(self, bar: ProgressBar, epoch: int, eval_every: int) -> None:
+        """Print the early stop at 1-based ``epoch`` (only when ``verbose``), naming the restored model's epoch."""
+        bar.message(
+            f"Loss increased after epoch {epoch}, final loss was {self.best_loss:.3f}, "
+            f"using the model from epoch {self.history.best_epoch}"
+        )
 
     def _epoch_orders(self, n: int, seed: int) -> Iterator[np.ndarray]:
         """The row order of each epoch, drawn lazily when the epoch starts: one permutation of the ORIGINAL

@@ -12,7 +12,9 @@ global random state.
 - ``ch2_linear_regression``, ``ch2_network``: ``02_fundamentals/Code.ipynb`` (it defines ``train``,
   ``predict``, ``forward_loss``, ``init_weights`` and ``loss_gradients`` twice, with different meanings)
 - ``ch3``: ``03_dlfs/Code.ipynb``
+- ``ch4``: ``04_extensions/Code.ipynb`` (the book's ``lincoln`` library as chapters 4 and 5 use it)
 - ``ch5``: ``05_convolutions/Code.ipynb``
+- ``ch5_demos``: ``05_convolutions/Numpy_Convolution_Demos.ipynb``
 - ``ch6_autograd``: ``06_rnns/Autograd_Simple.ipynb``
 - ``ch6``: ``06_rnns/RNN_DLFS.ipynb``
 
