@@ -426,7 +426,7 @@ def book(session: nox.Session) -> None:
     code (about an hour of CPU; progress is printed per cell); ``-- --quick`` runs the short configurations
     (CI), ``-- ch4`` one notebook, ``-- --doc docs/book-reproduction.md`` also writes the committed document,
     ``-- cells ch4`` lists a notebook's cells and their manifest rules. Runs go one per CPU (``--jobs``)."""
-    install(session, "-e", ".[data,plots]")
+    install(session, "-e", ".[torch,data,plots]")  # chapter 7 is torch; the book's lincoln needs scipy (data)
     args = list(session.posargs)
     if args[:1] != ["cells"] and not any(a == "--jobs" or a.startswith("--jobs=") for a in args):
         args += ["--jobs", str(os.cpu_count() or 1)]
