@@ -167,8 +167,11 @@ def book_cross_entropy_terms(logits: np.ndarray, target: np.ndarray, eps: float,
     log_p = softmax_and_log(logits, axis)[1]
     with np.errstate(divide="ignore"):
         small = log_p < -np.log(2.0)
-        log_not_p = np.where(small, np.log1p(-np.exp(np.minimum(log_p, -np.log(2.0)))),
-                             np.log(-np.expm1(np.maximum(log_p, -np.log(2.0)))))
+        log_not_p = np.where(
+            small,
+            np.log1p(-np.exp(np.minimum(log_p, -np.log(2.0)))),
+            np.log(-np.expm1(np.maximum(log_p, -np.log(2.0)))),
+        )
     lo, hi = np.log(eps), np.log1p(-eps)
     log_p = np.clip(log_p, lo, hi)
     log_not_p = np.clip(log_not_p, lo, hi)
