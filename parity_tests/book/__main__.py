@@ -4,6 +4,9 @@ the book's notebooks on this project (and the book's own code beside them) and w
 ``docs/book-reproduction.md``). Progress: one line per code cell that prints or takes a second or more.
 ``--jobs N`` runs N notebook runs at once in separate processes (each single-threaded under the nox session).
 
+``python -m parity_tests.book render BOOK_JSON DOC`` writes the markdown of a ``book.json`` again (the same
+table, its drift targets checked by the current rules) without rerunning anything.
+
 ``python -m parity_tests.book cells NAME`` lists a notebook's code cells with the sha the manifest needs and
 the rule applied to each (for maintainers adding a notebook to ``notebooks.json``).
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import multiprocessing
 import os
 import sys
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .manifest import BookError, ManifestError, book_root, load_manifest, load_notebook, source_sha
-from .report import metadata, render, summary, write
+from .report import metadata, render, render_payload, summary, write
 from .runner import NotebookRun, reconcile, run_logged
 
 DEFAULT_OUT = Path("report") / "book"
@@ -40,6 +44,23 @@ def list_cells(name: str) -> int:
     return 0
 
 
+def _guide_from(doc: Path) -> str:
+    return os.path.relpath(Path(__file__).resolve().parents[2] / "docs" / "porting-guide.md", doc.resolve().parent)
+
+
+def render_json(source: Path, doc: Path) -> int:
+    """Write the markdown of the book table ``source`` (a ``book.json``) to ``doc``."""
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: {source} must be a book.json written by this runner; {exc}", file=sys.stderr)
+        return 2
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(render_payload(data, guide=_guide_from(doc)), encoding="utf-8")
+    print(f"reproduction document written to {doc}")
+    return 0
+
+
 def _run_all(tasks: list[tuple[str, str]], quick: bool, root: Path, jobs: int) -> dict[tuple[str, str], NotebookRun]:
     """Every (notebook, mode) run, ``jobs`` at a time in separate processes (1: in this process)."""
     if jobs <= 1:
@@ -53,6 +74,11 @@ def _run_all(tasks: list[tuple[str, str]], quick: bool, root: Path, jobs: int) -
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        if args[:1] == ["render"]:
+            if len(args) != 3:
+                print("usage: python -m parity_tests.book render BOOK_JSON DOC", file=sys.stderr)
+                return 2
+            return render_json(Path(args[1]), Path(args[2]))
         if args[:1] == ["cells"]:
             if len(args) != 2:
                 print("usage: python -m parity_tests.book cells NAME", file=sys.stderr)

@@ -45,13 +45,19 @@ def drift_check(saved: str, ours: str) -> tuple[bool, str]:
     if stop_book or stop_here:
         epochs = [int(e) for e in _EVALUATED.findall(saved)]
         every = min((b - a for a, b in itertools.pairwise(epochs)), default=1)
-        if stop_book and stop_here:
-            apart = abs(int(stop_here[0]) - int(stop_book[0])) / max(every, 1)
-            ok &= apart <= DRIFT_STOP_EVALUATIONS
-            notes.append(f"stopped after epoch {stop_book[0]} -> {stop_here[0]}")
-        else:
+
+        def stopped(found: list[str], text: str) -> tuple[int | None, str]:
+            if found:
+                return int(found[0]), f"stopped after epoch {found[0]}"
+            last = max((int(e) for e in _EVALUATED.findall(text)), default=None)
+            return last, f"ran to its last evaluation (epoch {last})"
+
+        (book_epoch, book_text), (here_epoch, here_text) = stopped(stop_book, saved), stopped(stop_here, ours)
+        if book_epoch is None or here_epoch is None:
             ok = False
-            notes.append(f"early stopping: book {stop_book[:1] or 'none'}, here {stop_here[:1] or 'none'}")
+        else:
+            ok &= abs(here_epoch - book_epoch) / max(every, 1) <= DRIFT_STOP_EVALUATIONS
+        notes.append(f"book {book_text}, here {here_text}" if book_text != here_text else book_text)
     return ok, "; ".join(notes)
 
 
@@ -154,13 +160,35 @@ def _verdict(row: dict[str, Any], guide: str) -> str:
     return verdict.replace("|", "\\|")
 
 
+def payload(runs: list[tuple[NotebookRun, NotebookRun | None]], meta: dict[str, Any]) -> dict[str, Any]:
+    """The book table's data (``book.json``): the metadata, and per notebook its counts and rows."""
+    return {
+        **meta,
+        "quick": any(run.quick for run, _ in runs),
+        "notebooks": [
+            {
+                **summary(run),
+                "book_code_seconds": None if book is None else round(book.seconds, 2),
+                "rows": rows(run, book),
+            }
+            for run, book in runs
+        ],
+    }
+
+
 def render(
     runs: list[tuple[NotebookRun, NotebookRun | None]],
     meta: dict[str, Any],
     guide: str = "../../docs/porting-guide.md",
 ) -> str:
     """The markdown table of every notebook run (``guide``: the porting guide's path relative to the output)."""
-    quick = any(run.quick for run, _ in runs)
+    return render_payload(payload(runs, meta), guide)
+
+
+def render_payload(data: dict[str, Any], guide: str = "../../docs/porting-guide.md") -> str:
+    """The markdown of a book table's data (``payload``, or a ``book.json`` read back: the drift targets are
+    checked again, so the document follows this module's rules)."""
+    meta, quick = data, bool(data.get("quick", False))
     lines = [
         "# The book's notebooks, run on this project",
         "",
@@ -184,20 +212,21 @@ def render(
         _COLUMNS,
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for run, _ in runs:
-        s = summary(run)
+    for s in data["notebooks"]:
         magics = f" ({s['magic_lines_dropped']} without magic lines)" if s["magic_lines_dropped"] else ""
         lines.append(
             f"| {s['notebook']} (`{s['path']}`) | {s['cells_unchanged']}{magics} | {s['cells_substituted']} | "
             f"{s['cells_skipped']} | {s['outputs']} | {s['matched']} | {s['drift']} | {s['as_book_code']} | "
             f"{s['explained']} | {s['ran']} | {s['different']} | {s['errors']} | {s['seconds']} |"
         )
-    for run, book in runs:
-        lines += ["", f"## {run.name}: `{run.path}`", ""]
-        if book is not None:
-            lines += [f"Book code here: {book.seconds:.1f} s.", ""]
+    for s in data["notebooks"]:
+        lines += ["", f"## {s['notebook']}: `{s['path']}`", ""]
+        if s.get("book_code_seconds") is not None:
+            lines += [f"Book code here: {s['book_code_seconds']:.1f} s.", ""]
         lines += ["| cell | book (saved) | ours | book code here | verdict |", "|---:|---|---|---|---|"]
-        for row in rows(run, book):
+        for row in s["rows"]:
+            if row["status"] == "drift":
+                row = {**row, "drift_target": drift_check(row["book"], row["ours"])}
             here = "not run" if row["book_code_here"] is None else _one_line(row["book_code_here"])
             if row["book_code_matches"] is True:
                 here += " (= book)"
@@ -230,13 +259,10 @@ def metadata(book_root: Path, command: str = "") -> dict[str, Any]:
 def write(out: Path, runs: list[tuple[NotebookRun, NotebookRun | None]], meta: dict[str, Any]) -> Path:
     """Write ``book.md`` and ``book.json`` into ``out`` (atomically); return the markdown's path."""
     out.mkdir(parents=True, exist_ok=True)
-    data = {
-        **meta,
-        "notebooks": [{**summary(run), "rows": rows(run, book)} for run, book in runs],
-    }
+    data = payload(runs, meta)
     write_atomic(out / "book.json", json.dumps(data, indent=2) + "\n")
     path = out / "book.md"
-    write_atomic(path, render(runs, meta))
+    write_atomic(path, render_payload(data))
     return path
 
 

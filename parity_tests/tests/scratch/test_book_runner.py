@@ -254,13 +254,22 @@ def test_drift_targets_read_the_accuracy_and_the_early_stop() -> None:
         "The model validation accuracy is: 97.34%\n"
     )
     near = saved.replace("epoch 30", "epoch 40").replace("97.34", "96.10")
-    assert drift_check(saved, near) == (True, "accuracy 97.34% -> 96.10% (-1.24 points); stopped after epoch 30 -> 40")
+    assert drift_check(saved, near) == (
+        True,
+        "accuracy 97.34% -> 96.10% (-1.24 points); book stopped after epoch 30, here stopped after epoch 40",
+    )
     far = saved.replace("epoch 30", "epoch 50")
     assert drift_check(saved, far)[0] is False
     assert drift_check(saved, saved.replace("97.34", "95.70"))[0] is False
     never = "Validation loss after 10 epochs is 0.3\nThe model validation accuracy is: 97.00%\n"
-    assert drift_check(saved, never) == (False, "accuracy 97.34% -> 97.00% (-0.34 points); early stopping: "
-                                                 "book ['30'], here none")  # fmt: skip
+    assert drift_check(saved, never) == (
+        False,
+        "accuracy 97.34% -> 97.00% (-0.34 points); book stopped after epoch 30, here ran to its last evaluation "
+        "(epoch 10)",
+    )
+    full = "Validation loss after 10 epochs is 0.3\nValidation loss after 20 epochs is 0.2\n"
+    last = "Validation loss after 10 epochs is 0.3\n\nLoss increased after epoch 20, final loss was 0.3"
+    assert drift_check(full, last) == (True, "book ran to its last evaluation (epoch 20), here stopped after epoch 20")
 
 
 def test_errata_anchors_are_read_from_the_guides_headings() -> None:
@@ -275,6 +284,10 @@ def test_cli_runs_notebooks_in_parallel_and_writes_the_document(tmp_path: Path, 
     assert cli.main(["ch1", "ch3", "--jobs", "2", "--out", str(tmp_path / "out"), "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "| ch3 (`03_dlfs/Code.ipynb`) | 5 | 21 | 0 | 3 | 3 | 0 | 0 | 0 | 0 | 0 | 0 |" in text
+    again = tmp_path / "docs" / "again.md"
+    assert cli.main(["render", str(tmp_path / "out" / "book.json"), str(again)]) == 0
+    assert again.read_text() == text  # the document is a rendering of book.json alone
+    assert cli.main(["render", str(tmp_path / "missing.json"), str(again)]) == 2
     out = capfd.readouterr().out
     assert "running 4 notebook runs (ch1 project, ch1 book, ch3 project, ch3 book), 2 at once" in out
     assert "ch3 (project) cell" in out  # progress lines from the worker processes
