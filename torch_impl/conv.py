@@ -50,9 +50,9 @@ from ._validation import (
     describe,
 )
 from .activations import Tanh
-from .dropout import BookDropout, layer_dropout
+from .dropout import layer_dropout
 from .init import normal_, torch_linear_init_
-from .layers import DenseLayer, PyTorchLayer
+from .layers import DenseLayer, PyTorchLayer, finish_layer
 from .model import PyTorchModel
 
 __all__ = [
@@ -370,17 +370,7 @@ class ConvLayer(PyTorchLayer):
         """``x`` ``[N, in_channels, H, W]`` -> ``[N, out_channels, H_out, W_out]`` (or flattened)."""
         name = f"{type(self).__name__} input"
         _check_conv_input(x, name, self.in_channels, self.kernel_size, self.padding, self.conv.weight)
-        out = self.conv(x)
-        if self.activation is not None:
-            out = self.activation(out)
-        if self.flatten:
-            out = out.flatten(1)
-        if self.dropout_module is not None:
-            if isinstance(self.dropout_module, BookDropout):
-                out = self.dropout_module(out, inference=inference)
-            elif not inference:
-                out = self.dropout_module(out)
-        return out
+        return finish_layer(self.conv(x), self.activation, self.flatten, self.dropout_module, inference)
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}, flatten={self.flatten}, weight_init={self.weight_init!r}"
@@ -517,17 +507,7 @@ class DeconvLayer(PyTorchLayer):
                 f"{name} must be at least {2 * p - k + 2} pixels high and wide (kernel {k}, padding {p}); "
                 f"received shape {tuple(x.shape)}"
             )
-        out = self.deconv(x)
-        if self.activation is not None:
-            out = self.activation(out)
-        if self.flatten:
-            out = out.flatten(1)
-        if self.dropout_module is not None:
-            if isinstance(self.dropout_module, BookDropout):
-                out = self.dropout_module(out, inference=inference)
-            elif not inference:
-                out = self.dropout_module(out)
-        return out
+        return finish_layer(self.deconv(x), self.activation, self.flatten, self.dropout_module, inference)
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}, flatten={self.flatten}"

@@ -79,6 +79,24 @@ class PyTorchLayer(nn.Module, ABC):
         return module if isinstance(module, BookDropout) else None
 
 
+def finish_layer(
+    out: Tensor, activation: nn.Module | None, flatten: bool, dropout: nn.Module | None, inference: bool
+) -> Tensor:
+    """The stages every book layer applies after its linear map or convolution, in the book's order:
+    ``activation`` (if any), then ``flatten`` to ``[N, features]`` (if asked), then ``dropout`` (if any:
+    ``BookDropout`` is told about ``inference``; any other dropout module runs only in training)."""
+    if activation is not None:
+        out = activation(out)
+    if flatten:
+        out = out.flatten(1)  # [N, C, H, W] -> [N, C·H·W]
+    if dropout is not None:
+        if isinstance(dropout, BookDropout):
+            out = dropout(out, inference=inference)
+        elif not inference:
+            out = dropout(out)
+    return out
+
+
 class DenseLayer(PyTorchLayer):
     """A fully connected layer (chapter 7): ``nn.Linear``, activation, then dropout if ``dropout < 1``.
 
@@ -147,15 +165,7 @@ class DenseLayer(PyTorchLayer):
         check_tensor(x, name, 2, "[batch, features]")
         check_features(x, name, self.input_size, f"the layer was built for input_size={self.input_size}")
         check_matches(x, name, self.linear.weight, "the layer's weight")
-        out = self.linear(x)
-        if self.activation is not None:
-            out = self.activation(out)
-        if self.dropout_module is not None:
-            if isinstance(self.dropout_module, BookDropout):
-                out = self.dropout_module(out, inference=inference)
-            elif not inference:
-                out = self.dropout_module(out)
-        return out
+        return finish_layer(self.linear(x), self.activation, False, self.dropout_module, inference)
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}, weight_init={self.weight_init!r}"
