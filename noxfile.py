@@ -348,6 +348,10 @@ def versions(session: nox.Session, numpy: str) -> None:
             "parity_tests.report",
             "--no-bench",
             "--no-mutants",
+            "--recipes",
+            "none",  # only the components' errors are read here; the recipes and the book have their sessions
+            "--book",
+            "none",
             "--out",
             str(parity),
             "--versions",
