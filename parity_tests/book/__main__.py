@@ -1,7 +1,8 @@
 """``python -m parity_tests.book [NAME ...] [--quick] [--out DIR] [--no-book-code] [--jobs N] [--doc PATH]``: run
 the book's notebooks on this project (and the book's own code beside them) and write the book table
-(``DIR/book.md`` and ``book.json``, default ``report/book``; ``--doc`` also writes it to PATH, e.g. the committed
-``docs/book-reproduction.md``). Progress: one line per code cell that prints or takes a second or more.
+(``DIR/book.md`` and ``book.json``, default ``report/book``; ``--doc`` also writes it to PATH with every printout
+in full, e.g. the committed ``docs/book-reproduction.md``). Progress: one line per code cell that prints or
+takes a second or more.
 ``--jobs N`` runs N notebook runs at once in separate processes (each single-threaded under the nox session).
 
 ``python -m parity_tests.book render BOOK_JSON DOC`` writes the markdown of a ``book.json`` again (the same
@@ -56,7 +57,7 @@ def render_json(source: Path, doc: Path) -> int:
         print(f"error: {source} must be a book.json written by this runner; {exc}", file=sys.stderr)
         return 2
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render_payload(data, guide=_guide_from(doc)), encoding="utf-8")
+    doc.write_text(render_payload(data, guide=_guide_from(doc), whole=True), encoding="utf-8")
     print(f"reproduction document written to {doc}")
     return 0
 
@@ -137,10 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"book table written to {path}")
         if options.doc is not None:
             options.doc.parent.mkdir(parents=True, exist_ok=True)
-            guide = os.path.relpath(
-                Path(__file__).resolve().parents[2] / "docs" / "porting-guide.md", options.doc.resolve().parent
-            )
-            options.doc.write_text(render(runs, meta, guide=guide), encoding="utf-8")
+            whole = render(runs, meta, guide=_guide_from(options.doc), whole=True)
+            options.doc.write_text(whole, encoding="utf-8")
             print(f"reproduction document written to {options.doc}")
     except (BookError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)

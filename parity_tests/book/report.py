@@ -107,7 +107,13 @@ def summary(run: NotebookRun) -> dict[str, Any]:
     }
 
 
-def _one_line(text: str, limit: int = 160) -> str:
+def _one_line(text: str, limit: int | None = 160) -> str:
+    """``text`` for a table cell: shortened to ``limit`` characters on one line, or (``limit=None``) whole, its
+    lines joined with ``<br>``."""
+    if limit is None:
+        lines = [" ".join(line.split()) for line in text.strip("\n").splitlines()]
+        whole = "<br>".join(line.replace("<", "&lt;").replace(">", "&gt;") for line in lines)
+        return whole.replace("|", "\\|") or "(nothing)"
     flat = " ".join(text.split())
     flat = flat if len(flat) <= limit else flat[: limit - 3] + "..."
     return flat.replace("|", "\\|") or "(nothing)"
@@ -180,14 +186,18 @@ def render(
     runs: list[tuple[NotebookRun, NotebookRun | None]],
     meta: dict[str, Any],
     guide: str = "../../docs/porting-guide.md",
+    whole: bool = False,
 ) -> str:
-    """The markdown table of every notebook run (``guide``: the porting guide's path relative to the output)."""
-    return render_payload(payload(runs, meta), guide)
+    """The markdown table of every notebook run (``guide``: the porting guide's path relative to the output;
+    ``whole``: every printout in full)."""
+    return render_payload(payload(runs, meta), guide, whole)
 
 
-def render_payload(data: dict[str, Any], guide: str = "../../docs/porting-guide.md") -> str:
+def render_payload(data: dict[str, Any], guide: str = "../../docs/porting-guide.md", whole: bool = False) -> str:
     """The markdown of a book table's data (``payload``, or a ``book.json`` read back: the drift targets are
-    checked again, so the document follows this module's rules)."""
+    checked again, so the document follows this module's rules). ``whole``: every printout in full (the
+    committed reproduction document), else shortened to a line."""
+    limit = None if whole else 160
     meta, quick = data, bool(data.get("quick", False))
     lines = [
         "# The book's notebooks, run on this project",
@@ -227,10 +237,10 @@ def render_payload(data: dict[str, Any], guide: str = "../../docs/porting-guide.
         for row in s["rows"]:
             if row["status"] == "drift":
                 row = {**row, "drift_target": drift_check(row["book"], row["ours"])}
-            here = "not run" if row["book_code_here"] is None else _one_line(row["book_code_here"])
+            here = "not run" if row["book_code_here"] is None else _one_line(row["book_code_here"], limit)
             if row["book_code_matches"] is True:
                 here += " (= book)"
-            saved, ours = _one_line(row["book"]), _one_line(row["ours"])
+            saved, ours = _one_line(row["book"], limit), _one_line(row["ours"], limit)
             lines.append(f"| {row['cell']} | {saved} | {ours} | {here} | {_verdict(row, guide)} |")
     return "\n".join(lines) + "\n"
 
