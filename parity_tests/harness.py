@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .port.compare import Comparison, compare, relative_error
 from .tolerances import DEGENERATE_SCALE, EXTREME_FLOAT32_FACTOR, TOLERANCES, category_of, tolerance_for
 
 if TYPE_CHECKING:
@@ -34,81 +35,11 @@ class DegenerateCaseError(AssertionError):
     """A reference array is (near) zero, so the comparison would prove nothing."""
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One named result compared between scratch (``got``) and torch (``want``)."""
-
-    key: str
-    category: str
-    error: float  # max |got - want| / max |want|; inf for a shape mismatch, nan for NaN values
-    tolerance: float
-    worst_index: tuple[int, ...]
-    got_value: float
-    want_value: float
-    scale: float  # max |want|
-    note: str = ""
-
-    @property
-    def passed(self) -> bool:
-        # Written so that a NaN error fails.
-        return bool(self.error <= self.tolerance)
-
-    def describe(self) -> str:
-        if self.note:
-            return f"{self.key}: {self.note}"
-        return (
-            f"{self.key}: error {self.error:.3e} > tolerance {self.tolerance:.0e} at index {self.worst_index}: "
-            f"scratch {self.got_value!r} vs torch {self.want_value!r} (reference scale {self.scale:.3e})"
-        )
-
-
 def compare_arrays(key: str, got: np.ndarray, want: np.ndarray, dtype: str) -> Comparison:
-    """Compare one scratch array with its torch reference under the tolerance table."""
-    tol = tolerance_for(dtype, key)
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    category = category_of(key)
-    if got.shape != want.shape:
-        return Comparison(
-            key,
-            category,
-            float("inf"),
-            tol,
-            (),
-            np.nan,
-            np.nan,
-            np.nan,
-            note=f"shape mismatch: scratch {got.shape} vs torch {want.shape}",
-        )
-    if not (np.isfinite(got).all() and np.isfinite(want).all()):
-        bad = np.argwhere(~(np.isfinite(got) & np.isfinite(want)))
-        index = tuple(int(i) for i in bad[0])
-        return Comparison(
-            key,
-            category,
-            float("nan"),
-            tol,
-            index,
-            float(got[index]),
-            float(want[index]),
-            np.nan,
-            note=f"non-finite values at index {index}: scratch {float(got[index])} vs torch {float(want[index])}",
-        )
-    scale = float(np.max(np.abs(want))) if want.size else 0.0
-    diff = np.abs(got - want)
-    flat = int(np.argmax(diff)) if diff.size else 0
-    index = tuple(int(i) for i in np.unravel_index(flat, diff.shape)) if diff.size else ()
-    err = float(diff.reshape(-1)[flat]) / scale if scale > 0 else (0.0 if not diff.any() else float("inf"))
-    return Comparison(
-        key,
-        category,
-        err,
-        tol,
-        index,
-        float(got[index]) if diff.size else 0.0,
-        float(want[index]) if diff.size else 0.0,
-        scale,
-    )
+    """Compare one scratch array with its torch reference under the tolerance table; the key's prefix chooses
+    the category (``grad:`` gradient, ``traj:``/``epoch:`` trajectory, anything else forward), the specs'
+    naming convention. Porters call ``parity_tests.port.compare`` with the category spelled out."""
+    return compare(got, want, dtype=dtype, category=category_of(key), name=key, labels=("scratch", "torch"))
 
 
 @dataclass
@@ -265,13 +196,9 @@ def _as_float64(value: Any) -> Any:
 
 
 def _relative(got: np.ndarray, want: np.ndarray) -> float:
-    """max |got - want| / max |want| over the entries where ``want`` is finite (0 when ``want`` is all 0)."""
+    """``relative_error`` over the entries where ``want`` is finite (the others count as equal)."""
     mask = np.isfinite(want)
-    if not mask.any():
-        return 0.0
-    diff = np.abs(np.where(mask, np.asarray(got, np.float64) - want, 0.0))
-    scale = float(np.max(np.abs(np.where(mask, want, 0.0))))
-    return float(diff.max()) / scale if scale > 0 else float(diff.max())
+    return relative_error(np.where(mask, np.asarray(got, np.float64), 0.0), np.where(mask, want, 0.0))
 
 
 def _run_torch_native(spec: ComponentSpec, problem: Problem) -> Results:
