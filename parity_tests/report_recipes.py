@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .port import relative_error
+
 MODES = ("quick", "full", "none")
 SUBDIR = {"quick": "reproduction-quick", "full": "reproduction"}  # as ``recipes all [--quick]`` names them
 PLOT_COLUMNS = 4  # experiments side by side before wrapping
@@ -98,8 +100,7 @@ def curve_difference(pair: Mapping[str, Mapping[str, Any]]) -> float:
     if list(s["x"]) != list(t["x"]):
         return float("nan")
     ys, yt = np.asarray(s["y"], dtype=np.float64), np.asarray(t["y"], dtype=np.float64)
-    scale = float(np.max(np.abs(yt))) or 1.0
-    return float(np.max(np.abs(ys - yt)) / scale)
+    return relative_error(ys, yt)
 
 
 def worst_difference(rows: Sequence[Mapping[str, Any]]) -> float:

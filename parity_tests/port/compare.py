@@ -45,10 +45,18 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def relative_error(got: Any, want: Any) -> float:
+def relative_error(got: Any, want: Any, *, min_scale: float | None = None) -> float:
     """``max |got - want| / max |want|`` (the project's one metric; see the module docstring for a zero
-    reference). ``inf`` for different shapes, ``nan`` if any value is not finite."""
+    reference). ``inf`` for different shapes, ``nan`` if any value is not finite. With ``min_scale``, a
+    reference whose largest magnitude is below it raises ``ValueError``: comparing against (near) zeros proves
+    nothing."""
     g, w = _as_array(got, "got"), _as_array(want, "want")
+    if min_scale is not None and (w.size == 0 or float(np.max(np.abs(w))) < min_scale):
+        largest = float(np.max(np.abs(w))) if w.size else 0.0
+        raise ValueError(
+            f"the reference is near zero (max |want| = {largest:.3g} < {min_scale:g}): the comparison would prove "
+            "nothing"
+        )
     if g.shape != w.shape:
         return float("inf")
     if not (np.isfinite(g).all() and np.isfinite(w).all()):

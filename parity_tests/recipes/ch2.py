@@ -32,6 +32,7 @@ from scratch import one_hidden_layer as s_nn
 from torch_impl import regression as t_reg
 
 from ..book.saved import book_row, number_after, saved_text
+from ..port import relative_error
 from ._repro import SkipRecipe, make_curve, row
 
 PARITY_RTOL = 1e-8
@@ -76,15 +77,8 @@ def _scaled(explicit: int | None, default: int, scale: float) -> int:
     return explicit if explicit is not None else max(1, round(default * scale))
 
 
-def _rel_diff(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
-    a_arr, b_arr = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a_arr.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a_arr - b_arr)) / max(float(np.max(np.abs(b_arr))), np.finfo(np.float64).tiny))
-
-
 def _weights_rel_diff(torch_w: Mapping[str, torch.Tensor], scratch_w: Mapping[str, np.ndarray]) -> float:
-    return max(_rel_diff(torch_w[key].numpy(), value) for key, value in scratch_w.items())
+    return max(relative_error(value, torch_w[key].numpy()) for key, value in scratch_w.items())
 
 
 def _to_torch(weights: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -181,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         sk_pred = LinearRegression().fit(X_train, y_train).predict(X_test)
         rows.append(("scikit-learn LinearRegression", s_metrics.mae(sk_pred, y_test), s_metrics.rmse(sk_pred, y_test)))
         sk_note = ""
-    loss_diff = _rel_diff(t_res.losses, s_res.losses)
+    loss_diff = relative_error(s_res.losses, t_res.losses)
     weight_diff = _weights_rel_diff(t_res.weights, s_res.weights)
     worst = max(worst, loss_diff, weight_diff)
     print()
@@ -232,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
     s_pred = s_nn.predict(X_test, s_net.weights)
     t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights)
-    loss_diff = _rel_diff(t_net.losses, s_net.losses)
+    loss_diff = relative_error(s_net.losses, t_net.losses)
     weight_diff = _weights_rel_diff(t_net.weights, s_net.weights)
-    score_diff = _rel_diff(t_net.scores, s_net.scores)
+    score_diff = relative_error(s_net.scores, t_net.scores)
     worst = max(worst, loss_diff, weight_diff, score_diff)
     print()
     print(f"One hidden layer ({n_features} -> {hidden} sigmoid -> 1): SGD lr {lr:g}, batch {bs}, {nn_iters} iterations")

@@ -27,6 +27,7 @@ import torch_impl as ti
 
 from ..book.saved import book_row, number_after, saved_text, validation_losses
 from ..converters import dense_stack
+from ..port import load_arrays, relative_error
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, row
 
@@ -67,15 +68,8 @@ def build_torch_twin(net: scratch.NeuralNetwork, n_in: int) -> ti.SequentialMode
     model = ti.SequentialModel(*layers)
     converter = dense_stack(len(net.layers))
     book = dict(zip(converter.book_names, (p.copy() for p in net.params()), strict=True))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in converter.to_torch(book).items()})
+    load_arrays(model, converter.to_torch(book))
     return model
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return float("inf")
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    return float(np.max(np.abs(a - b))) / scale if scale > 0 else float(np.max(np.abs(a - b), initial=0.0))
 
 
 def run_model(
@@ -120,9 +114,9 @@ def run_model(
     for label, pred, seconds in (("scratch", s_pred, t1 - t0), ("torch_impl", t_pred, t2 - t1)):
         emit(f"  {label:<12}{scratch.mae(pred, y_test):>10.4f}{scratch.rmse(pred, y_test):>10.4f}{seconds:>10.2f}")
     worst = max(
-        _rel(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        _rel(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        _rel(s_pred, t_pred),
+        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
+        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
+        relative_error(s_pred, t_pred),
     )
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e}")
     if results is not None:

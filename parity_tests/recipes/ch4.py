@@ -38,6 +38,7 @@ from data.batching import one_hot
 from data.progress import TrainingHistory
 
 from ..converters import dense_stack
+from ..port import load_arrays, relative_error
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, first_sentence, make_curve, row
 
@@ -256,7 +257,7 @@ def build_torch_twin(exp: Experiment, net: scratch.NeuralNetwork, n_in: int) -> 
     model = ti.SequentialModel(*layers)
     converter = dense_stack(len(net.layers))
     book = dict(zip(converter.book_names, (p.copy() for p in net.params()), strict=True))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in converter.to_torch(book).items()})
+    load_arrays(model, converter.to_torch(book))
     for s_layer, t_layer in zip(net.layers, layers, strict=True):
         if t_layer.dropout_op is not None:
             share_dropout_masks(t_layer.dropout_op, copy.deepcopy(s_layer.rng))
@@ -271,14 +272,6 @@ def _optimizers(
     s_opt = scratch.SGDMomentum(exp.lr, final_lr=exp.final_lr, decay_type=exp.decay, momentum=exp.momentum)
     t_opt = ti.BookSGDMomentum(model.parameters(), lr=exp.lr, momentum=exp.momentum)
     return s_opt, t_opt, ti.book_lr_scheduler(t_opt, exp.decay, exp.final_lr, epochs)
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return float("inf")
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    diff = float(np.max(np.abs(a - b), initial=0.0))
-    return diff / scale if scale > 0 else diff
 
 
 @dataclass
@@ -368,9 +361,9 @@ def run_experiment(
     for label in hists:
         emit(f"  {label:<12}{acc[label]:>15.2%}{seconds[label]:>10.1f}")
     worst = max(
-        _rel(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        _rel(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        _rel(s_pred, t_pred),
+        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
+        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
+        relative_error(s_pred, t_pred),
     )
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e} (same weights, batches and dropout masks)")
     return ExperimentResult(number, hists, acc, seconds, worst, epochs, int(X_train.shape[0]))

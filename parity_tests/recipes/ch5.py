@@ -30,6 +30,7 @@ from data import MnistData, load_mnist, standardize_global
 from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
+from ..port import load_arrays
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, first_sentence, make_curve, row
 
@@ -81,7 +82,7 @@ def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -
         ti.Dense(16 * 28 * 28, 10, dtype=dtype),
     )
     book = dict(zip(CONVERTER.book_names, (p.copy() for p in net.params()), strict=True))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in CONVERTER.to_torch(book).items()})
+    load_arrays(model, CONVERTER.to_torch(book))
     return model
 
 

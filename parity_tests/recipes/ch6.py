@@ -62,6 +62,7 @@ from data.text import GENERATED_SHAKESPEARE, Vocabulary, find_text, load_text, n
 from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, moving_average, sample
 
 from ..converters import GRU_BEFORE, LSTM, RNN, RecurrentConverter, StackConverter, recurrent_stack
+from ..port import load_arrays, relative_error
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
 
@@ -231,7 +232,7 @@ def build_twin(experiment: Experiment, model: RNNModel) -> ti.SequentialModel:
         for i, layer in enumerate(model.layers)
         for name, entry in layer.params.items()
     }
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in converter_for(experiment).to_torch(book).items()})
+    load_arrays(twin, converter_for(experiment).to_torch(book))
     return twin
 
 
@@ -241,13 +242,6 @@ def build_models(
     """The scratch model and its twin with the very same initial weights."""
     model = build_scratch(experiment, vocab_size, seed, dtype)
     return model, build_twin(experiment, model)
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |a| (the absolute difference when a is all zeros)."""
-    scale = float(np.max(np.abs(a)))
-    diff = float(np.max(np.abs(a - b)))
-    return diff / scale if scale > 0 else diff
 
 
 def checkpoint_diff(experiment: Experiment, model: RNNModel, x: np.ndarray, y: np.ndarray) -> float:
@@ -262,10 +256,10 @@ def checkpoint_diff(experiment: Experiment, model: RNNModel, x: np.ndarray, y: n
     loss.backward()
     grads = {k: p.grad.detach().numpy() for k, p in twin.named_parameters() if p.grad is not None}
     book = converter_for(experiment).grads_to_book(grads)
-    worst = abs(s_loss - float(loss.detach())) / max(abs(s_loss), 1e-300)
+    worst = relative_error(s_loss, float(loss.detach()))
     for i, layer in enumerate(probe.layers):
         for name, entry in layer.params.items():
-            worst = max(worst, _rel(entry["deriv"], book[f"{i}.{name}"]))
+            worst = max(worst, relative_error(entry["deriv"], book[f"{i}.{name}"]))
     return worst
 
 
@@ -364,7 +358,7 @@ def run_experiment(
         result.seconds["torch_impl"] += t2 - t1
         result.losses["scratch"].append(s_value)
         result.losses["torch_impl"].append(t_value)
-        rel = abs(s_value - t_value) / max(abs(s_value), 1e-300)
+        rel = relative_error(s_value, t_value)
         result.max_rel_diff = max(result.max_rel_diff, rel)
         if i <= EARLY_ITERATIONS:
             result.early_rel_diff = max(result.early_rel_diff, rel)

@@ -31,6 +31,7 @@ import scratch
 import torch_impl as ti
 
 from ..converters import dense_stack
+from ..port import relative_error
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, row
 from .ch4 import share_dropout_masks
@@ -118,9 +119,9 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
     for label, m in metrics.items():
         emit(f"  {label:<12}{m['MAE']:>10.4f}{m['RMSE']:>10.4f}{seconds[label]:>10.2f}")
     worst = max(
-        _rel(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        _rel(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        _rel(s_pred, t_pred),
+        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
+        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
+        relative_error(s_pred, t_pred),
     )
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e} (same weights, batches and dropout masks)")
     curves = {
@@ -128,14 +129,6 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
         for label, hist in hists.items()
     }
     return {"metrics": metrics, "seconds": seconds, "worst": worst, "curves": curves}
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return float("inf")
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    diff = float(np.max(np.abs(a - b), initial=0.0))
-    return diff / scale if scale > 0 else diff
 
 
 def _load() -> tuple[np.ndarray, ...]:

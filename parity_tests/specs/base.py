@@ -33,6 +33,7 @@ from scratch.gradcheck import GradCheckResult, check_gradients, check_loss_gradi
 
 from ..converters import Converter, TensorConverter
 from ..harness import to_numpy, to_tensor, torch_device
+from ..port import load_arrays
 from ..tolerances import FD_EPS
 
 Results = dict[str, np.ndarray]
@@ -212,8 +213,7 @@ def operation_spec(
     def run_torch(problem: Problem) -> Results:
         module = build_torch(problem).to(torch_device())
         if converter is not None:
-            state = {k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}
-            module.load_state_dict(state, strict=True)
+            load_arrays(module, converter.to_torch(problem.params))
         module.train(not problem.case.get("inference", False))
         x = to_tensor(problem.inputs["x"], requires_grad=True)
         out = torch_call(module, x, problem) if torch_call else module(x)
@@ -239,7 +239,7 @@ def operation_spec(
     def load_torch(problem: Problem) -> Any:
         module = build_torch(problem).to(torch_device())
         if converter is not None:
-            module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()})
+            load_arrays(module, converter.to_torch(problem.params))
         module.train(not problem.case.get("inference", False))
         return module
 
@@ -266,7 +266,7 @@ def operation_spec(
     def bench_torch(problem: Problem) -> Callable[[], Any]:
         module = build_torch(problem).to(torch_device())
         if converter is not None:
-            module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()})
+            load_arrays(module, converter.to_torch(problem.params))
         x = to_tensor(problem.inputs["x"], requires_grad=True)
         g = to_tensor(problem.upstream) if problem.upstream is not None else None
 

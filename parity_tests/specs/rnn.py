@@ -21,6 +21,7 @@ from scratch.gradcheck import GradCheckResult, central_difference
 
 from ..converters import GRU_AFTER, GRU_BEFORE, LSTM, RNN, RecurrentConverter, recurrent_stack
 from ..harness import to_numpy, to_tensor, torch_device
+from ..port import load_arrays
 from ..tolerances import FD_EPS
 from ._inputs import nan_array, seq, tensor, torch_dtype
 from .base import Argument, Case, ComponentSpec, ErrorCase, Fuzz, Problem, Results, as_torch_input, normal
@@ -149,7 +150,7 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
     def run_torch(problem: Problem) -> Results:
         case = problem.case
         module = build_torch_layer(kind, V, H, OUT, case["mode"], problem.dtype).to(torch_device())
-        module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}, strict=True)
+        load_arrays(module, converter.to_torch(problem.params))
         named = dict(module.named_parameters())
         results: Results = {}
         for call in range(len(case["t"])):
@@ -204,7 +205,7 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
     def bench_torch(problem: Problem) -> Callable[[], Any]:
         c = problem.case
         module = build_torch_layer(kind, c["v"], c["h"], c["o"], "zeros", problem.dtype).to(torch_device())
-        module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()})
+        load_arrays(module, converter.to_torch(problem.params))
         x = to_tensor(problem.inputs["x0"], requires_grad=True)
         g = to_tensor(problem.extras["upstream"][0])
 
@@ -222,7 +223,7 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec:
 
     def forward_torch(problem: Problem) -> Any:
         module = build_torch_layer(kind, V, H, OUT, problem.case["mode"], problem.dtype).to(torch_device())
-        module.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}, strict=True)
+        load_arrays(module, converter.to_torch(problem.params))
         states = [as_torch_input(s) for s in problem.extras["states"][0]]
         return module(as_torch_input(problem.inputs["x0"]), initial_state=_as_initial(kind, states))
 
@@ -474,7 +475,7 @@ def _stack_torch(problem: Problem) -> Results:
         for i, kind in enumerate(kinds)
     ]
     model = ti.SequentialModel(*layers).to(torch_device())
-    model.load_state_dict({k: to_tensor(v) for k, v in converter.to_torch(problem.params).items()}, strict=True)
+    load_arrays(model, converter.to_torch(problem.params))
     named = dict(model.named_parameters())
     results: Results = {}
     for call in range(len(case["t"])):

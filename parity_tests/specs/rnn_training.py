@@ -18,7 +18,8 @@ import numpy as np
 import scratch
 from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy
 
-from ..harness import to_numpy, to_tensor
+from ..harness import to_numpy
+from ..port import load_arrays
 from ._inputs import torch_dtype
 from .base import Case, ComponentSpec, Problem, Results, normal
 from .rnn import KINDS, H, book_shapes, build_scratch_layer, build_torch_layer
@@ -90,7 +91,7 @@ def _run_torch(problem: Problem) -> Results:
     converter = recurrent_stack([KINDS[k][2] for k in kinds])
     layers = [build_torch_layer(k, widths[i], H, widths[i + 1], "book", problem.dtype) for i, k in enumerate(kinds)]
     model = ti.SequentialModel(*layers)
-    model.load_state_dict({k: to_tensor(v, device="cpu") for k, v in converter.to_torch(problem.params).items()})
+    load_arrays(model, converter.to_torch(problem.params))
     lr = problem.case["lr"]
     optim: torch.optim.Optimizer
     if problem.case["optim"] == "AdaGrad":

@@ -16,7 +16,8 @@ import numpy as np
 import scratch
 
 from ..converters import TensorConverter, dense_stack
-from ..harness import to_numpy, to_tensor
+from ..harness import to_numpy
+from ..port import load_arrays
 from ._inputs import torch_dtype
 from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
 
@@ -95,7 +96,7 @@ def training_spec(
 
         c = problem.case
         model = build_torch(torch_dtype(problem.dtype))
-        model.load_state_dict({k: to_tensor(v, device="cpu") for k, v in converter.to_torch(problem.params).items()})
+        load_arrays(model, converter.to_torch(problem.params))
         optim: torch.optim.Optimizer
         if c["optim"] == "SGDMomentum":
             optim = ti.BookSGDMomentum(model.parameters(), lr=c["lr"], momentum=0.9)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from parity_tests.port import relative_error
 from parity_tests.tolerances import TOLERANCES
 from scratch import linear_regression as s_lr
 from scratch import one_hidden_layer as s_nn
@@ -26,13 +27,8 @@ TRAJ_TOL = TOLERANCES["float64"]["trajectory"]  # 1e-10
 
 
 def rel_err(scratch_value: np.ndarray | list[float], torch_value: torch.Tensor | list[float]) -> float:
-    """max |scratch - torch| / max |torch|, refusing a near-zero reference."""
-    got = np.asarray(scratch_value, dtype=np.float64)
-    want = torch_value.detach().numpy() if isinstance(torch_value, torch.Tensor) else np.asarray(torch_value)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    scale = float(np.max(np.abs(want)))
-    assert scale > 1e-3, f"reference is nearly zero (max |ref| = {scale}); the comparison would be vacuous"
-    return float(np.max(np.abs(got - want))) / scale
+    """max |scratch - torch| / max |torch|, refusing a near-zero reference (``port.relative_error``)."""
+    return relative_error(scratch_value, torch_value, min_scale=1e-3)
 
 
 def _to_torch(weights: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

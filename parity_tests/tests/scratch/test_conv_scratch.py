@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from parity_tests.port import relative_error
 from scratch import (
     AvgPool2D,
     ChannelBiasAdd,
@@ -44,11 +45,8 @@ LOOP_RTOL = 1e-12  # vectorised against loop version, float64
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |b| (0 when both are all zero)."""
-    assert a.shape == b.shape, (a.shape, b.shape)
-    scale = float(np.max(np.abs(b)))
-    diff = float(np.max(np.abs(a - b)))
-    return diff if scale == 0.0 else diff / scale
+    """max |a - b| / max |b| (0 when both are all zero, ``port.relative_error``)."""
+    return relative_error(a, b)
 
 
 def assert_fd(component: Any, x: np.ndarray, rtol: float = FD_RTOL) -> None:

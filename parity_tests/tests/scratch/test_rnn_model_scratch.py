@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parity_tests.port import relative_error
 from scratch.gradcheck import central_difference
 from scratch.losses import MeanSquaredError, SoftmaxCrossEntropy
 from scratch.optimizers import SGD, AdaGrad
@@ -34,9 +35,8 @@ TEXT_V = len(set(TEXT))
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |b|."""
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), 1e-300)
+    """max |a - b| / max |b| (``port.relative_error``)."""
+    return relative_error(a, b)
 
 
 def numeric_grad(objective: Callable[[], float], array: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from parity_tests.port import relative_error
 from scratch.gradcheck import central_difference
 from scratch.rnn import GRULayer, GRUNode, LSTMLayer, LSTMNode, RNNLayer, RNNNode
 
@@ -31,11 +32,8 @@ Layer = RNNLayer | LSTMLayer | GRULayer
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |b| (the absolute difference when b is all zero)."""
-    assert a.shape == b.shape, (a.shape, b.shape)
-    scale = float(np.max(np.abs(b)))
-    diff = float(np.max(np.abs(a - b)))
-    return diff if scale == 0.0 else diff / scale
+    """max |a - b| / max |b| (``port.relative_error``: infinite when b is all zero and a is not)."""
+    return relative_error(a, b)
 
 
 def make_layer(kind: str, hidden_state: str = "zeros", hidden: int = H, out: int = OUT) -> Layer:
