@@ -345,7 +345,10 @@ class RecurrentConverter:
     # ---- conversions ----------------------------------------------------------------------------------
 
     def _check(self, given: Mapping[str, np.ndarray], expected: tuple[str, ...], side: str) -> None:
-        TensorConverter._check_keys(given, expected, side)
+        # A torch_impl layer's state_dict also holds its carried state (``carry``): not a parameter, see
+        # ``CarryConverter`` / ``state_to_book`` for it.
+        optional = {f"{self.torch_prefix}{TORCH_CARRY}"} if side == "torch" else set()
+        TensorConverter._check_keys({k: v for k, v in given.items() if k not in optional}, expected, side)
 
     def _split(self, book: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per torch gate block: (input weight (H, V), recurrent weight (H, H)) in torch's order."""
@@ -459,7 +462,10 @@ class StackConverter:
 
     def _each(self, given: Mapping[str, np.ndarray], side: str, method: str) -> Arrays:
         expected = self.book_names if side == "book" else self.torch_names
-        TensorConverter._check_keys(given, expected, side)
+        # The recurrent layers' carried state (``carry``) may come along in a torch state_dict (see ``state_to_book``).
+        optional = {carry_of(p).torch_name for p in self.parts if isinstance(p, RecurrentConverter)}
+        optional = optional if side == "torch" else set()
+        TensorConverter._check_keys({k: v for k, v in given.items() if k not in optional}, expected, side)
         out: Arrays = {}
         for part in self.parts:
             names = part.book_names if side == "book" else part.torch_names
@@ -493,3 +499,119 @@ def recurrent_stack(kinds: list[RecurrentConverter], torch_prefix: str = "layers
 
 #: Any converter: one-to-one maps, a recurrent layer's split/stacked/summed tensors, or a stack of either.
 Converter = TensorConverter | RecurrentConverter | StackConverter
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The book-mode carried state of the recurrent layers (saved with the weights on both sides)
+# ---------------------------------------------------------------------------------------------------------
+
+#: The torch_impl recurrent layers' buffer holding the carried state: ``(S, H)`` rows h (, c), or ``(0, H)``.
+TORCH_CARRY = "carry"
+#: The scratch layers' names for it in ``state()`` (the book's ``start_H`` / ``start_C`` attributes), each (1, H).
+BOOK_CARRY = ("start_H", "start_C")
+
+
+@dataclass(frozen=True)
+class CarryConverter:
+    """A recurrent layer's carried state: scratch ``start_H`` (and ``start_C``, LSTM), each ``(1, H)``, <->
+    the torch twin's ``carry`` buffer ``(S, H)`` (S = 1, or 2 with rows h, c).
+
+        to_torch:  carry = concat(start_H, start_C) along axis 0     (S x (1, H) -> (S, H))
+        to_book:   start_H = carry[0:1], start_C = carry[1:2]          ((S, H) -> S x (1, H))
+
+    No carried state is no entry on the scratch side and either no ``carry`` key or a ``(0, H)`` one on the
+    torch side (both load as "no carried state yet"): ``to_torch`` then returns ``{}``, ``to_book`` too.
+    """
+
+    n_states: int  # 1 (RNN, GRU) or 2 (LSTM)
+    book_prefix: str = ""
+    torch_prefix: str = ""
+
+    @property
+    def book_names(self) -> tuple[str, ...]:
+        return tuple(self.book_prefix + n for n in BOOK_CARRY[: self.n_states])
+
+    @property
+    def torch_name(self) -> str:
+        return self.torch_prefix + TORCH_CARRY
+
+    def to_torch(self, book: Mapping[str, np.ndarray]) -> Arrays:
+        """The ``start_*`` entries of ``book`` (other names are ignored) -> ``{carry: (S, H)}``, or ``{}``."""
+        given = [n for n in self.book_names if n in book]
+        if not given:
+            return {}
+        if len(given) != self.n_states:
+            raise ValueError(f"book arrays must hold all of {list(self.book_names)} or none; received only {given}")
+        rows = [np.asarray(book[n]) for n in self.book_names]
+        for name, row in zip(self.book_names, rows, strict=True):
+            if row.ndim != 2 or row.shape[0] != 1:
+                raise ValueError(f"book array {name!r} (a carried state) must have shape (1, H); received {row.shape}")
+        return {self.torch_name: np.ascontiguousarray(np.concatenate(rows, axis=0))}  # S x (1, H) -> (S, H)
+
+    def to_book(self, torch_arrays: Mapping[str, np.ndarray]) -> Arrays:
+        """``carry`` of ``torch_arrays`` (other keys are ignored) -> ``{start_H: (1, H), ...}``, or ``{}``."""
+        if self.torch_name not in torch_arrays:
+            return {}
+        carry = np.asarray(torch_arrays[self.torch_name])
+        if carry.ndim != 2 or carry.shape[0] not in (0, self.n_states):
+            raise ValueError(
+                f"torch array {self.torch_name!r} (the carried state) must have shape (0, H) or "
+                f"({self.n_states}, H); received {carry.shape}"
+            )
+        if carry.shape[0] == 0:
+            return {}
+        return {name: carry[i : i + 1].copy() for i, name in enumerate(self.book_names)}  # (S, H) -> S x (1, H)
+
+
+def carry_of(converter: RecurrentConverter) -> CarryConverter:
+    """The carried-state converter of the layer that ``converter`` maps (same prefixes)."""
+    return CarryConverter(2 if converter.kind == "LSTM" else 1, converter.book_prefix, converter.torch_prefix)
+
+
+def _recurrent_parts(converter: Converter) -> tuple[RecurrentConverter, ...]:
+    if isinstance(converter, RecurrentConverter):
+        return (converter,)
+    if isinstance(converter, StackConverter):
+        return tuple(p for p in converter.parts if isinstance(p, RecurrentConverter))
+    return ()
+
+
+def state_to_torch(converter: Converter, book_state: Mapping[str, np.ndarray]) -> Arrays:
+    """A scratch model's or layer's ``state()`` (parameters plus ``start_*`` carries) -> torch ``state_dict``
+    arrays (parameters plus ``carry`` buffers). A layer without a carried state gets no ``carry`` key, which
+    torch_impl loads as "no carried state yet"."""
+    carries = [carry_of(p) for p in _recurrent_parts(converter)]
+    carry_names = {n for c in carries for n in c.book_names}
+    out = converter.to_torch({k: v for k, v in book_state.items() if k not in carry_names})
+    for carry in carries:
+        out.update(carry.to_torch(book_state))
+    return out
+
+
+def state_to_book(converter: Converter, torch_state: Mapping[str, np.ndarray]) -> Arrays:
+    """A torch_impl ``state_dict`` (as arrays: parameters plus ``carry`` buffers, which may be missing) -> the
+    scratch ``load_state`` dict (parameters plus ``start_*`` for every layer that has a carried state)."""
+    carries = [carry_of(p) for p in _recurrent_parts(converter)]
+    out = converter.to_book(torch_state)  # the parameter converters leave the carry keys aside
+    for carry in carries:
+        out.update(carry.to_book(torch_state))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Chapter 7's autoencoder (here so that the porting toolkit can use it without importing the specs)
+# ---------------------------------------------------------------------------------------------------------
+
+#: Book names (the scratch ``Autoencoder.param_names``) <-> the torch twin's ``state_dict`` keys
+#: (``parity_tests.specs.autoencoder`` re-exports it under the same name).
+AUTOENCODER_CONVERTER: TensorConverter = combine(
+    "Autoencoder",
+    [
+        CONV2D_BIAS.prefixed("encoder.conv1.", "encoder.conv1."),
+        CONV2D_BIAS.prefixed("encoder.conv2.", "encoder.conv2."),
+        DENSE.prefixed("encoder.dense.", "encoder.dense."),
+        DENSE.prefixed("decoder.dense.", "decoder.dense."),
+        CONV2D_BIAS.prefixed("decoder.conv1.", "decoder.conv1."),
+        CONV2D_BIAS.prefixed("decoder.conv2.", "decoder.conv2."),
+    ],
+)

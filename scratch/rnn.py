@@ -40,6 +40,11 @@ Hidden state at the start of a ``forward`` (``hidden_state=``):
   [N, H]. Without an ``initial_state`` they are ``None``. In "book" mode the carry is still updated after
   such a call.
 
+Saving and restoring (weights and carry together): ``state()`` returns copies of the parameter values plus
+the carry under the book's names ``start_H`` (and ``start_C``, LSTM), each (1, H), present only while a carry
+exists; ``load_state(state)`` sets both (``load_params`` for the parameters; no ``start_*`` entries means
+"no carried state yet"). ``parity_tests.converters`` maps them to the torch twin's ``carry`` buffer.
+
 Fast path: the gate weights are stacked once per ``forward`` (cheap, so in-place parameter updates are
 always seen) into an input part W_x (G, V, H) and a recurrent part W_h (G, H, H) (G = 1, 4, 3 gates for
 RNN, LSTM, GRU; LSTM order o, f, i, c; GRU r, u, h, and n, r, u for the "after" GRU's recurrent part).
@@ -362,6 +367,47 @@ class _RecurrentLayer:
     def reset_state(self) -> None:
         """Forget the book-mode carry: the next call starts from zeros."""
         self._carry = None
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The carry's names in ``state()``: the book's ``start_H`` (and ``start_C`` for the LSTM)."""
+        return ("start_H", "start_C")[: self.n_states]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter value (``params`` order) and, while there is one, the book-mode carry
+        (``start_H`` (1, H), plus ``start_C`` (1, H) for the LSTM). Empty before the layer is built."""
+        out = {name: p["value"].copy() for name, p in self.params.items()}
+        if self._carry is not None:
+            out.update({name: s.copy() for name, s in zip(self.state_names, self._carry, strict=True)})
+        return out
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Set the parameters (exactly ``load_params``'s names) and the carry from ``state`` (as ``state()``
+        returns it, arrays copied). Without ``start_*`` entries the layer has no carried state afterwards; with
+        them they must all be there, each (1, H) in the parameters' dtype."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state needs a mapping name -> ndarray; received {_describe(state)}")
+        names = self.state_names
+        given = [name for name in names if name in state]
+        if given and len(given) != len(names):
+            raise ValueError(
+                f"load_state needs all of {list(names)} (the carried state) or none of them; received only {given}"
+            )
+        params = {k: v for k, v in state.items() if k not in names}
+        reference = params.get(next(iter(self._param_shapes(1))))
+        carry = []
+        for name in given:
+            arr = check_float_array(state[name], f"load_state[{name!r}]", ndim=2, layout="[1, hidden_size]")
+            if arr.shape != (1, self.hidden_size):
+                raise ValueError(
+                    f"load_state[{name!r}] (the carried state) must have shape (1, {self.hidden_size}); "
+                    f"received shape {arr.shape}"
+                )
+            if isinstance(reference, np.ndarray):
+                check_dtype_matches(arr, f"load_state[{name!r}]", reference, "the parameters")
+            carry.append(np.array(arr, copy=True))
+        self.load_params(params)
+        self._carry = carry or None
 
     def _initial_states(self, initial_state: Any, N: int, dtype: np.dtype[Any]) -> tuple[list[np.ndarray], bool]:
         """Return the starting states (each [N, H]) and whether they were given (and need gradients)."""

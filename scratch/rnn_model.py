@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -237,6 +237,28 @@ class RNNModel:
         """Forget every layer's book-mode carry (the next forward starts from zeros)."""
         for layer in self.layers:
             layer.reset_state()
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every layer's ``state()`` (parameters and carried state) with the names prefixed ``"{i}."`` (the
+        names of ``parity_tests.converters.recurrent_stack``)."""
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in layer.state().items()}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Load what ``state()`` returns: each layer ``i`` gets the entries named ``"{i}.<name>"``
+        (``RecurrentLayer.load_state``); any other name is an error."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state needs a mapping name -> ndarray; received {_describe(state)}")
+        parts: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index, _, name = str(key).partition(".")
+            if not index.isdigit() or int(index) >= len(self.layers) or not name:
+                raise ValueError(
+                    f"load_state names must be '<layer index>.<name>' with an index below {len(self.layers)}; "
+                    f"received {key!r}"
+                )
+            parts[int(index)][name] = value
+        for layer, part in zip(self.layers, parts, strict=True):
+            layer.load_state(part)
 
 
 def _check_model(model: Any) -> RNNModel:

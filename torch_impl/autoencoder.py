@@ -24,8 +24,8 @@ when one is given, layer by layer in the order encoder.conv1, conv2, dense, deco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +34,7 @@ from ._validation import boundary, check_choice, check_generator, check_int, che
 from .activations import Tanh
 from .conv import CONV_WEIGHT_INITS, ConvLayer
 from .layers import DenseLayer
+from .model import BookCheckpoint
 from .reshape import Reshape
 
 __all__ = ["Autoencoder", "Decoder", "Encoder"]
@@ -179,12 +180,29 @@ class Decoder(_Base):
         return self.conv2(out, inference=inference)
 
 
-class Autoencoder(nn.Module):
+class Autoencoder(BookCheckpoint, nn.Module):
     """Chapter 7's autoencoder: ``forward(x) -> (reconstruction [N, C, H, W], encoding [N, E])``.
 
     Constructor arguments as the scratch ``Autoencoder`` (``hidden_channels``, ``kernel_size``, ``encoding_size``,
     ``image_shape``), plus ``weight_init`` (default ``"torch"``, the book's), ``generator``, ``dtype``, ``device``.
+
+    The book's ``Autoencoder`` is flat (``conv1``, ``conv2``, ``dense1`` | ``dense2``, ``conv3``, ``conv4``);
+    ``BOOK_KEYS`` maps its ``state_dict`` keys onto the encoder / decoder ones (the same tensors, no layout change),
+    so ``load_state_dict`` takes the book's checkpoints and ``book_state_dict()`` exports the book's keys.
     """
+
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {
+        f"{book}.{inner}.{p}": f"{ours}.{inner}.{p}"
+        for book, ours, inner in (
+            ("conv1", "encoder.conv1", "conv"),
+            ("conv2", "encoder.conv2", "conv"),
+            ("dense1", "encoder.dense", "linear"),
+            ("dense2", "decoder.dense", "linear"),
+            ("conv3", "decoder.conv1", "conv"),
+            ("conv4", "decoder.conv2", "conv"),
+        )
+        for p in ("weight", "bias")
+    }
 
     def __init__(
         self,

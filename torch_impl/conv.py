@@ -31,8 +31,9 @@ channel count, the parameters' dtype and device, and at least ``k`` rows and col
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Integral
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
@@ -53,7 +54,7 @@ from .activations import Tanh
 from .dropout import layer_dropout
 from .init import normal_, torch_linear_init_
 from .layers import DenseLayer, PyTorchLayer, finish_layer
-from .model import PyTorchModel
+from .model import BookCheckpoint, PyTorchModel
 
 __all__ = [
     "CONV_WEIGHT_INITS",
@@ -516,7 +517,7 @@ class DeconvLayer(PyTorchLayer):
 # ---------------------------------------------------------------------------------------------------------
 # Chapter 7's MNIST model
 # ---------------------------------------------------------------------------------------------------------
-class MNISTConvNet(PyTorchModel):
+class MNISTConvNet(BookCheckpoint, PyTorchModel):
     """Chapter 7's MNIST convolutional network (logits for 10 classes; pair it with ``nn.CrossEntropyLoss``).
 
         conv1   ConvLayer(1, 14, 5, Tanh, dropout 0.8)                 [N, 1, 28, 28] -> [N, 14, 28, 28]
@@ -527,9 +528,17 @@ class MNISTConvNet(PyTorchModel):
     torch's default initialisation and inverted dropout (``nn.Dropout(0.2)``), as in the book's chapter 7
     code; with a ``generator`` every initial weight and every dropout mask is drawn from it (dropout is then
     ``BookDropout(0.8, inverted=True)``, the same function).
+
+    Its ``state_dict`` keys are those of the book's ``MNIST_ConvNet`` (``BOOK_KEYS``, the identity), so the book's
+    checkpoints load as they are; ``book_state_dict()`` exports them.
     """
 
     IMAGE_SHAPE = (1, 28, 28)
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {
+        f"{layer}.{inner}.{p}": f"{layer}.{inner}.{p}"
+        for layer, inner in (("conv1", "conv"), ("conv2", "conv"), ("dense1", "linear"), ("dense2", "linear"))
+        for p in ("weight", "bias")
+    }
 
     def __init__(
         self,

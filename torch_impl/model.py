@@ -1,20 +1,103 @@
-"""Models: chapter 7's ``PyTorchModel`` base class and ``SequentialModel``, the torch ``NeuralNetwork``.
+"""Models: chapter 7's ``PyTorchModel`` base class and ``SequentialModel``, the torch ``NeuralNetwork``; and
+``BookCheckpoint``, which lets a model load the book's chapter 7 checkpoints and export its own under the book's keys.
 
 A Boston-housing MLP is ``SequentialModel(Dense(13, 13, Sigmoid()), Dense(13, 1))``; its parameters are
 ``layers.0.linear.weight``, ``layers.0.linear.bias``, ``layers.1.linear.weight``, ... in ``state_dict``.
 The loss is not part of the model (torch keeps the criterion separate; ``PyTorchTrainer`` takes both).
+
+The book's checkpoints: a ``state_dict`` saved by the book's chapter 7 models (``07_PyTorch`` and
+``lincoln.pytorch``) names its tensors after the book's attributes (``lstm.fc.linear.weight``, the autoencoder's
+flat ``conv1`` .. ``conv4``, ``dense1``, ``dense2``). A ``BookCheckpoint`` model carries a table
+``book key -> our key`` (``book_keys()``; no layout changes are needed: the book's chapter 7 tensors are torch's
+own ``nn.Linear``/``nn.Conv2d``/``nn.LSTM`` tensors), so ``model.load_state_dict(book_state)`` works as it is
+and ``model.book_state_dict()`` gives the book's keys back.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from ._validation import boundary, check_module, check_tensor
-from .layers import PyTorchLayer
+from .layers import DenseLayer, PyTorchLayer
 
-__all__ = ["PyTorchModel", "SequentialModel", "accepts_inference"]
+__all__ = ["BookCheckpoint", "PyTorchModel", "SequentialModel", "accepts_inference", "rename_book_keys"]
+
+
+def rename_book_keys(state_dict: dict[str, Any], prefix: str, table: Mapping[str, str], owner: str) -> None:
+    """Rename, in place, every key ``prefix + book`` of ``state_dict`` to ``prefix + ours`` for the pairs
+    ``book -> ours`` of ``table`` (identical pairs are left alone). Keys outside the table are untouched, so an
+    unknown key still fails a strict load. A checkpoint holding both a book key and its equivalent raises
+    ``ValueError`` (which of the two tensors is meant cannot be told)."""
+    moves = {prefix + book: prefix + ours for book, ours in table.items() if book != ours}
+    present = [key for key in moves if key in state_dict]
+    clashes = [key for key in present if moves[key] in state_dict and moves[key] not in moves]
+    if clashes:
+        key = clashes[0]
+        raise ValueError(
+            f"{owner} state_dict must use either the book's keys or this model's; received both the book's "
+            f"{key!r} and its equivalent {moves[key]!r}"
+        )
+    values = {key: state_dict.pop(key) for key in present}  # all out first: the pairs may overlap
+    for key, value in values.items():
+        state_dict[moves[key]] = value
+
+
+class BookCheckpoint(nn.Module):
+    """Mixin for models and layers with a twin in the book's chapter 7 code: loads the book's ``state_dict``.
+
+    ``BOOK_KEYS`` (a class's data, ``book key -> our key``, covering every parameter) or an overriding
+    ``book_keys()`` gives the table. ``load_state_dict`` then accepts the book's keys as well as ours (renamed
+    before torch matches them, so ``strict`` keeps its meaning: an unknown key is still an error), and
+    ``book_state_dict()`` exports the parameters under the book's keys, for the book's own classes to load with
+    ``strict=True``. Put it before the ``nn.Module`` base: ``class Model(BookCheckpoint, PyTorchModel)``.
+    """
+
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {}
+
+    def book_keys(self) -> dict[str, str]:
+        """The table ``book key -> our key`` of this module's ``state_dict`` (relative to the module)."""
+        return dict(self.BOOK_KEYS)
+
+    def book_state_dict(self) -> dict[str, Tensor]:
+        """This module's ``state_dict`` under the book's keys (the same tensors, detached, as ``state_dict()``).
+
+        Every parameter must have a book key (``ValueError`` otherwise); buffers without one (the carried
+        recurrent state, which the book keeps as a plain attribute) are left out, as in the book's checkpoints.
+        """
+        state = self.state_dict()
+        table = self.book_keys()
+        ours = set(table.values())
+        unmapped = sorted(name for name, _ in self.named_parameters() if name not in ours)
+        if unmapped:
+            raise ValueError(
+                f"{type(self).__name__}.book_state_dict needs a book key for every parameter; these have none: "
+                f"{unmapped}"
+            )
+        missing = sorted(key for key in ours if key not in state)
+        if missing:
+            raise ValueError(f"{type(self).__name__}.book_keys() names keys this module does not have: {missing}")
+        return {book: state[key] for book, key in table.items()}
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # load_state_dict calls this on a module before building its children's dicts from the same dict,
+        # so the renamed keys reach the submodules.
+        rename_book_keys(state_dict, prefix, self.book_keys(), type(self).__name__)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
 
 class PyTorchModel(nn.Module, ABC):
@@ -34,12 +117,18 @@ def accepts_inference(module: nn.Module) -> bool:
     return isinstance(module, (PyTorchLayer, PyTorchModel))
 
 
-class SequentialModel(PyTorchModel):
+class SequentialModel(BookCheckpoint, PyTorchModel):
     """Layers applied in order (the book's ``NeuralNetwork`` without its loss).
 
     ``forward(x, inference)`` passes ``inference`` to every ``PyTorchLayer``/``PyTorchModel`` and calls any
     other ``nn.Module`` (``nn.Flatten()``, ``nn.Tanh()``, ...) with ``x`` alone. The layers are kept in the
     ``nn.ModuleList`` ``layers``.
+
+    Book checkpoints: the book's chapter 7 models name their k-th dense layer ``dense{k}`` and their k-th
+    convolution ``conv{k}`` (``BostonModel``: ``dense1``, ``dense2``), so ``book_keys()`` maps
+    ``dense{k}.linear.*`` to the k-th ``DenseLayer``'s ``layers.{i}.linear.*`` and ``conv{k}.conv.*`` to the k-th
+    layer with an ``nn.Conv2d`` named ``conv`` (``ConvLayer``). The book's ``BostonModel(13)`` checkpoint loads
+    into ``SequentialModel(DenseLayer(13, 13, activation=Tanh()), DenseLayer(13, 1))``.
     """
 
     def __init__(self, *layers: nn.Module) -> None:
@@ -58,6 +147,23 @@ class SequentialModel(PyTorchModel):
         for layer in self.layers:
             out = layer(out, inference=inference) if accepts_inference(layer) else layer(out)
         return out
+
+    def book_keys(self) -> dict[str, str]:
+        """``dense{k}.linear.*`` / ``conv{k}.conv.*`` (k counted per kind from 1) -> ``layers.{i}.*``."""
+        table: dict[str, str] = {}
+        counts = {"dense": 0, "conv": 0}
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, DenseLayer):
+                kind, inner = "dense", layer.linear
+            elif isinstance(getattr(layer, "conv", None), nn.Conv2d):
+                kind, inner = "conv", layer.conv
+            else:
+                continue
+            counts[kind] += 1
+            attr = "linear" if kind == "dense" else "conv"
+            for name, _ in inner.named_parameters():
+                table[f"{kind}{counts[kind]}.{attr}.{name}"] = f"layers.{i}.{attr}.{name}"
+        return table
 
     def __len__(self) -> int:
         return len(self.layers)

@@ -22,16 +22,26 @@ The book's weights map onto these as in ``parity_tests.converters`` (RNN: W_f[:V
 weight_hh; LSTM: book gates f, i, c, o -> torch blocks i, f, g, o; GRU: book r, u, h -> torch r, z, n; the
 book's single bias per gate is bias_ih with bias_hh = 0, except the reset-after GRU's B_hn = bias_hh's n block).
 
-``state_dict`` keys are exactly ``rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0,
-fc.weight, fc.bias`` (``lstm.``/``gru.`` for the others): the carried state is a plain attribute, not a
-buffer, so ``load_state_dict(..., strict=True)`` with those keys works.
+``state_dict`` keys are ``rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, fc.weight,
+fc.bias`` (``lstm.``/``gru.`` for the others) and ``carry``, the book-mode carried state (a persistent buffer,
+saved and loaded with the weights): ``(S, H)`` with S = 1 (h; S = 2 for the LSTM: rows h, c) once a call has
+left one, ``(0, H)`` while there is none. A checkpoint without ``carry`` (saved before the buffer existed, or
+by the book, whose LSTM keeps its state in plain attributes) loads as "no carried state yet", so
+``load_state_dict(..., strict=True)`` with the six parameter keys alone works. ``parity_tests.converters``
+maps ``carry`` to and from the scratch layers' ``start_H``/``start_C`` (``state()``/``load_state()``).
+
+Book checkpoints: ``LSTMLayer`` and ``NextCharacterModel`` also load a ``state_dict`` saved by the book's
+chapter 7 classes, whose output layer is a ``DenseLayer`` (its ``fc.linear.weight`` is ``fc.weight`` here; the
+table ``BOOK_KEYS`` renames it while loading), and ``book_state_dict()`` exports ours under the book's keys
+(``torch_impl.model.BookCheckpoint``).
 
 Hidden state at the start of a ``forward`` (``hidden_state=``), exactly as ``scratch.rnn``:
 
 * ``"book"`` (default): the first call starts from zeros; after EVERY forward (training or inference) the
   layer stores the detached batch mean of the last hidden state (and cell state, LSTM), shape (1, H), and
   the next call repeats it for each of its N samples (h0 = carry.expand(1, N, H)). No gradient flows into
-  it and a backward through call k does not reach call k-1. ``reset_state()`` forgets it.
+  it and a backward through call k does not reach call k-1. ``reset_state()`` forgets it. It lives in the
+  ``carry`` buffer (above), so it follows ``.to()`` and is saved and loaded with the weights.
 * ``"zeros"``: every call starts from zeros (torch's default h0).
 * ``forward(x, initial_state=h0)`` (``(h0, c0)`` for the LSTM, each [N, H]) overrides the mode for that
   call; gradients flow into the given tensors (pass them with ``requires_grad=True`` to read ``h0.grad``).
@@ -45,11 +55,14 @@ Dropout: ``dropout`` is the KEEP probability (1.0: none). A layer with ``dropout
 (default) is chapter 7's ``nn.Dropout(1 - dropout)`` function. ``forward(x, inference=True)`` (or ``eval()``)
 gives dropout's inference behaviour, as in ``DenseLayer``.
 
-One bias or two (``single_bias``, default True): torch adds ``bias_ih + bias_hh`` and trains both, so a
-gradient step moves their sum by TWICE the step of the book's single bias (both receive the same gradient).
-With ``single_bias=True`` the summed part of ``bias_hh`` is set to 0 and kept there (a gradient hook zeroes its
-gradient), so the layer trains exactly like the book's; the reset-after GRU's n block of ``bias_hh`` (the book's
-separate ``B_hn``) still trains. ``single_bias=False`` is plain torch (chapter 7's ``nn.LSTM``).
+One bias or two (``single_bias``, default True for every layer and for ``NextCharacterModel``): torch adds
+``bias_ih + bias_hh`` and trains both, so a gradient step moves their sum by TWICE the step of the book's single
+bias (both receive the same gradient). With ``single_bias=True`` the summed part of ``bias_hh`` is set to 0 and
+kept there (a gradient hook zeroes its gradient), so the layer trains exactly like the book's; the reset-after
+GRU's n block of ``bias_hh`` (the book's separate ``B_hn``) still trains. Loading a checkpoint with a non-zero
+summed ``bias_hh`` (chapter 7's ``nn.LSTM`` trains both) folds it into ``bias_ih`` (b_ih + b_hh, then 0; the
+same function up to one rounding). ``single_bias=False`` is plain torch (chapter 7's ``nn.LSTM``; the book
+module ``torch_impl.book.ch7`` builds its layers so).
 
 Initialisation: torch's defaults (every recurrent parameter ~ U(±1/√H), ``fc`` like ``nn.Linear``), drawn from
 ``generator`` when one is given (recurrent parameters in ``state_dict`` order, then ``fc.weight``, ``fc.bias``),
@@ -63,8 +76,8 @@ import functools
 import itertools
 import math
 from abc import abstractmethod
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -91,7 +104,7 @@ from .dropout import BookDropout
 from .init import torch_linear_init_
 from .layers import PyTorchLayer
 from .losses import target_log_likelihood
-from .model import PyTorchModel, accepts_inference
+from .model import BookCheckpoint, PyTorchModel, accepts_inference
 
 __all__ = [
     "GRULayer",
@@ -264,7 +277,6 @@ class _RecurrentLayer(PyTorchLayer):
         self.hidden_state = check_choice(hidden_state, "hidden_state", _HIDDEN_MODES)
         self.inverted_dropout = bool(inverted_dropout)
         self.generator = check_generator(generator)
-        self._carry: tuple[Tensor, ...] | None = None  # book mode: (h (1, H),) or (h, c); a plain attribute
         self.dropout_module = (
             BookDropout(self.keep_prob, inverted=self.inverted_dropout, generator=generator)
             if self.keep_prob < 1.0
@@ -272,6 +284,9 @@ class _RecurrentLayer(PyTorchLayer):
         )
         setattr(self, self.core_name, self._make_core(dtype))
         self.fc = nn.Linear(self.hidden_size, self.output_size, dtype=dtype)
+        # Book mode's carried state, saved with the weights: (0, H) none yet; (S, H) rows h (, c) once carried.
+        self.carry: Tensor
+        self.register_buffer("carry", torch.zeros(0, self.hidden_size, dtype=self.fc.weight.dtype))
         if self.generator is not None:
             self.reset_parameters()
         if self.single_bias:
@@ -315,23 +330,75 @@ class _RecurrentLayer(PyTorchLayer):
 
     def reset_state(self) -> None:
         """Forget the book-mode carry: the next call starts from zeros."""
-        self._carry = None
+        self.carry = self.carry.new_zeros(0, self.hidden_size)
 
     @property
     def carried_state(self) -> Tensor | tuple[Tensor, Tensor] | None:
         """The book-mode carry ((1, H); ``(h, c)`` for the LSTM), or ``None`` before the first call."""
-        if self._carry is None:
+        if self.carry.shape[0] == 0:
             return None
-        return self._carry[0] if self.n_states == 1 else (self._carry[0], self._carry[1])
+        rows = self.carry.split(1)  # (S, H) -> S x (1, H)
+        return rows[0] if self.n_states == 1 else (rows[0], rows[1])
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """torch's loader, after two adjustments of the incoming ``state_dict``: a missing ``carry`` (an older or
+        a book checkpoint) is "no carried state yet", and the buffer takes the incoming carry's shape ((0, H) or
+        (S, H), both valid); with ``single_bias`` a non-zero summed ``bias_hh`` is folded into ``bias_ih``."""
+        cls = type(self).__name__
+        key = prefix + "carry"
+        incoming = state_dict.get(key)
+        H, S = self.hidden_size, self.n_states
+        if incoming is None:
+            incoming = state_dict[key] = self.carry.new_zeros(0, H)
+        if not isinstance(incoming, Tensor) or not incoming.is_floating_point():
+            raise TypeError(f"{cls} state_dict[{key!r}] must be a floating-point tensor; received {describe(incoming)}")
+        if tuple(incoming.shape) not in ((0, H), (S, H)):
+            raise ValueError(
+                f"{cls} state_dict[{key!r}] (the carried state) must have shape (0, {H}) (none) or ({S}, {H}) "
+                f"(rows {'h, c' if S == 2 else 'h'}); received shape {tuple(incoming.shape)}"
+            )
+        if incoming.shape != self.carry.shape:
+            self.carry = self.carry.new_zeros(incoming.shape)  # torch's copy_ needs the shapes equal
+        if self.single_bias:
+            self._fold_bias_hh(state_dict, prefix)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def _fold_bias_hh(self, state_dict: dict[str, Any], prefix: str) -> None:
+        """``bias_ih[:r] += bias_hh[:r]; bias_hh[:r] = 0`` in ``state_dict`` (new tensors, in this layer's dtype),
+        r = the summed rows, when that part of ``bias_hh`` is non-zero (anything malformed is left to torch)."""
+        ih_key, hh_key = f"{prefix}{self.core_name}.bias_ih_l0", f"{prefix}{self.core_name}.bias_hh_l0"
+        ih, hh = state_dict.get(ih_key), state_dict.get(hh_key)
+        mine = self._bias_hh()
+        if not isinstance(ih, Tensor) or not isinstance(hh, Tensor) or ih.shape != mine.shape or hh.shape != mine.shape:
+            return
+        rows = self._summed_rows()
+        if not bool(hh[:rows].detach().ne(0).any()):
+            return
+        ih = ih.detach().to(dtype=mine.dtype, device=mine.device, copy=True)
+        hh = hh.detach().to(dtype=mine.dtype, device=mine.device, copy=True)
+        ih[:rows] += hh[:rows]
+        hh[:rows] = 0.0
+        state_dict[ih_key], state_dict[hh_key] = ih, hh
 
     def _initial_states(self, initial_state: Any, x: Tensor) -> tuple[Tensor, ...] | None:
         """The starting states, each ``[1, N, H]``, or ``None`` for zeros."""
         N, H = x.shape[0], self.hidden_size
         cls = type(self).__name__
         if initial_state is None:
-            if self.hidden_state == "book" and self._carry is not None:
-                # (1, H) -> (1, 1, H) -> (1, N, H): the same carried state for every sample
-                return tuple(s.to(x).unsqueeze(0).expand(1, N, H).contiguous() for s in self._carry)
+            if self.hidden_state == "book" and self.carry.shape[0] > 0:
+                # carry (S, H) -> S x (1, H) -> (1, 1, H) -> (1, N, H): the same carried state for every sample
+                return tuple(s.to(x).unsqueeze(0).expand(1, N, H).contiguous() for s in self.carry.split(1))
             return None
         if self.n_states == 1:
             states, labels = [initial_state], ["initial_state"]
@@ -379,8 +446,9 @@ class _RecurrentLayer(PyTorchLayer):
         states = self._initial_states(initial_state, x)
         hs, last = self._run(x, states)
         if self.hidden_state == "book":
-            # [1, N, H] -> (1, H): batch mean of the last state, detached (a constant for the next call)
-            self._carry = tuple(s[0].detach().mean(dim=0, keepdim=True) for s in last)
+            # each [1, N, H] -> (1, H): batch mean of the last state, detached (a constant for the next call);
+            # S x (1, H) -> (S, H), in the buffer's dtype and device
+            self.carry = torch.cat([s[0].detach().mean(dim=0, keepdim=True) for s in last]).to(self.carry)
         out = self.fc(hs)  # [N, T, H] -> [N, T, O], one projection per step
         if self.dropout_module is not None:
             out = self.dropout_module(out, inference=inference)
@@ -409,16 +477,26 @@ class RNNLayer(_RecurrentLayer):
         return out, (h_n,)
 
 
-class LSTMLayer(_RecurrentLayer):
+class LSTMLayer(BookCheckpoint, _RecurrentLayer):
     """The book's LSTM layer (chapter 7's signature): ``nn.LSTM(batch_first=True)`` then ``nn.Linear(H, O)``.
 
     Twin of ``scratch.LSTMLayer``: torch's gate blocks i, f, g, o are the book's i, f, c, o. Both h and c are
-    carried in "book" mode; ``initial_state`` is a pair ``(h0, c0)`` of [N, H] tensors.
+    carried in "book" mode (``carry`` rows h, c); ``initial_state`` is a pair ``(h0, c0)`` of [N, H] tensors.
+    Loads the book's chapter 7 ``LSTMLayer`` checkpoints: ``BOOK_KEYS`` renames its ``DenseLayer``'s
+    ``fc.linear.*`` to ``fc.*`` (the ``nn.LSTM`` keys are the same).
     """
 
     n_states = 2
     core_name = "lstm"
     lstm: nn.LSTM
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {
+        "lstm.weight_ih_l0": "lstm.weight_ih_l0",
+        "lstm.weight_hh_l0": "lstm.weight_hh_l0",
+        "lstm.bias_ih_l0": "lstm.bias_ih_l0",
+        "lstm.bias_hh_l0": "lstm.bias_hh_l0",
+        "fc.linear.weight": "fc.weight",
+        "fc.linear.bias": "fc.bias",
+    }
 
     def _make_core(self, dtype: torch.dtype | None) -> nn.Module:
         return nn.LSTM(self.input_size, self.hidden_size, batch_first=True, dtype=dtype)
@@ -534,15 +612,22 @@ class SequenceSoftmaxCrossEntropy(nn.Module):
 # --------------------------------------------------------------------------------------------------------
 
 
-class NextCharacterModel(PyTorchModel):
+class NextCharacterModel(BookCheckpoint, PyTorchModel):
     """Chapter 7's next-character model: one ``LSTMLayer(sequence_length, V, hidden_size, V)`` named ``lstm``.
 
     ``forward(x [N, T, V] one-hot) -> logits [N, V, T]`` (the LSTM layer's ``[N, T, V]`` permuted), the layout
-    ``nn.CrossEntropyLoss`` wants with index targets ``[N, T]``. Parameters: ``lstm.lstm.weight_ih_l0``, ...,
-    ``lstm.fc.weight``, ``lstm.fc.bias``. In "book" mode (default) the LSTM carries the batch-mean state
-    between calls (see the module docstring); ``reset_state()`` forgets it. ``single_bias=False`` (default):
-    both LSTM biases train, as chapter 7's ``nn.LSTM`` does; True trains like the book's NumPy LSTM.
+    ``nn.CrossEntropyLoss`` wants with index targets ``[N, T]``. ``state_dict``: ``lstm.lstm.weight_ih_l0``, ...,
+    ``lstm.fc.weight``, ``lstm.fc.bias`` and ``lstm.carry`` (the carried state). In "book" mode (default) the LSTM
+    carries the batch-mean state between calls (see the module docstring); ``reset_state()`` forgets it.
+    ``single_bias=True`` (default, as every torch_impl recurrent layer): one trained bias per gate, as the book's
+    NumPy LSTM and scratch's; ``False``: both of ``nn.LSTM``'s biases train, as chapter 7's code does
+    (``torch_impl.book.ch7.NextCharacterModel``). A checkpoint of the book's chapter 7 model
+    (``lstm.fc.linear.*``) loads as it is (``BOOK_KEYS``); ``book_state_dict()`` exports the book's keys.
     """
+
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {
+        f"lstm.{book}": f"lstm.{ours}" for book, ours in LSTMLayer.BOOK_KEYS.items()
+    }
 
     def __init__(
         self,
@@ -553,7 +638,7 @@ class NextCharacterModel(PyTorchModel):
         hidden_state: str = "book",
         dtype: torch.dtype | None = None,
         generator: torch.Generator | None = None,
-        single_bias: bool = False,
+        single_bias: bool = True,
     ) -> None:
         super().__init__()
         self.vocab_size = check_int(vocab_size, "vocab_size", 1)

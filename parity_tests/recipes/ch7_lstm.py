@@ -11,8 +11,9 @@ seeded generator) through the parity converters, trained with the small book-sty
 update rule, weight decay added to the gradient) on the very windows the trainer uses, in the same order (the
 trainer's documented ``torch.randperm(n, generator=torch.Generator().manual_seed(seed))`` per epoch), then
 evaluated on the test windows in order (batch-size-weighted mean loss), keeping the carried state as the trainer
-does. The torch model is built with ``single_bias=True`` so both train the book's single bias per gate (torch's
-two summed biases would otherwise both move). In float64 every batch loss and the test loss must agree to 1e-8
+does. The torch model has ``single_bias=True`` (torch_impl's default) so both train the book's single bias per gate
+(torch's two summed biases would otherwise both move; chapter 7's own code trains both, as
+``torch_impl.book.ch7.NextCharacterModel`` does). In float64 every batch loss and the test loss must agree to 1e-8
 (relative) or the recipe exits 1.
 
 Default dtype float64: the point of the recipe is the side-by-side check; at hidden size 62 float64 costs little
@@ -40,7 +41,7 @@ import torch_impl as ti
 from scratch.optimizers import Optimizer
 from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, sample
 
-from ..converters import LSTM
+from ..converters import LSTM, state_to_book
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
 from .ch6 import TextError, load_corpus
@@ -163,19 +164,20 @@ class Result:
 
 
 def build_models(vocab_size: int, seed: int, dtype: str) -> tuple[ti.NextCharacterModel, RNNModel]:
-    """The chapter's torch model (torch's init from ``torch.Generator().manual_seed(seed)``, ``single_bias=True``)
-    and the scratch ``RNNModel`` with the very same weights."""
+    """The chapter's torch model (torch's init from ``torch.Generator().manual_seed(seed)``, the default
+    ``single_bias=True``) and the scratch ``RNNModel`` with the very same weights (and the same, empty, carried
+    state: ``state_to_book`` moves the ``lstm.carry`` buffer too)."""
     twin = ti.NextCharacterModel(
         vocab_size,
         hidden_size=vocab_size,
         sequence_length=SEQUENCE_LENGTH,
         dtype=getattr(torch, dtype),
         generator=torch.Generator().manual_seed(seed),
-        single_bias=True,
+        single_bias=True,  # the default, spelled out: the comparison needs one trained bias per gate
     )
     state = {k: v.detach().numpy().copy() for k, v in twin.state_dict().items()}
     layer = scratch.LSTMLayer(vocab_size, vocab_size)
-    layer.load_params(CONVERTER.to_book(state))
+    layer.load_state(state_to_book(CONVERTER, state))
     model = RNNModel([layer], SEQUENCE_LENGTH, vocab_size, SequenceSoftmaxCrossEntropy("mean"))
     return twin, model
 

@@ -7,6 +7,9 @@ What this module adds to ``torch_impl`` is the book's API:
   ``BostonModel`` and ``MNIST_ConvNet`` return ``(output,)``, ``NextCharacterModel`` ``(logits [N, V, T],)``,
   ``Autoencoder(hidden_dim)`` ``(reconstruction, encoding)``; the layers (``DenseLayer``, ``ConvLayer``,
   ``DeconvLayer``, ``LSTMLayer``) return tensors;
+- every model loads a ``state_dict`` saved by the book's own class (``model.load_state_dict(book_state)``; the
+  LSTM's ``lstm.fc.linear.*`` and the autoencoder's flat ``conv1`` .. ``dense2`` keys are renamed by the
+  top-level twins' ``BOOK_KEYS``) and exports its own under the book's keys (``book_state_dict()``);
 - ``DenseLayer.forward(x, inference=True)`` switches the layer to eval mode for good, as the book's does
   (so a later call without ``inference`` stays deterministic and draws no dropout mask);
 - ``PyTorchTrainer.fit`` with the book's arguments (``train_dataloader``/``test_dataloader``,
@@ -49,8 +52,8 @@ from __future__ import annotations
 import functools
 import importlib
 import types
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -67,6 +70,7 @@ from .._validation import check_int, check_tensor, describe
 from ..conv import ConvLayer, DeconvLayer
 from ..layers import PyTorchLayer
 from ..mnist import MNISTDataset, mnist_transforms, torchvision_available
+from ..model import BookCheckpoint
 from ..rnn import sliding_window_batches
 
 __all__ = [
@@ -162,9 +166,15 @@ def _check_features(x: Any, model: str, features: int) -> None:
         raise ValueError(f"{model} input must have shape [batch, {features}]; received shape {tuple(x.shape)}")
 
 
-class BostonModel(PyTorchModel):
+class BostonModel(BookCheckpoint, PyTorchModel):
     """The chapter's Boston model: ``DenseLayer(13, hidden_size, Tanh, dropout=hidden_dropout)`` then
-    ``DenseLayer(hidden_size, 1)``; ``forward(x [batch, 13], inference=False) -> (prediction [batch, 1],)``."""
+    ``DenseLayer(hidden_size, 1)``; ``forward(x [batch, 13], inference=False) -> (prediction [batch, 1],)``.
+    Its keys are the book's (``BOOK_KEYS`` is the identity); the top-level twin ``SequentialModel`` of two
+    ``DenseLayer``s loads the same checkpoints."""
+
+    BOOK_KEYS: ClassVar[Mapping[str, str]] = {
+        f"dense{k}.linear.{p}": f"dense{k}.linear.{p}" for k in (1, 2) for p in ("weight", "bias")
+    }
 
     def __init__(self, hidden_size: int = 13, hidden_dropout: float = 1.0) -> None:
         super().__init__()
@@ -205,11 +215,12 @@ class LSTMLayer(torch_impl.LSTMLayer):
 
 class NextCharacterModel(torch_impl.NextCharacterModel):
     """The chapter's ``NextCharacterModel(vocab_size, hidden_size=256, sequence_length=25)``: one
-    ``LSTMLayer(sequence_length, vocab_size, hidden_size, vocab_size)``;
-    ``forward(one-hot x [N, T, V]) -> (logits [N, V, T],)``."""
+    ``LSTMLayer(sequence_length, vocab_size, hidden_size, vocab_size)`` with both of ``nn.LSTM``'s biases trained
+    (``single_bias=False``, the chapter's; the top-level default is the book's NumPy single bias);
+    ``forward(one-hot x [N, T, V]) -> (logits [N, V, T],)``. Loads the book's checkpoints (``lstm.fc.linear.*``)."""
 
     def __init__(self, vocab_size: int, hidden_size: int = 256, sequence_length: int = 25) -> None:
-        super().__init__(vocab_size, hidden_size, sequence_length)
+        super().__init__(vocab_size, hidden_size, sequence_length, single_bias=False)  # nn.LSTM's two biases
 
     def forward(self, x: Tensor, inference: bool = False) -> tuple[Tensor]:  # type: ignore[override]
         """One-hot ``x [N, T, V] -> (logits [N, V, T],)``."""

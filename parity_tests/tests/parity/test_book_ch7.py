@@ -511,7 +511,7 @@ def test_trainer_bad_input() -> None:
         ),
         (
             lambda: ch7.NextCharacterModel(7, hidden_size=5, sequence_length=4),
-            lambda: torch_impl.NextCharacterModel(7, 5, 4),
+            lambda: torch_impl.NextCharacterModel(7, 5, 4, single_bias=False),  # the chapter's two biases
             lambda g: torch.eye(7)[torch.randint(0, 7, (3, 4), generator=g)],
         ),
         (

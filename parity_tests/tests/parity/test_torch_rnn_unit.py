@@ -174,10 +174,16 @@ def test_state_dict_keys_exact(kind: str) -> None:
     _, tl = make_pair(kind, "book")
     prefix = {"RNN": "rnn", "LSTM": "lstm"}.get(kind, "gru")
     keys = [f"{prefix}.{k}" for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
-    assert list(tl.state_dict()) == [*keys, "fc.weight", "fc.bias"]
-    tl(torch.randn(2, 3, V, dtype=torch.float64, generator=gen()))  # a carry now exists, still no extra key
-    assert list(tl.state_dict()) == [*keys, "fc.weight", "fc.bias"]
-    assert list(tl.buffers()) == []
+    assert list(tl.state_dict()) == ["carry", *keys, "fc.weight", "fc.bias"]
+    S = 2 if kind == "LSTM" else 1
+    assert tl.state_dict()["carry"].shape == (0, H)  # no carried state yet
+    tl(torch.randn(2, 3, V, dtype=torch.float64, generator=gen()))  # a carry now exists: rows h (, c)
+    assert list(tl.state_dict()) == ["carry", *keys, "fc.weight", "fc.bias"]
+    assert tl.state_dict()["carry"].shape == (S, H)
+    assert [name for name, _ in tl.named_buffers()] == ["carry"]
+    # the six parameter keys alone still load strictly (a checkpoint without the carry: none carried)
+    tl.load_state_dict({k: v for k, v in tl.state_dict().items() if k != "carry"})
+    assert tl.carried_state is None
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -268,6 +274,9 @@ def test_generator_init_is_deterministic_and_dtype() -> None:
     for (k, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True):
         assert pa.dtype == torch.float32, k
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+        if k == "carry":  # the (empty) carried state, not a drawn parameter
+            assert pa.shape == (0, H)
+            continue
         if k == "gru.bias_hh_l0":  # single_bias (default): the summed bias_hh is 0 whatever the generator
             assert not pa.any()
             continue
@@ -497,6 +506,7 @@ def test_next_character_model_layout_and_keys() -> None:
     assert m.vocab_size == VOCAB
     assert m.sequence_length == 5
     assert list(m.state_dict()) == [
+        "lstm.carry",
         "lstm.lstm.weight_ih_l0",
         "lstm.lstm.weight_hh_l0",
         "lstm.lstm.bias_ih_l0",
