@@ -5,6 +5,8 @@
     <!-- BEGIN GENERATED: components -->   every spec of ``parity_tests.specs.all_specs()``
     <!-- BEGIN GENERATED: layouts -->      the layout table of every spec with a converter (``converter.maps``)
     <!-- BEGIN GENERATED: tolerances -->   the tolerance table of ``parity_tests.tolerances``
+    <!-- BEGIN GENERATED: models -->       ``parity_tests.port.scratch_map``'s key table for one small example of
+                                           each scratch model kind, for both targets (twin and plain)
 
 each closed by the matching ``<!-- END GENERATED: name -->``. Usage::
 
@@ -25,7 +27,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from .port.models import describe_target, scratch_map
 from .specs import all_specs
 from .specs.base import ComponentSpec
 from .tolerances import CATEGORIES, DEGENERATE_SCALE, FD_EPS, FD_TOLERANCE, TOLERANCES
@@ -137,16 +141,88 @@ def tolerance_table() -> list[str]:
     return lines
 
 
+def _model_examples() -> list[tuple[str, str, Any]]:
+    """``(title, constructor as written, the scratch model)`` for one small example of each model kind. The
+    models are never run: ``scratch_map`` needs only their architecture (and no torch)."""
+    from scratch import (
+        Autoencoder,
+        Conv2D,
+        Dense,
+        GRULayer,
+        LSTMLayer,
+        MeanSquaredError,
+        NeuralNetwork,
+        ReLU,
+        RNNModel,
+        Sigmoid,
+        SoftmaxCrossEntropy,
+    )
+
+    return [
+        (
+            "Dense MLP",
+            "NeuralNetwork([Dense(4, Sigmoid()), Dense(1)], MeanSquaredError())",
+            NeuralNetwork([Dense(4, Sigmoid()), Dense(1)], MeanSquaredError()),
+        ),
+        (
+            "CNN",
+            "NeuralNetwork([Conv2D(4, 3, activation=ReLU(), flatten=True, bias=True), Dense(10)], "
+            "SoftmaxCrossEntropy())",
+            NeuralNetwork([Conv2D(4, 3, activation=ReLU(), flatten=True, bias=True), Dense(10)], SoftmaxCrossEntropy()),
+        ),
+        (
+            "Recurrent stack",
+            'RNNModel([LSTMLayer(8, 6), GRULayer(7, 5, reset="after")], sequence_length=10, vocab_size=5)',
+            RNNModel([LSTMLayer(8, 6), GRULayer(7, 5, reset="after")], sequence_length=10, vocab_size=5),
+        ),
+        (
+            "Autoencoder",
+            "Autoencoder(hidden_channels=(3, 2), kernel_size=3, encoding_size=4, image_shape=(1, 6, 6))",
+            Autoencoder(hidden_channels=(3, 2), kernel_size=3, encoding_size=4, image_shape=(1, 6, 6)),
+        ),
+    ]
+
+
+def model_tables() -> list[str]:
+    """For one small example of each scratch model kind and both targets: the module ``to_torch`` builds and the
+    key table of ``parity_tests.port.scratch_map`` (NumPy name and shape, ``state_dict`` key and shape, rule)."""
+    lines = [
+        "For one small example of each scratch model kind: the module that `to_torch(model, target)` builds and the "
+        "key table of `scratch_map(model, target)`, which `to_torch` loads the weights through and "
+        "`to_scratch(module, model, target)` reads them back through (`model_key_table(model, target)` prints it). "
+        "Shapes are symbolic: a recurrent layer has V input features, hidden size H and output size O.",
+        "",
+        "Both round trips are bit-exact in float64 (`parity_tests/tests/parity/test_port_models.py`; a torch "
+        "recurrent layer's two biases come back as their sum, exact where the summed `bias_hh` blocks are 0, as "
+        "`to_torch` and the twins keep them). No plain "
+        'equivalent, so `target="plain"` is a `ValueError` (use the twin): the book\'s non-inverted dropout '
+        '(`nn.Dropout` is inverted) and `GRULayer(reset="before")` (`nn.GRU` resets after). A plain recurrent '
+        'stack starts every call from zero states: it matches `hidden_state="zeros"` on every call and the '
+        "book's carried state only on a call that starts from zeros; the twin copies the carried state both ways.",
+    ]
+    for title, source, model in _model_examples():
+        lines += ["", f"**{md_text(title)}**: {md_code(source)}"]
+        for target in ("twin", "plain"):
+            rows = [
+                [md_code(r.numpy), md_code(r.numpy_shape), md_code(r.torch), md_code(r.torch_shape), md_text(r.rule)]
+                for r in scratch_map(model, target).rows()
+            ]
+            lines += ["", f"*{target}*: {md_code(describe_target(model, target))}", ""]
+            lines += md_table(["NumPy name", "NumPy shape", "torch `state_dict` key", "torch shape", "Rule"], rows)
+    return lines
+
+
 def _blocks() -> dict[str, Callable[[], list[str]]]:
     specs = all_specs()
     return {
         "components": lambda: component_table(specs),
+        "models": model_tables,
         "layouts": lambda: layout_tables(specs),
         "tolerances": tolerance_table,
     }
 
 
-BLOCK_NAMES = ("components", "layouts", "tolerances")
+BLOCK_NAMES = ("components", "models", "layouts", "tolerances")
 
 
 def render_block(name: str) -> str:

@@ -28,9 +28,22 @@ from .compare import (
     tolerance,
 )
 from .mapping import LayoutRow, MappingError, ParamMap, load_arrays
+from .models import (
+    TARGETS,
+    ScratchModel,
+    Target,
+    describe_target,
+    model_key_table,
+    run_plain_recurrent,
+    scratch_map,
+    scratch_params,
+    to_scratch,
+    to_torch,
+)
 
 __all__ = [
     "CATEGORY_NAMES",
+    "TARGETS",
     "TIERS",
     "Category",
     "Comparison",
@@ -42,13 +55,22 @@ __all__ = [
     "ParamMap",
     "ParityError",
     "PortReport",
+    "ScratchModel",
+    "Target",
     "Tier",
     "adapt",
     "assert_parity",
     "check_model",
     "compare",
     "compare_all",
+    "describe_target",
     "load_arrays",
+    "model_key_table",
     "relative_error",
+    "run_plain_recurrent",
+    "scratch_map",
+    "scratch_params",
+    "to_scratch",
+    "to_torch",
     "tolerance",
 ]

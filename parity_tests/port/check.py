@@ -464,11 +464,13 @@ def check_model(
             params[name][...] = value
     rng = np.random.default_rng(seed)
     report = PortReport(dtype)
+    first = next(iter(torch_model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")  # inputs go where the module is
     was_training = torch_model.training
 
     def run_torch(train: bool) -> tuple[Any, Any, list[tuple[str, Any, Any]]]:
         torch_model.train(train)
-        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        xt = torch.from_numpy(x.copy()).to(device).requires_grad_(True)
         outs: list[tuple[str, Any, Any]] = []
         with _record_torch(torch_model, outs):
             yt = _first_array(torch_model(xt))
@@ -494,7 +496,7 @@ def check_model(
         if dx_np is None and model.input_grad is not None:
             dx_np = model.input_grad()
         torch_model.zero_grad(set_to_none=True)
-        (yt * torch.from_numpy(dy.copy()).to(yt.dtype)).sum().backward()
+        (yt * torch.from_numpy(dy.copy()).to(yt)).sum().backward()
         report.input_grad = ComparisonSet("input gradient", dtype)
         if dx_np is not None and xt.grad is not None:
             report.input_grad.comparisons.append(
@@ -529,7 +531,7 @@ def check_model(
                     torch_opt.zero_grad(set_to_none=True)
                     torch_model.train(False)
                     yt = _first_array(torch_model(torch.from_numpy(x.copy())))
-                    (yt * torch.from_numpy(dy.copy()).to(yt.dtype)).sum().backward()
+                    (yt * torch.from_numpy(dy.copy()).to(yt)).sum().backward()
                 step()
                 torch_opt.step()
                 after = mapping.from_module(torch_model)

@@ -197,11 +197,16 @@ class ParamMap:
             self.rename(weight, key + "weight")
         return self if bias is None else self.bias_row(bias, key + "bias")
 
-    def conv(self, weight: str, bias: str | None, prefix: str, *, weight_layout: str = "iohw") -> ParamMap:
+    def conv(
+        self, weight: str, bias: str | None, prefix: str, *, weight_layout: str = "iohw", bias_layout: str = "1c11"
+    ) -> ParamMap:
         """``nn.Conv2d`` at ``prefix``: ``weight`` stored ``(C_in, C_out, k, k)`` (``"iohw"``, the book's) or
-        ``(C_out, C_in, k, k)`` (``"oihw"``, torch's); ``bias`` ``(1, C_out, 1, 1)`` or ``(C_out,)``."""
+        ``(C_out, C_in, k, k)`` (``"oihw"``, torch's); ``bias`` stored ``(1, C_out, 1, 1)`` (``bias_layout="1c11"``,
+        broadcast over ``[N, C, H, W]``) or ``(C_out,)`` (``"c"``)."""
         if weight_layout not in ("iohw", "oihw"):
             raise MappingError(f"weight_layout must be 'iohw' or 'oihw'; received {weight_layout!r}")
+        if bias_layout not in ("1c11", "c"):
+            raise MappingError(f"bias_layout must be '1c11' or 'c'; received {bias_layout!r}")
         key = f"{prefix}." if prefix else ""
         wkey = key + "weight"
 
@@ -221,21 +226,26 @@ class ParamMap:
         if bias is None:
             return self
         bkey = key + "bias"
-        shapes: dict[str, tuple[int, ...]] = {}
+        four_d = bias_layout == "1c11"
 
         def bias_there(p: Mapping[str, np.ndarray]) -> Arrays:
             b = p[bias]
-            if b.ndim not in (1, 4) or (b.ndim == 4 and (b.shape[0], b.shape[2], b.shape[3]) != (1, 1, 1)):
-                raise MappingError(f"{bias} must have shape (1, C, 1, 1) or (C,); received shape {b.shape}")
-            shapes["numpy"] = b.shape
+            if (four_d and (b.ndim != 4 or (b.shape[0], b.shape[2], b.shape[3]) != (1, 1, 1))) or (
+                not four_d and b.ndim != 1
+            ):
+                expected = "(1, C, 1, 1)" if four_d else "(C,)"
+                raise MappingError(
+                    f"{bias} must have shape {expected} (bias_layout={bias_layout!r}); received {b.shape}"
+                )
             return {bkey: b.reshape(-1).copy()}  # [1, C, 1, 1] or [C] -> [C]
 
         def bias_back(t: Mapping[str, np.ndarray]) -> Arrays:
             _need_ndim(t[bkey], 1, bkey, "(C,)")
-            four_d = len(shapes.get("numpy", (1, 1, 1, 1))) == 4
             return {bias: t[bkey].reshape(1, -1, 1, 1).copy() if four_d else t[bkey].copy()}  # [C] -> [1, C, 1, 1]
 
-        row = LayoutRow(bias, bkey, "(1, C_out, 1, 1)", "(C_out,)", "reshape")
+        row = LayoutRow(
+            bias, bkey, "(1, C_out, 1, 1)" if four_d else "(C_out,)", "(C_out,)", "reshape" if four_d else "copy"
+        )
         return self._add(Rule((bias,), (bkey,), (row,), bias_there, bias_back))
 
     def recurrent(
@@ -385,21 +395,22 @@ class ParamMap:
 
         rows: list[LayoutRow] = []
         wshape = "(V+H, H)" if weight_layout == "in_out" else "(H, V+H)"
+        gh = "H" if G == 1 else f"{G}H"
         for j, g in enumerate(order):
-            block = f"block {g} (rows {j}H..{j + 1}H)" if G > 1 else "all rows"
+            block = f"block {g} (rows {j}H..{j + 1}H)" if G > 1 else "the whole tensor"
             if joint is not None:
                 x_rows, h_rows = ("rows :V", "rows V:") if concat == "xh" else ("rows H:", "rows :H")
-                rows.append(LayoutRow(joint[g], k_ih, wshape, f"({G}H, V)", f"{x_rows} transposed into {block}"))
-                rows.append(LayoutRow(joint[g], k_hh, wshape, f"({G}H, H)", f"{h_rows} transposed into {block}"))
+                rows.append(LayoutRow(joint[g], k_ih, wshape, f"({gh}, V)", f"{x_rows} transposed into {block}"))
+                rows.append(LayoutRow(joint[g], k_hh, wshape, f"({gh}, H)", f"{h_rows} transposed into {block}"))
             else:
-                rows.append(LayoutRow(sep_ih[g], k_ih, "(V, H)", f"({G}H, V)", f"transposed into {block}"))
-                rows.append(LayoutRow(sep_hh[g], k_hh, "(H, H)", f"({G}H, H)", f"transposed into {block}"))
+                rows.append(LayoutRow(sep_ih[g], k_ih, "(V, H)", f"({gh}, V)", f"transposed into {block}"))
+                rows.append(LayoutRow(sep_hh[g], k_hh, "(H, H)", f"({gh}, H)", f"transposed into {block}"))
         for g in order:
             if b is None:
                 break
             if g in b_hh:
-                rows.append(LayoutRow(b[g], kb_ih, "(1, H)", f"({G}H,)", f"block {g}"))
-                rows.append(LayoutRow(b_hh[g], kb_hh, "(1, H)", f"({G}H,)", f"block {g}"))
+                rows.append(LayoutRow(b[g], kb_ih, "(1, H)", f"({gh},)", f"block {g} of bias_ih (input side)"))
+                rows.append(LayoutRow(b_hh[g], kb_hh, "(1, H)", f"({gh},)", f"block {g} of bias_hh (its own array)"))
             else:
                 rows.append(
                     LayoutRow(

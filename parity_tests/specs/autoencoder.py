@@ -28,24 +28,12 @@ from scratch.autoencoder import Autoencoder as ScratchAutoencoder
 from scratch.gradcheck import GradCheckResult, central_difference
 from scratch.optimizers import SGDMomentum
 
-from ..converters import CONV2D_BIAS, DENSE, TensorConverter, combine
+from ..converters import AUTOENCODER_CONVERTER  # defined there; re-exported for the old imports
 from ..harness import to_numpy, to_tensor, torch_device
+from ..port import load_arrays
 from ..tolerances import FD_EPS
 from ._inputs import nan_array, seq, tensor, torch_dtype
 from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
-
-#: Book names (the scratch ``Autoencoder.param_names``) <-> the torch twin's ``state_dict`` keys.
-AUTOENCODER_CONVERTER: TensorConverter = combine(
-    "Autoencoder",
-    [
-        CONV2D_BIAS.prefixed("encoder.conv1.", "encoder.conv1."),
-        CONV2D_BIAS.prefixed("encoder.conv2.", "encoder.conv2."),
-        DENSE.prefixed("encoder.dense.", "encoder.dense."),
-        DENSE.prefixed("decoder.dense.", "decoder.dense."),
-        CONV2D_BIAS.prefixed("decoder.conv1.", "decoder.conv1."),
-        CONV2D_BIAS.prefixed("decoder.conv2.", "decoder.conv2."),
-    ],
-)
 
 
 def _ti() -> Any:
@@ -109,8 +97,7 @@ def build_scratch(problem: Problem, **options: Any) -> ScratchAutoencoder:
 def build_torch(problem: Problem) -> Any:
     """The torch twin with ``problem.params`` loaded through the converter."""
     model = _ti().Autoencoder(**_arch(problem.case), dtype=torch_dtype(problem.dtype), device=torch_device())
-    state = {k: to_tensor(v) for k, v in AUTOENCODER_CONVERTER.to_torch(problem.params).items()}
-    model.load_state_dict(state, strict=True)
+    load_arrays(model, AUTOENCODER_CONVERTER.to_torch(problem.params))
     return model
 
 
