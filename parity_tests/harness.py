@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .port.compare import Comparison, compare, relative_error
+from .port.compare import Comparison, ComparisonSet, compare, relative_error
 from .tolerances import DEGENERATE_SCALE, EXTREME_FLOAT32_FACTOR, TOLERANCES, category_of, tolerance_for
 
 if TYPE_CHECKING:
@@ -42,27 +42,13 @@ def compare_arrays(key: str, got: np.ndarray, want: np.ndarray, dtype: str) -> C
     return compare(got, want, dtype=dtype, category=category_of(key), name=key, labels=("scratch", "torch"))
 
 
-@dataclass
-class CaseResult:
-    """All comparisons of one spec case in one dtype."""
+class CaseResult(ComparisonSet):
+    """All comparisons of one spec case in one dtype (a ``ComparisonSet`` titled ``spec[case]``)."""
 
-    spec: str
-    case: str
-    dtype: str
-    comparisons: list[Comparison] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.comparisons)
-
-    def max_error(self, category: str) -> float:
-        errors = [c.error for c in self.comparisons if c.category == category]
-        return max(errors) if errors else float("nan")
-
-    def failure_message(self) -> str:
-        lines = [f"parity failed for {self.spec}[{self.case}] in {self.dtype}:"]
-        lines += ["  " + c.describe() for c in self.comparisons if not c.passed]
-        return "\n".join(lines)
+    def __init__(self, spec: str, case: str, dtype: str, comparisons: list[Comparison] | None = None) -> None:
+        super().__init__(f"{spec}[{case}]", dtype, [] if comparisons is None else comparisons)
+        self.spec = spec
+        self.case = case
 
 
 def compare_results(

@@ -42,6 +42,7 @@ from scratch.optimizers import Optimizer
 from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, sample
 
 from ..converters import LSTM, state_to_book
+from ..port import relative_error
 from ._cli import parse, positive_int
 from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
 from .ch6 import TextError, load_corpus
@@ -223,10 +224,6 @@ def train_scratch(
     return losses, total / count
 
 
-def _rel(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(a), 1e-300)
-
-
 def run(
     indices: np.ndarray,
     vocab_size: int,
@@ -268,8 +265,8 @@ def run(
     result.batches = len(s_losses)
     if len(s_losses) != len(fit["train_loss"]):
         raise RuntimeError(f"batch counts differ: scratch {len(s_losses)}, torch_impl {len(fit['train_loss'])}")
-    diffs = [_rel(a, b) for a, b in zip(s_losses, fit["train_loss"], strict=True)]
-    result.max_rel_diff = max([*diffs, _rel(s_test, float(fit["test_loss"]))])
+    diffs = [relative_error(a, b) for a, b in zip(s_losses, fit["train_loss"], strict=True)]
+    result.max_rel_diff = max([*diffs, relative_error(s_test, float(fit["test_loss"]))])
 
     start = int(test[0])  # both continue from their state after the evaluation, after the test text's first character
     result.samples["scratch"] = decode(

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import re
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,11 +24,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import torch_impl
-from parity_tests.book.manifest import BookError, book_root
 from parity_tests.book.runner import float32_ulps_apart
 from torch_impl.book import ch7
 
-NOTEBOOK = "07_PyTorch/Code.ipynb"
+from .book_ch7_code import book_cells, book_missing
+
 #: The notebook's definition cells: ConvLayer, MNIST_ConvNet, LSTMLayer, NextCharacterModel, LSTMTrainer,
 #: DeconvLayer, Autoencoder, BostonModel.
 CELLS = {"ConvLayer": 21, "MNIST_ConvNet": 22, "LSTMLayer": 41, "NextCharacterModel": 44, "LSTMTrainer": 46}
@@ -39,12 +37,7 @@ CELLS |= {"DeconvLayer": 52, "Autoencoder": 54, "BostonModel": 6}
 BOOK_FIRST_LOSS = 437.97467041015625
 
 
-def _book_missing() -> str | None:
-    try:
-        root = book_root()
-    except BookError as exc:
-        return str(exc)
-    return None if (root / NOTEBOOK).is_file() else f"{root / NOTEBOOK} is missing"
+_book_missing = book_missing
 
 
 requires_book = pytest.mark.skipif(_book_missing() is not None, reason=f"the book is not available: {_book_missing()}")
@@ -65,22 +58,9 @@ def book() -> Iterator[dict[str, Any]]:
     """The notebook's imports and definition cells executed with the book's ``lincoln`` (a namespace)."""
     if _book_missing() is not None:
         pytest.skip(f"the book is not available: {_book_missing()}")
-    root = book_root()
-    cells = json.loads((root / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
-    folder = str(root / "lincoln")
-    sys.path.insert(0, folder)
-    state = torch.get_rng_state()
-    try:
-        namespace: dict[str, Any] = {"__name__": "book_ch7"}
-        exec("".join(cells[1]["source"]), namespace)  # imports (lincoln.pytorch) and the notebook's seed
-        for index in CELLS.values():
-            exec("".join(cells[index]["source"]), namespace)
+    # cell 1: the imports (lincoln.pytorch) and the notebook's seed; then the definition cells
+    with book_cells([1, *CELLS.values()], "book_ch7") as namespace:
         yield namespace
-    finally:
-        torch.set_rng_state(state)
-        sys.path.remove(folder)
-        for name in [m for m in sys.modules if m == "lincoln" or m.startswith("lincoln.")]:
-            del sys.modules[name]
 
 
 def _printed(fn: Any, *args: Any, **kwargs: Any) -> str:

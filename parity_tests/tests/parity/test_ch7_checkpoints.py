@@ -16,8 +16,6 @@ import contextlib
 import copy
 import inspect
 import io
-import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +27,6 @@ from torch import Tensor, nn
 
 import scratch
 import torch_impl as ti
-from parity_tests.book.manifest import BookError, book_root
 from parity_tests.converters import (
     GRU_AFTER,
     GRU_BEFORE,
@@ -45,19 +42,15 @@ from scratch.rnn_model import RNNModel
 from torch_impl.book import ch7
 from torch_impl.model import BookCheckpoint
 
-NOTEBOOK = "07_PyTorch/Code.ipynb"
+from .book_ch7_code import book_cells, book_missing
+
 #: The notebook's imports (and seed) and the definition cells of BostonModel, ConvLayer, MNIST_ConvNet,
 #: LSTMLayer, NextCharacterModel and Autoencoder.
 CELLS = (1, 6, 21, 22, 41, 44, 54)
 V, H, OUT, T = 7, 5, 3, 4
 
 
-def _book_missing() -> str | None:
-    try:
-        root = book_root()
-    except BookError as exc:
-        return str(exc)
-    return None if (root / NOTEBOOK).is_file() else f"{root / NOTEBOOK} is missing"
+_book_missing = book_missing
 
 
 @pytest.fixture(autouse=True)
@@ -77,21 +70,8 @@ def book() -> Iterator[dict[str, Any]]:
     reason = _book_missing()
     if reason is not None:
         pytest.skip(f"the book is not available: {reason}")
-    root = book_root()
-    cells = json.loads((root / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
-    folder = str(root / "lincoln")
-    sys.path.insert(0, folder)
-    state = torch.get_rng_state()
-    try:
-        namespace: dict[str, Any] = {"__name__": "book_ch7_checkpoints"}
-        for index in CELLS:
-            exec("".join(cells[index]["source"]), namespace)
+    with book_cells(CELLS, "book_ch7_checkpoints") as namespace:
         yield namespace
-    finally:
-        torch.set_rng_state(state)
-        sys.path.remove(folder)
-        for name in [m for m in sys.modules if m == "lincoln" or m.startswith("lincoln.")]:
-            del sys.modules[name]
 
 
 @contextlib.contextmanager

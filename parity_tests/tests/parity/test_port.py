@@ -231,23 +231,15 @@ def test_map_shape_dtype_and_module_checks() -> None:
 
 def test_gru_hidden_candidate_bias_is_not_folded() -> None:
     gru = nn.GRU(3, 2, batch_first=True).double()
-    pmap = ParamMap().recurrent(
-        "",
-        "GRU",
-        weights_ih={"r": "Wxr", "u": "Wxu", "h": "Wxh"},
-        weights_hh={"r": "Whr", "u": "Whu", "h": "Whh"},
-        biases={"r": "Br", "u": "Bu", "h": "Bh"},
-    )
+    gates: dict[str, Any] = {
+        "weights_ih": {"r": "Wxr", "u": "Wxu", "h": "Wxh"},
+        "weights_hh": {"r": "Whr", "u": "Whu", "h": "Whh"},
+        "biases": {"r": "Br", "u": "Bu", "h": "Bh"},
+    }
+    pmap = ParamMap().recurrent("", "GRU", **gates)
     with pytest.raises(MappingError, match=r"b_hn.*cannot be folded into b_in"):
         pmap.from_module(gru)
-    two = ParamMap().recurrent(
-        "",
-        "GRU",
-        weights_ih={"r": "Wxr", "u": "Wxu", "h": "Wxh"},
-        weights_hh={"r": "Whr", "u": "Whu", "h": "Whh"},
-        biases={"r": "Br", "u": "Bu", "h": "Bh"},
-        biases_hh={"h": "Bhn"},
-    )
+    two = ParamMap().recurrent("", "GRU", **gates, biases_hh={"h": "Bhn"})
     params = two.from_module(gru)
     state = two.to_torch(params)
     ref = {k: v.numpy() for k, v in gru.state_dict().items()}
