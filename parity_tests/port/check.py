@@ -93,6 +93,47 @@ def _layer_params(model: Any, attr: str) -> dict[str, np.ndarray] | None:
     return out
 
 
+def _runner(fwd: Callable[..., Any]) -> tuple[Callable[[np.ndarray, bool], Any], bool]:
+    """``forward(x, training)`` for a NumPy ``forward`` that takes ``inference=``, ``training=`` or neither, and
+    whether it has a training mode at all."""
+    parameters = set(inspect.signature(fwd).parameters)
+    if "inference" in parameters:
+        return (lambda x, training: fwd(x, inference=not training)), True
+    if "training" in parameters:
+        return (lambda x, training: fwd(x, training=training)), True
+    return (lambda x, training: fwd(x)), False
+
+
+def _finder(
+    model: Any, explicit: Callable[[], Any] | None, names: tuple[str, ...], layer_attr: str, what: str
+) -> Callable[[], dict[str, np.ndarray]]:
+    """How to read the model's named ``what`` (parameters or gradients): the explicit callable, a ``named_*``
+    method or a dict attribute, or scratch-style layers."""
+    if explicit is not None:
+        return lambda: _named(explicit, what)
+    for name in names:
+        found = getattr(model, name, None)
+        if found is not None and (isinstance(found, Mapping) or name.startswith("named_")):
+            bound: Any = found
+            return lambda: _named(bound, what)
+    if _layer_params(model, layer_attr) is not None:
+        return lambda: _layer_params(model, layer_attr) or {}
+    raise TypeError(
+        f"cannot find the NumPy model's named {what}: give {what}= (a callable returning name -> array), or "
+        f"give the model a named_{what}() method or a {what} dict"
+    )
+
+
+def _named_layers(model: Any, layers: Sequence[Any] | Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """(name, layer) in forward order: a dict's keys, or ``layers[i] ClassName`` for a list."""
+    source = layers if layers is not None else getattr(model, "layers", None)
+    if isinstance(source, Mapping):
+        return [(str(k), v) for k, v in source.items()]
+    if isinstance(source, Sequence):
+        return [(f"layers[{i}] {type(la).__name__}", la) for i, la in enumerate(source)]
+    return []
+
+
 def adapt(
     model: Any,
     *,
@@ -115,54 +156,19 @@ def adapt(
             f"the NumPy model needs forward(x) and backward(dy) methods (or forward=/backward= given); "
             f"{type(model).__name__} lacks them"
         )
-    parameters = set(inspect.signature(fwd).parameters)
-    if "inference" in parameters:
-
-        def run(x: np.ndarray, training: bool) -> Any:
-            return fwd(x, inference=not training)
-    elif "training" in parameters:
-
-        def run(x: np.ndarray, training: bool) -> Any:
-            return fwd(x, training=training)
-    else:
-
-        def run(x: np.ndarray, training: bool) -> Any:
-            return fwd(x)
-
-    def finder(
-        explicit: Callable[[], Any] | None, names: tuple[str, ...], layer_attr: str, what: str
-    ) -> Callable[[], Any]:
-        if explicit is not None:
-            return lambda: _named(explicit, what)
-        for name in names:
-            found = getattr(model, name, None)
-            if found is not None and (isinstance(found, Mapping) or name.startswith("named_")):
-                bound: Any = found
-                return lambda: _named(bound, what)
-        if _layer_params(model, layer_attr) is not None:
-            return lambda: _layer_params(model, layer_attr)
-        raise TypeError(
-            f"cannot find the NumPy model's named {what}: give {what}= (a callable returning name -> array), or "
-            f"give the model a named_{what}() method or a {what} dict"
-        )
-
-    named_layers: list[tuple[str, Any]] = []
-    source = layers if layers is not None else getattr(model, "layers", None)
-    if isinstance(source, Mapping):
-        named_layers = [(str(k), v) for k, v in source.items()]
-    elif isinstance(source, Sequence):
-        named_layers = [(f"layers[{i}] {type(la).__name__}", la) for i, la in enumerate(source)]
+    run, has_training = _runner(fwd)
+    own = getattr(model, "layers", None)
     input_grad = None
-    if isinstance(getattr(model, "layers", None), list) and model.layers and hasattr(model.layers[0], "input_grad"):
-        input_grad = lambda: model.layers[0].input_grad  # noqa: E731 - scratch's backward returns nothing
+    if isinstance(own, list) and own and hasattr(own[0], "input_grad"):
+        input_grad = lambda: own[0].input_grad  # noqa: E731 - scratch's backward returns nothing
     return NumpyModel(
         run,
         bwd,
-        finder(params, ("named_params", "params"), "params", "params"),
-        finder(grads, ("named_grads", "grads"), "param_grads", "grads"),
-        named_layers,
+        _finder(model, params, ("named_params", "params"), "params", "params"),
+        _finder(model, grads, ("named_grads", "grads"), "param_grads", "grads"),
+        _named_layers(model, layers),
         input_grad,
-        bool(parameters & {"inference", "training"}),
+        has_training,
     )
 
 
@@ -416,6 +422,94 @@ def _zero_fraction_check(
     return []
 
 
+@dataclass
+class _Run:
+    """One check's shared state: both models, the input, the tier, the device and the upstream-gradient stream."""
+
+    model: NumpyModel
+    torch_model: Any
+    mapping: ParamMap
+    x: np.ndarray
+    dtype: str
+    rng: np.random.Generator
+    device: Any
+
+    def compare(self, got: Any, want: Any, category: str, name: str) -> Comparison:
+        return compare(got, want, dtype=self.dtype, category=category, name=name, labels=LABELS)
+
+    def numpy_forward(self, training: bool, record: bool = True) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+        outs: list[tuple[str, np.ndarray]] = []
+        with _record_numpy(self.model.layers if record else [], outs):
+            y = _first_array(self.model.forward(self.x.copy(), training))
+        return np.asarray(y), outs
+
+    def torch_forward(self, training: bool) -> tuple[Any, Any, list[tuple[str, Any, Any]]]:
+        import torch
+
+        self.torch_model.train(training)
+        xt = torch.from_numpy(self.x.copy()).to(self.device).requires_grad_(True)
+        outs: list[tuple[str, Any, Any]] = []
+        with _record_torch(self.torch_model, outs):
+            yt = _first_array(self.torch_model(xt))
+        return xt, yt, outs
+
+    def backward_both(self, y_np: np.ndarray, yt: Any) -> Any:
+        """One random upstream gradient through both models; returns the NumPy input gradient."""
+        import torch
+
+        dy = self.rng.standard_normal(y_np.shape).astype(self.x.dtype)
+        dx = self.model.backward(dy.copy())
+        if dx is None and self.model.input_grad is not None:
+            dx = self.model.input_grad()
+        self.torch_model.zero_grad(set_to_none=True)
+        (yt * torch.from_numpy(dy.copy()).to(yt)).sum().backward()  # dL/dy = dy
+        return dx
+
+    def gradients(self, dx_np: Any, xt: Any, report: PortReport) -> None:
+        report.input_grad = ComparisonSet("input gradient", self.dtype)
+        if dx_np is not None and xt.grad is not None:
+            report.input_grad.comparisons.append(self.compare(dx_np, xt.grad, "gradient", "input gradient"))
+        np_grads, t_grads = self.model.grads(), self.mapping.grads_from_module(self.torch_model)
+        report.grads = ComparisonSet("parameter gradients", self.dtype)
+        for name in self.model.params():
+            if name in t_grads:
+                report.grads.comparisons.append(self.compare(np_grads[name], t_grads[name], "gradient", name))
+
+    def steps(self, count: int, optimizers: tuple[Any, Any], report: PortReport) -> None:
+        numpy_step, torch_opt = optimizers
+        step = numpy_step if callable(numpy_step) else numpy_step.step
+        for k in range(count):
+            if k:  # step 1 uses the gradients of the gradient check
+                y_np, _ = self.numpy_forward(False, record=False)
+                _, yt, _ = self.torch_forward(False)
+                self.backward_both(y_np, yt)
+            step()
+            torch_opt.step()
+            after, now = self.mapping.from_module(self.torch_model), self.model.params()
+            cset = ComparisonSet(f"after step {k + 1}", self.dtype)
+            cset.comparisons += [self.compare(now[n], after[n], "trajectory", n) for n in now if n in after]
+            report.steps.append(cset)
+
+
+def _copy_weights(model: NumpyModel, torch_model: Any, mapping: ParamMap, copy: str) -> None:
+    """``copy="to_torch"``: your weights into the module; ``"to_numpy"``: the module's into yours (in place)."""
+    if copy not in ("to_torch", "to_numpy", "none"):
+        raise ValueError(f"copy must be 'to_torch', 'to_numpy' or 'none'; received {copy!r}")
+    params = model.params()
+    if copy == "to_torch":
+        mapping.load_into(torch_model, params)
+    elif copy == "to_numpy":
+        for name, value in mapping.from_module(torch_model).items():
+            if name not in params:
+                raise ValueError(f"the map fills {name!r}, which the NumPy model does not have")
+            if params[name].shape != value.shape or params[name].dtype != value.dtype:
+                raise TypeError(
+                    f"{name!r}: the NumPy model holds {params[name].dtype}{params[name].shape}, torch gives "
+                    f"{value.dtype}{value.shape}"
+                )
+            params[name][...] = value
+
+
 def check_model(
     numpy_model: Any,
     torch_model: torch.nn.Module,
@@ -438,113 +532,37 @@ def check_model(
     """
     import torch
 
-    model = adapt(numpy_model)
-    x = np.asarray(inputs)
     if not isinstance(inputs, np.ndarray):
         raise TypeError(f"inputs must be a NumPy array; received {type(inputs).__name__}")
-    dtype = _dtype_name(x)
-    if copy not in ("to_torch", "to_numpy", "none"):
-        raise ValueError(f"copy must be 'to_torch', 'to_numpy' or 'none'; received {copy!r}")
-    if steps and optimizers is None:
-        raise ValueError(f"steps={steps} needs optimizers=(numpy_step, torch_optimizer)")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0; received {steps!r}")
-    params = model.params()
-    if copy == "to_torch":
-        mapping.load_into(torch_model, params)
-    elif copy == "to_numpy":
-        for name, value in mapping.from_module(torch_model).items():
-            if name not in params:
-                raise ValueError(f"the map fills {name!r}, which the NumPy model does not have")
-            if params[name].shape != value.shape or params[name].dtype != value.dtype:
-                raise TypeError(
-                    f"{name!r}: the NumPy model holds {params[name].dtype}{params[name].shape}, torch gives "
-                    f"{value.dtype}{value.shape}"
-                )
-            params[name][...] = value
-    rng = np.random.default_rng(seed)
-    report = PortReport(dtype)
+    if steps and optimizers is None:
+        raise ValueError(f"steps={steps} needs optimizers=(numpy_step, torch_optimizer)")
+    model = adapt(numpy_model)
+    _copy_weights(model, torch_model, mapping, copy)
     first = next(iter(torch_model.parameters()), None)
     device = first.device if first is not None else torch.device("cpu")  # inputs go where the module is
+    run = _Run(model, torch_model, mapping, inputs, _dtype_name(inputs), np.random.default_rng(seed), device)
+    report = PortReport(run.dtype)
     was_training = torch_model.training
-
-    def run_torch(train: bool) -> tuple[Any, Any, list[tuple[str, Any, Any]]]:
-        torch_model.train(train)
-        xt = torch.from_numpy(x.copy()).to(device).requires_grad_(True)
-        outs: list[tuple[str, Any, Any]] = []
-        with _record_torch(torch_model, outs):
-            yt = _first_array(torch_model(xt))
-        return xt, yt, outs
-
-    def run_numpy(train: bool) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-        outs: list[tuple[str, np.ndarray]] = []
-        with _record_numpy(model.layers, outs):
-            y = _first_array(model.forward(x.copy(), train))
-        return np.asarray(y), outs
-
     try:
-        # 1. forward, layer by layer (dropout off)
-        y_np, np_outs = run_numpy(False)
-        xt, yt, t_outs = run_torch(False)
-        report.layers, runs = _match_layers(np_outs, t_outs, dtype)
-        report.forward = ComparisonSet(
-            "output", dtype, [compare(y_np, yt, dtype=dtype, category="forward", name="output", labels=LABELS)]
-        )
-        # 2. gradients for a random upstream gradient
-        dy = rng.standard_normal(y_np.shape).astype(x.dtype)
-        dx_np = model.backward(dy.copy())
-        if dx_np is None and model.input_grad is not None:
-            dx_np = model.input_grad()
-        torch_model.zero_grad(set_to_none=True)
-        (yt * torch.from_numpy(dy.copy()).to(yt)).sum().backward()
-        report.input_grad = ComparisonSet("input gradient", dtype)
-        if dx_np is not None and xt.grad is not None:
-            report.input_grad.comparisons.append(
-                compare(dx_np, xt.grad, dtype=dtype, category="gradient", name="input gradient", labels=LABELS)
-            )
-        np_grads = model.grads()
-        t_grads = mapping.grads_from_module(torch_model)
-        report.grads = ComparisonSet("parameter gradients", dtype)
-        for name in model.params():
-            if name not in t_grads:
-                continue
-            report.grads.comparisons.append(
-                compare(np_grads[name], t_grads[name], dtype=dtype, category="gradient", name=name, labels=LABELS)
-            )
-        # 3. training mode: dropout
+        # 1. forward, layer by layer (dropout off); 2. gradients for a random upstream gradient
+        y_np, np_outs = run.numpy_forward(False)
+        xt, yt, t_outs = run.torch_forward(False)
+        report.layers, runs = _match_layers(np_outs, t_outs, run.dtype)
+        report.forward = ComparisonSet("output", run.dtype, [run.compare(y_np, yt, "forward", "output")])
+        run.gradients(run.backward_both(y_np, yt), xt, report)
+        # 3. training mode: dropout, where the forward agrees (the layers are paired by that agreement)
         has_dropout = any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in torch_model.modules())
         wanted = training_check if training_check is not None else has_dropout
-        if wanted and report.first_layer is None and report.forward.passed:  # alignment needs an agreeing forward
-            _, np_train = run_numpy(True)
+        if wanted and report.first_layer is None and report.forward.passed:
+            _, np_train = run.numpy_forward(True)
             with torch.no_grad():
-                _, _, t_train = run_torch(True)
+                _, _, t_train = run.torch_forward(True)
             report.training = _zero_fraction_check(np_train, t_train, runs)
         # 4. optimizer steps
         if steps and optimizers is not None:
-            numpy_step, torch_opt = optimizers
-            step = numpy_step if callable(numpy_step) else numpy_step.step
-            for k in range(steps):
-                if k:  # step 1 reuses the gradients computed above
-                    y_np = np.asarray(_first_array(model.forward(x.copy(), False)))
-                    dy = rng.standard_normal(y_np.shape).astype(x.dtype)
-                    model.backward(dy.copy())
-                    torch_opt.zero_grad(set_to_none=True)
-                    torch_model.train(False)
-                    yt = _first_array(torch_model(torch.from_numpy(x.copy())))
-                    (yt * torch.from_numpy(dy.copy()).to(yt)).sum().backward()
-                step()
-                torch_opt.step()
-                after = mapping.from_module(torch_model)
-                now = model.params()
-                cset = ComparisonSet(f"after step {k + 1}", dtype)
-                for name in now:
-                    if name in after:
-                        cset.comparisons.append(
-                            compare(
-                                now[name], after[name], dtype=dtype, category="trajectory", name=name, labels=LABELS
-                            )
-                        )
-                report.steps.append(cset)
+            run.steps(steps, optimizers, report)
     finally:
         torch_model.train(was_training)
     return report

@@ -125,6 +125,203 @@ def _full_gates(kind: str, names: Mapping[str, str] | str | None, what: str) -> 
     return out
 
 
+@dataclass(frozen=True)
+class _RecurrentLayout:
+    """The ``recurrent`` rule: NumPy gate names (keyed by torch's gate letters) and torch's stacked keys."""
+
+    kind: str
+    what: str
+    joint: dict[str, str] | None  # gate -> a weight acting on [x, h] (or [h, x])
+    sep_ih: dict[str, str]  # gate -> the input part, when given separately
+    sep_hh: dict[str, str]  # gate -> the recurrent part
+    b: dict[str, str] | None  # gate -> the (input-side) bias
+    b_hh: dict[str, str]  # gate -> a separate second bias
+    input_size: int
+    concat: str
+    weight_layout: str
+    keys: tuple[str, str, str, str]  # weight_ih, weight_hh, bias_ih, bias_hh
+
+    @classmethod
+    def build(
+        cls,
+        prefix: str,
+        kind: str,
+        weights: Mapping[str, str] | str | None,
+        input_size: int | None,
+        concat: str,
+        weights_ih: Mapping[str, str] | str | None,
+        weights_hh: Mapping[str, str] | str | None,
+        biases: Mapping[str, str] | str | None,
+        biases_hh: Mapping[str, str] | str | None,
+        weight_layout: str,
+        layer: int,
+    ) -> _RecurrentLayout:
+        """Check the arguments of ``ParamMap.recurrent`` and resolve the gate names."""
+        for value, name, allowed in (
+            (kind, "kind", tuple(GATE_ORDER)),
+            (concat, "concat", ("xh", "hx")),
+            (weight_layout, "weight_layout", ("in_out", "out_in")),
+        ):
+            if value not in allowed:
+                raise MappingError(f"{name} must be one of {allowed}; received {value!r}")
+        what = f"recurrent({prefix!r}, {kind!r})"
+        joint = _full_gates(kind, weights, what + " weights")
+        w_ih = _full_gates(kind, weights_ih, what + " weights_ih")
+        w_hh = _full_gates(kind, weights_hh, what + " weights_hh")
+        if (joint is None) == (w_ih is None and w_hh is None) or (joint is None and (w_ih is None or w_hh is None)):
+            raise MappingError(f"{what}: give either weights= (with input_size=) or both weights_ih= and weights_hh=")
+        if joint is not None and (input_size is None or int(input_size) < 1):
+            raise MappingError(f"{what}: weights= acting on [x, h] need input_size= (V); received {input_size!r}")
+        b = _full_gates(kind, biases, what + " biases")
+        b_hh = _gates(kind, biases_hh, what + " biases_hh") or {}
+        if b is None and b_hh:
+            raise MappingError(f"{what}: biases_hh= needs biases= for the input-side biases")
+        key = f"{prefix}." if prefix else ""
+        keys = (
+            f"{key}weight_ih_l{layer}",
+            f"{key}weight_hh_l{layer}",
+            f"{key}bias_ih_l{layer}",
+            f"{key}bias_hh_l{layer}",
+        )
+        return cls(
+            kind, what, joint, w_ih or {}, w_hh or {}, b, b_hh, int(input_size or 0), concat, weight_layout, keys
+        )
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return GATE_ORDER[self.kind]
+
+    @property
+    def numpy_names(self) -> tuple[str, ...]:
+        names = [*(self.joint or {}).values(), *self.sep_ih.values(), *self.sep_hh.values()]
+        return (*names, *(self.b or {}).values(), *self.b_hh.values())
+
+    @property
+    def torch_keys(self) -> tuple[str, ...]:
+        return self.keys if self.b is not None else self.keys[:2]
+
+    def _as_torch(self, m: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(m.T if self.weight_layout == "in_out" else m)  # [in, H] -> [H, in]
+
+    def _split(self, w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A joint weight -> (input part, recurrent part), both in the NumPy layout."""
+        in_out = self.weight_layout == "in_out"
+        _need_ndim(w, 2, name, "(V + H, H)" if in_out else "(H, V + H)")
+        m = w if in_out else w.T  # [V + H, H]
+        V, H = self.input_size, m.shape[1]
+        if m.shape[0] != V + H:
+            raise MappingError(f"{name} must have {V} + {H} rows ([x, h] with input_size={V}); received {w.shape}")
+        x_part, h_part = (m[:V], m[V:]) if self.concat == "xh" else (m[H:], m[:H])
+        return (x_part, h_part) if in_out else (x_part.T, h_part.T)
+
+    def _join(self, x_part: np.ndarray, h_part: np.ndarray) -> np.ndarray:
+        """The inverse of ``_split``: [V, H], [H, H] -> [V + H, H] (``out_in``: [H, V], [H, H] -> [H, V + H])."""
+        parts = (x_part, h_part) if self.concat == "xh" else (h_part, x_part)
+        return np.concatenate(parts, axis=0 if self.weight_layout == "in_out" else 1)
+
+    def _weights_to_torch(self, p: Mapping[str, np.ndarray]) -> Arrays:
+        ih, hh = [], []
+        for g in self.order:
+            if self.joint is not None:
+                x_part, h_part = self._split(p[self.joint[g]], self.joint[g])
+            else:
+                x_part, h_part = p[self.sep_ih[g]], p[self.sep_hh[g]]
+                _need_ndim(x_part, 2, self.sep_ih[g], "(V, H)")
+                _need_ndim(h_part, 2, self.sep_hh[g], "(H, H)")
+            ih.append(self._as_torch(x_part))
+            hh.append(self._as_torch(h_part))
+        if len({a.shape for a in ih}) != 1 or len({a.shape for a in hh}) != 1:
+            shapes = sorted({a.shape for a in ih})
+            raise MappingError(f"{self.what}: every gate's weight must have the same shape; received {shapes}")
+        return {self.keys[0]: np.concatenate(ih, axis=0), self.keys[1]: np.concatenate(hh, axis=0)}  # -> [G·H, in]
+
+    def to_torch(self, p: Mapping[str, np.ndarray], grads: bool = False) -> Arrays:
+        out = self._weights_to_torch(p)
+        if self.b is None:
+            return out
+        H = out[self.keys[1]].shape[1]
+        bi, bh = [], []
+        for g in self.order:
+            row = p[self.b[g]]
+            if row.size != H or row.ndim > 2:
+                raise MappingError(f"{self.b[g]} must be a (1, {H}) bias row; received shape {row.shape}")
+            bi.append(row.reshape(-1))  # [1, H] -> [H]
+            if g in self.b_hh:
+                bh.append(p[self.b_hh[g]].reshape(-1))
+            else:  # one bias: the second is zero for parameters, the same gradient for gradients
+                bh.append(row.reshape(-1).copy() if grads else np.zeros(H, dtype=row.dtype))
+        out[self.keys[2]], out[self.keys[3]] = np.concatenate(bi), np.concatenate(bh)  # G x [H] -> [G·H]
+        return out
+
+    def _weights_to_numpy(self, t: Mapping[str, np.ndarray]) -> tuple[Arrays, int]:
+        k_ih, k_hh = self.keys[:2]
+        ih, hh = t[k_ih], t[k_hh]
+        _need_ndim(ih, 2, k_ih, "(G·H, V)")
+        _need_ndim(hh, 2, k_hh, "(G·H, H)")
+        G = len(self.order)
+        if ih.shape[0] % G or hh.shape != (ih.shape[0], ih.shape[0] // G):
+            raise MappingError(f"{k_ih} {ih.shape} and {k_hh} {hh.shape} do not fit a {self.kind} ({G} gates)")
+        H = ih.shape[0] // G
+        out: Arrays = {}
+        for j, g in enumerate(self.order):
+            x_part = self._as_torch(ih[j * H : (j + 1) * H])  # block g, back to the NumPy layout
+            h_part = self._as_torch(hh[j * H : (j + 1) * H])
+            if self.joint is not None:
+                out[self.joint[g]] = self._join(x_part, h_part)
+            else:
+                out[self.sep_ih[g]], out[self.sep_hh[g]] = x_part, h_part
+        return out, H
+
+    def to_numpy(self, t: Mapping[str, np.ndarray], grads: bool = False) -> Arrays:
+        out, H = self._weights_to_numpy(t)
+        if self.b is None:
+            return out
+        bi, bh = t[self.keys[2]].reshape(-1), t[self.keys[3]].reshape(-1)
+        for j, g in enumerate(self.order):
+            blk = slice(j * H, (j + 1) * H)
+            if g in self.b_hh:
+                out[self.b[g]] = bi[blk].reshape(1, H).copy()  # [H] -> [1, H]
+                out[self.b_hh[g]] = bh[blk].reshape(1, H).copy()
+            elif grads:
+                out[self.b[g]] = bi[blk].reshape(1, H).copy()  # d(b_ih + b_hh)/d(either) = the same gradient
+            elif self.kind == "GRU" and g == "n" and np.any(bh[blk] != 0):
+                raise MappingError(
+                    f"{self.keys[3]} block n (b_hn) is non-zero, but the map names no NumPy array for it: it sits "
+                    "inside r ⊙ (W_hn h + b_hn) and cannot be folded into b_in; pass biases_hh={'n': ...}"
+                )
+            else:
+                out[self.b[g]] = (bi[blk] + bh[blk]).reshape(1, H)  # the sum: [H] -> [1, H]
+        return out
+
+    def rows(self) -> tuple[LayoutRow, ...]:
+        """The key table of the rule."""
+        order, G = self.order, len(self.order)
+        gh = "H" if G == 1 else f"{G}H"
+        k_ih, k_hh, kb_ih, kb_hh = self.keys
+        wshape = "(V+H, H)" if self.weight_layout == "in_out" else "(H, V+H)"
+        rows: list[LayoutRow] = []
+        for j, g in enumerate(order):
+            block = f"block {g} (rows {j}H..{j + 1}H)" if G > 1 else "the whole tensor"
+            if self.joint is not None:
+                x_rows, h_rows = ("rows :V", "rows V:") if self.concat == "xh" else ("rows H:", "rows :H")
+                rows.append(LayoutRow(self.joint[g], k_ih, wshape, f"({gh}, V)", f"{x_rows} transposed into {block}"))
+                rows.append(LayoutRow(self.joint[g], k_hh, wshape, f"({gh}, H)", f"{h_rows} transposed into {block}"))
+            else:
+                rows.append(LayoutRow(self.sep_ih[g], k_ih, "(V, H)", f"({gh}, V)", f"transposed into {block}"))
+                rows.append(LayoutRow(self.sep_hh[g], k_hh, "(H, H)", f"({gh}, H)", f"transposed into {block}"))
+        biases = self.b or {}
+        for g in order if biases else ():
+            if g in self.b_hh:
+                rows.append(LayoutRow(biases[g], kb_ih, "(1, H)", f"({gh},)", f"block {g} of bias_ih (input side)"))
+                rows.append(
+                    LayoutRow(self.b_hh[g], kb_hh, "(1, H)", f"({gh},)", f"block {g} of bias_hh (its own array)")
+                )
+            else:
+                rule = f"block {g}: b_ih = B, b_hh = 0; back: b_ih + b_hh"
+                rows.append(LayoutRow(biases[g], f"{kb_ih} + {kb_hh}", "(1, H)", f"({gh},) each", rule))
+        return tuple(rows)
+
+
 class ParamMap:
     """A checked map between a NumPy model's named parameters and a torch module's ``state_dict`` keys.
 
@@ -276,160 +473,18 @@ class ParamMap:
         ``b_hn`` sits inside ``r ⊙ (W_hn h + b_hn)``: a non-zero one is an error unless ``biases_hh`` names it).
         ``biases_hh`` names separate second biases (torch's two-bias form) for some or all gates.
         """
-        if kind not in GATE_ORDER:
-            raise MappingError(f"kind must be one of {tuple(GATE_ORDER)}; received {kind!r}")
-        if concat not in ("xh", "hx"):
-            raise MappingError(f"concat must be 'xh' or 'hx'; received {concat!r}")
-        if weight_layout not in ("in_out", "out_in"):
-            raise MappingError(f"weight_layout must be 'in_out' or 'out_in'; received {weight_layout!r}")
-        order = GATE_ORDER[kind]
-        what = f"recurrent({prefix!r}, {kind!r})"
-        joint = _full_gates(kind, weights, what + " weights")
-        w_ih = _full_gates(kind, weights_ih, what + " weights_ih")
-        w_hh = _full_gates(kind, weights_hh, what + " weights_hh")
-        if (joint is None) == (w_ih is None and w_hh is None) or (joint is None and (w_ih is None or w_hh is None)):
-            raise MappingError(f"{what}: give either weights= (with input_size=) or both weights_ih= and weights_hh=")
-        if joint is not None and (input_size is None or int(input_size) < 1):
-            raise MappingError(f"{what}: weights= acting on [x, h] need input_size= (V); received {input_size!r}")
-        b = _full_gates(kind, biases, what + " biases")
-        b_hh = _gates(kind, biases_hh, what + " biases_hh") or {}
-        if b is None and b_hh:
-            raise MappingError(f"{what}: biases_hh= needs biases= for the input-side biases")
-        key = f"{prefix}." if prefix else ""
-        k_ih, k_hh = f"{key}weight_ih_l{layer}", f"{key}weight_hh_l{layer}"
-        kb_ih, kb_hh = f"{key}bias_ih_l{layer}", f"{key}bias_hh_l{layer}"
-        numpy_names = [*(joint or {}).values(), *(w_ih or {}).values(), *(w_hh or {}).values()]
-        numpy_names += [*(b or {}).values(), *b_hh.values()]
-        torch_keys = (k_ih, k_hh) + ((kb_ih, kb_hh) if b is not None else ())
-        G = len(order)
-        sep_ih, sep_hh = w_ih or {}, w_hh or {}
-
-        def as_torch(m: np.ndarray) -> np.ndarray:
-            return np.ascontiguousarray(m.T if weight_layout == "in_out" else m)  # [in, H] -> [H, in]
-
-        def as_numpy(m: np.ndarray) -> np.ndarray:
-            return np.ascontiguousarray(m.T if weight_layout == "in_out" else m)  # [H, in] -> [in, H]
-
-        def split(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-            """A joint weight -> (input part, recurrent part), both in the NumPy layout."""
-            _need_ndim(w, 2, name, "(V + H, H)" if weight_layout == "in_out" else "(H, V + H)")
-            m = w if weight_layout == "in_out" else w.T  # [V + H, H]
-            V = int(input_size or 0)
-            H = m.shape[1]
-            if m.shape[0] != V + H:
-                raise MappingError(f"{name} must have {V} + {H} rows ([x, h] with input_size={V}); received {w.shape}")
-            x_part, h_part = (m[:V], m[V:]) if concat == "xh" else (m[H:], m[:H])
-            if weight_layout == "out_in":
-                return x_part.T, h_part.T
-            return x_part, h_part
-
-        def there(p: Mapping[str, np.ndarray], grads: bool = False) -> Arrays:
-            ih, hh = [], []
-            for g in order:
-                if joint is not None:
-                    x_part, h_part = split(p[joint[g]], joint[g])
-                else:
-                    x_part, h_part = p[sep_ih[g]], p[sep_hh[g]]
-                    _need_ndim(x_part, 2, sep_ih[g], "(V, H)")
-                    _need_ndim(h_part, 2, sep_hh[g], "(H, H)")
-                ih.append(as_torch(x_part))
-                hh.append(as_torch(h_part))
-            shapes = {a.shape for a in ih}
-            if len(shapes) != 1 or len({a.shape for a in hh}) != 1:
-                raise MappingError(f"{what}: every gate's weight must have the same shape; received {sorted(shapes)}")
-            out = {k_ih: np.concatenate(ih, axis=0), k_hh: np.concatenate(hh, axis=0)}  # G x [H, in] -> [G·H, in]
-            if b is None:
-                return out
-            H = ih[0].shape[0]
-            bi, bh = [], []
-            for g in order:
-                row = p[b[g]]
-                if row.size != H or row.ndim > 2:
-                    raise MappingError(f"{b[g]} must be a (1, {H}) bias row; received shape {row.shape}")
-                bi.append(row.reshape(-1))  # [1, H] -> [H]
-                if g in b_hh:
-                    bh.append(p[b_hh[g]].reshape(-1))
-                else:  # one bias: the second is zero for parameters, the same gradient for gradients
-                    bh.append(row.reshape(-1).copy() if grads else np.zeros(H, dtype=row.dtype))
-            out[kb_ih] = np.concatenate(bi)  # G x [H] -> [G·H]
-            out[kb_hh] = np.concatenate(bh)
-            return out
-
-        def back(t: Mapping[str, np.ndarray], grads: bool = False) -> Arrays:
-            ih, hh = t[k_ih], t[k_hh]
-            _need_ndim(ih, 2, k_ih, "(G·H, V)")
-            _need_ndim(hh, 2, k_hh, "(G·H, H)")
-            if ih.shape[0] % G or hh.shape != (ih.shape[0], ih.shape[0] // G):
-                raise MappingError(f"{k_ih} {ih.shape} and {k_hh} {hh.shape} do not fit a {kind} ({G} gates)")
-            H = ih.shape[0] // G
-            out: Arrays = {}
-            for j, g in enumerate(order):
-                x_part, h_part = as_numpy(ih[j * H : (j + 1) * H]), as_numpy(hh[j * H : (j + 1) * H])  # block g
-                if joint is not None:
-                    if weight_layout == "in_out":
-                        parts = (x_part, h_part) if concat == "xh" else (h_part, x_part)
-                        out[joint[g]] = np.concatenate(parts, axis=0)  # [V, H], [H, H] -> [V + H, H]
-                    else:
-                        parts = (x_part, h_part) if concat == "xh" else (h_part, x_part)
-                        out[joint[g]] = np.concatenate(parts, axis=1)  # [H, V], [H, H] -> [H, V + H]
-                else:
-                    out[sep_ih[g]], out[sep_hh[g]] = x_part, h_part
-            if b is None:
-                return out
-            bi, bh = t[kb_ih].reshape(-1), t[kb_hh].reshape(-1)
-            for j, g in enumerate(order):
-                blk = slice(j * H, (j + 1) * H)
-                if g in b_hh:
-                    out[b[g]] = bi[blk].reshape(1, H).copy()  # [H] -> [1, H]
-                    out[b_hh[g]] = bh[blk].reshape(1, H).copy()
-                elif grads:
-                    out[b[g]] = bi[blk].reshape(1, H).copy()  # d(b_ih + b_hh)/d(either) = the same gradient
-                elif kind == "GRU" and g == "n" and np.any(bh[blk] != 0):
-                    raise MappingError(
-                        f"{kb_hh} block n (b_hn) is non-zero, but the map names no NumPy array for it: it sits inside "
-                        "r ⊙ (W_hn h + b_hn) and cannot be folded into b_in; pass biases_hh={'n': ...}"
-                    )
-                else:
-                    out[b[g]] = (bi[blk] + bh[blk]).reshape(1, H)  # the sum: [H] -> [1, H]
-            return out
-
-        rows: list[LayoutRow] = []
-        wshape = "(V+H, H)" if weight_layout == "in_out" else "(H, V+H)"
-        gh = "H" if G == 1 else f"{G}H"
-        for j, g in enumerate(order):
-            block = f"block {g} (rows {j}H..{j + 1}H)" if G > 1 else "the whole tensor"
-            if joint is not None:
-                x_rows, h_rows = ("rows :V", "rows V:") if concat == "xh" else ("rows H:", "rows :H")
-                rows.append(LayoutRow(joint[g], k_ih, wshape, f"({gh}, V)", f"{x_rows} transposed into {block}"))
-                rows.append(LayoutRow(joint[g], k_hh, wshape, f"({gh}, H)", f"{h_rows} transposed into {block}"))
-            else:
-                rows.append(LayoutRow(sep_ih[g], k_ih, "(V, H)", f"({gh}, V)", f"transposed into {block}"))
-                rows.append(LayoutRow(sep_hh[g], k_hh, "(H, H)", f"({gh}, H)", f"transposed into {block}"))
-        for g in order:
-            if b is None:
-                break
-            if g in b_hh:
-                rows.append(LayoutRow(b[g], kb_ih, "(1, H)", f"({gh},)", f"block {g} of bias_ih (input side)"))
-                rows.append(LayoutRow(b_hh[g], kb_hh, "(1, H)", f"({gh},)", f"block {g} of bias_hh (its own array)"))
-            else:
-                rows.append(
-                    LayoutRow(
-                        b[g],
-                        f"{kb_ih} + {kb_hh}",
-                        "(1, H)",
-                        f"({G}H,) each",
-                        f"block {g}: b_ih = B, b_hh = 0; back: b_ih + b_hh",
-                    )
-                )
+        layout = _RecurrentLayout.build(
+            prefix, kind, weights, input_size, concat, weights_ih, weights_hh, biases, biases_hh, weight_layout, layer
+        )
         return self._add(
             Rule(
-                tuple(numpy_names),
-                torch_keys,
-                tuple(rows),
-                there,
-                back,
-                grads_to_numpy=lambda t: back(t, grads=True),
-                grads_to_torch=lambda p: there(p, grads=True),
+                layout.numpy_names,
+                layout.torch_keys,
+                layout.rows(),
+                layout.to_torch,
+                layout.to_numpy,
+                grads_to_numpy=lambda t: layout.to_numpy(t, grads=True),
+                grads_to_torch=lambda p: layout.to_torch(p, grads=True),
             )
         )
 
