@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .manifest import BookError, ManifestError, book_root, load_manifest, load_notebook, source_sha
 from .report import metadata, render, render_payload, summary, write
@@ -72,33 +73,70 @@ def _run_all(tasks: list[tuple[str, str]], quick: bool, root: Path, jobs: int) -
         return {task: future.result() for task, future in futures.items()}
 
 
+def _parser(specs: dict[str, Any]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m parity_tests.book", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"notebooks to run (default: all): {sorted(specs)}")
+    parser.add_argument(
+        "--quick", action="store_true", help="leave out slow notebooks and the slow book-code comparisons"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of book.md / book.json")
+    parser.add_argument(
+        "--no-book-code", action="store_true", help="do not also run the book's own definitions for comparison"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="notebook runs at once, in separate processes")
+    parser.add_argument("--doc", type=Path, help="also write the table to this markdown file (e.g. docs/...)")
+    return parser
+
+
+def _tasks(names: list[str], specs: dict[str, Any], options: argparse.Namespace) -> list[tuple[str, str]]:
+    """(notebook, "project") for each notebook, and (notebook, "book") where the book's own code runs too."""
+    tasks = []
+    for name in names:
+        tasks.append((name, "project"))
+        spec = specs[name]
+        if not (options.no_book_code or not spec.book_code or (options.quick and spec.book_code_slow)):
+            tasks.append((name, "book"))
+    return tasks
+
+
+def _report(run: NotebookRun, name: str) -> None:
+    """The notebook's summary line and its failing cells, on the terminal."""
+    s = summary(run)
+    print(
+        f"== {name} ({s['path']}): {s['outputs']} outputs: {s['matched']} match, {s['drift']} drift, "
+        f"{s['as_book_code']} as book code, {s['explained']} explained by an erratum, {s['ran']} ran, "
+        f"{s['different']} different, {s['errors']} errors ({s['seconds']} s)",
+        flush=True,
+    )
+    for cell in run.failures:
+        print(f"   cell {cell.index}: {cell.status}\n     book: {cell.saved!r}\n     ours: {cell.ours!r}")
+        if cell.error:
+            print("     " + cell.error.replace("\n", "\n     "))
+
+
+def _subcommand(args: list[str]) -> int | None:
+    """``render BOOK_JSON DOC`` and ``cells NAME``; ``None`` when ``args`` is a notebook run."""
+    if args[:1] == ["render"]:
+        if len(args) != 3:
+            print("usage: python -m parity_tests.book render BOOK_JSON DOC", file=sys.stderr)
+            return 2
+        return render_json(Path(args[1]), Path(args[2]))
+    if args[:1] == ["cells"]:
+        if len(args) != 2:
+            print("usage: python -m parity_tests.book cells NAME", file=sys.stderr)
+            return 2
+        return list_cells(args[1])
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args[:1] == ["render"]:
-            if len(args) != 3:
-                print("usage: python -m parity_tests.book render BOOK_JSON DOC", file=sys.stderr)
-                return 2
-            return render_json(Path(args[1]), Path(args[2]))
-        if args[:1] == ["cells"]:
-            if len(args) != 2:
-                print("usage: python -m parity_tests.book cells NAME", file=sys.stderr)
-                return 2
-            return list_cells(args[1])
+        status = _subcommand(args)
+        if status is not None:
+            return status
         specs = load_manifest()
-        parser = argparse.ArgumentParser(prog="python -m parity_tests.book", description=__doc__.split("\n\n")[0])
-        parser.add_argument(
-            "names", nargs="*", metavar="NAME", help=f"notebooks to run (default: all): {sorted(specs)}"
-        )
-        parser.add_argument(
-            "--quick", action="store_true", help="leave out slow notebooks and the slow book-code comparisons"
-        )
-        parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of book.md / book.json")
-        parser.add_argument(
-            "--no-book-code", action="store_true", help="do not also run the book's own definitions for comparison"
-        )
-        parser.add_argument("--jobs", type=int, default=1, help="notebook runs at once, in separate processes")
-        parser.add_argument("--doc", type=Path, help="also write the table to this markdown file (e.g. docs/...)")
+        parser = _parser(specs)
         options = parser.parse_args(args)
         if options.jobs < 1:
             parser.error(f"--jobs must be >= 1; received {options.jobs}")
@@ -107,12 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"NAME must be one of {sorted(specs)}; received {unknown}")
         names = options.names or [n for n in specs if not (options.quick and specs[n].slow)]
         root = book_root()
-        tasks = []
-        for name in names:
-            tasks.append((name, "project"))
-            spec = specs[name]
-            if not (options.no_book_code or not spec.book_code or (options.quick and spec.book_code_slow)):
-                tasks.append((name, "book"))
+        tasks = _tasks(names, specs, options)
         print(f"running {len(tasks)} notebook runs ({', '.join(f'{n} {m}' for n, m in tasks)}), {options.jobs} at once",
               flush=True)  # fmt: skip
         done = _run_all(tasks, options.quick, root, options.jobs)
@@ -121,17 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run, book = done[(name, "project")], done.get((name, "book"))
             reconcile(run, book, specs[name])
             runs.append((run, book))
-            s = summary(run)
-            print(
-                f"== {name} ({s['path']}): {s['outputs']} outputs: {s['matched']} match, {s['drift']} drift, "
-                f"{s['as_book_code']} as book code, {s['explained']} explained by an erratum, {s['ran']} ran, "
-                f"{s['different']} different, {s['errors']} errors ({s['seconds']} s)",
-                flush=True,
-            )
-            for cell in run.failures:
-                print(f"   cell {cell.index}: {cell.status}\n     book: {cell.saved!r}\n     ours: {cell.ours!r}")
-                if cell.error:
-                    print("     " + cell.error.replace("\n", "\n     "))
+            _report(run, name)
         command = "python3 noxfile.py -s book -- " + " ".join(args)
         meta = metadata(root, command.strip())
         path = write(options.out, runs, meta)

@@ -196,7 +196,8 @@ def _check_data(path: Path, where: str, text: Any) -> None:
         )
 
 
-def _rule(path: Path, where: str, entry: Any) -> CellRule:
+def _rule_header(path: Path, where: str, entry: Any) -> tuple[str, str]:
+    """A cell rule's keys, kind and sha checked; returns (kind, sha)."""
     if not isinstance(entry, dict):
         raise _fail(path, where, f"a cell rule must be an object; received {entry!r}")
     allowed = {"kind", "sha", "replace", "reason", "drop", "folded_into", "quick_edits", "book_replace", "drop_imports"}
@@ -209,6 +210,33 @@ def _rule(path: Path, where: str, entry: Any) -> CellRule:
     sha = entry.get("sha")
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{12}", sha):
         raise _fail(path, where, f"'sha' must be 12 lowercase hex digits of the cell's SHA-1; received {sha!r}")
+    return str(kind), sha
+
+
+def _check_replacements(path: Path, where: str, kind: str, entry: dict[str, Any], folded: Any) -> None:
+    """The kind-specific rules: definitions and data cells hold imports (and one loader call); display cells
+    (and data cells folded into another) are skipped with a reason."""
+    replace, reason, drop = entry.get("replace"), entry.get("reason", ""), entry.get("drop")
+    book_replace = entry.get("book_replace")
+    if kind == "definition":
+        _check_definition(path, where, replace)
+        if book_replace is not None:
+            _check_definition(path, where, book_replace)
+    elif kind == "data" and folded is None:
+        _check_data(path, where, replace)
+        if book_replace is not None:
+            _check_data(path, where, book_replace)
+    else:  # a display cell, or a data cell folded into another
+        if replace is not None:
+            raise _fail(path, where, "a display cell is skipped, not replaced; received a 'replace'")
+        if not isinstance(reason, str) or not reason:
+            raise _fail(path, where, "a display cell needs a 'reason' saying why it is skipped")
+        if drop not in (None, "magics"):
+            raise _fail(path, where, f"'drop' must be 'magics' or absent; received {drop!r}")
+
+
+def _rule(path: Path, where: str, entry: Any) -> CellRule:
+    kind, sha = _rule_header(path, where, entry)
     replace, reason, drop = entry.get("replace"), entry.get("reason", ""), entry.get("drop")
     folded = entry.get("folded_into")
     if folded is not None and (kind != "data" or replace is not None or not isinstance(folded, int)):
@@ -225,21 +253,7 @@ def _rule(path: Path, where: str, entry: Any) -> CellRule:
         if replace is not None or not edits:
             raise _fail(path, where, "a config cell runs unchanged: it needs 'quick_edits' and no 'replace'")
         return CellRule(kind, sha, None, str(reason), None, None, edits)
-    if kind == "definition":
-        _check_definition(path, where, replace)
-        if book_replace is not None:
-            _check_definition(path, where, book_replace)
-    elif kind == "data" and folded is None:
-        _check_data(path, where, replace)
-        if book_replace is not None:
-            _check_data(path, where, book_replace)
-    else:
-        if replace is not None:
-            raise _fail(path, where, "a display cell is skipped, not replaced; received a 'replace'")
-        if not isinstance(reason, str) or not reason:
-            raise _fail(path, where, "a display cell needs a 'reason' saying why it is skipped")
-        if drop not in (None, "magics"):
-            raise _fail(path, where, f"'drop' must be 'magics' or absent; received {drop!r}")
+    _check_replacements(path, where, kind, entry, folded)
     return CellRule(kind, sha, replace, reason, drop, folded, edits, book_replace, drop_imports)
 
 
@@ -295,6 +309,47 @@ def _index(path: Path, where: str, key: str) -> int:
     return int(key)
 
 
+def _differences(path: Path, name: str, entry: dict[str, Any]) -> dict[int, Difference]:
+    """The notebook's explained differences: an erratum and a reason, or a drift inherited from another cell."""
+    differences: dict[int, Difference] = {}
+    for key, diff in entry.get("differences", {}).items():
+        where = f"{name} difference {key}"
+        drift_from = diff.get("drift_from") if isinstance(diff, dict) else None
+        if isinstance(drift_from, int) and not isinstance(drift_from, bool) and diff.get("reason"):
+            differences[_index(path, where, key)] = Difference("", str(diff["reason"]), drift_from)
+            continue
+        if not isinstance(diff, dict) or not re.fullmatch(r"E\d+", str(diff.get("erratum", ""))):
+            raise _fail(
+                path,
+                where,
+                f"needs an 'erratum' such as \"E22\" and a 'reason' (or 'drift_from': a cell index, and a "
+                f"'reason'); received {diff!r}",
+            )
+        differences[_index(path, where, key)] = Difference(str(diff["erratum"]), str(diff.get("reason", "")))
+    return differences
+
+
+def _relabels(path: Path, name: str, entry: dict[str, Any]) -> dict[int, Relabel]:
+    """The book-code run's relabelled numbers (a regex with one integer group, shifted by ``by``)."""
+    relabels: dict[int, Relabel] = {}
+    for key, relabel in entry.get("book_code_relabel", {}).items():
+        where = f"{name} book_code_relabel {key}"
+        ok = isinstance(relabel, dict) and set(relabel) == {"pattern", "by"} and isinstance(relabel["by"], int)
+        try:
+            ok = ok and re.compile(relabel["pattern"]).groups == 1
+        except (re.error, TypeError):
+            ok = False
+        if not ok or not entry.get("book_code_relabel_reason"):
+            raise _fail(
+                path,
+                where,
+                "must be {'pattern': <regex with one group: an integer>, 'by': <int>}, with a notebook-level "
+                f"'book_code_relabel_reason'; received {relabel!r}",
+            )
+        relabels[_index(path, where, key)] = Relabel(relabel["pattern"], relabel["by"])
+    return relabels
+
+
 def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
     """Every notebook of the manifest, validated (see the module docstring)."""
     path = path or MANIFEST
@@ -313,37 +368,8 @@ def load_manifest(path: Path | None = None) -> dict[str, NotebookSpec]:
             _index(path, f"{name} cell {key}", key): _rule(path, f"{name} cell {key}", rule)
             for key, rule in entry.get("cells", {}).items()
         }
-        differences: dict[int, Difference] = {}
-        for key, diff in entry.get("differences", {}).items():
-            where = f"{name} difference {key}"
-            drift_from = diff.get("drift_from") if isinstance(diff, dict) else None
-            if isinstance(drift_from, int) and not isinstance(drift_from, bool) and diff.get("reason"):
-                differences[_index(path, where, key)] = Difference("", str(diff["reason"]), drift_from)
-                continue
-            if not isinstance(diff, dict) or not re.fullmatch(r"E\d+", str(diff.get("erratum", ""))):
-                raise _fail(
-                    path,
-                    where,
-                    f"needs an 'erratum' such as \"E22\" and a 'reason' (or 'drift_from': a cell index, and a "
-                    f"'reason'); received {diff!r}",
-                )
-            differences[_index(path, where, key)] = Difference(str(diff["erratum"]), str(diff.get("reason", "")))
-        relabels: dict[int, Relabel] = {}
-        for key, relabel in entry.get("book_code_relabel", {}).items():
-            where = f"{name} book_code_relabel {key}"
-            ok = isinstance(relabel, dict) and set(relabel) == {"pattern", "by"} and isinstance(relabel["by"], int)
-            try:
-                ok = ok and re.compile(relabel["pattern"]).groups == 1
-            except (re.error, TypeError):
-                ok = False
-            if not ok or not entry.get("book_code_relabel_reason"):
-                raise _fail(
-                    path,
-                    where,
-                    "must be {'pattern': <regex with one group: an integer>, 'by': <int>}, with a notebook-level "
-                    f"'book_code_relabel_reason'; received {relabel!r}",
-                )
-            relabels[_index(path, where, key)] = Relabel(relabel["pattern"], relabel["by"])
+        differences = _differences(path, name, entry)
+        relabels = _relabels(path, name, entry)
         unknown = set(entry) - {
             "path", "module", "cells", "differences", "slow", "book_code_slow", "book_code", "book_code_reason",
             "library", "book_code_drops", "files", "book_code_relabel", "book_code_relabel_reason",
