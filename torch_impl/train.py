@@ -209,8 +209,7 @@ def accuracy(
                     )
                 if yb.dim() == 2 and yb.shape[1] != scores.shape[1]:
                     raise ValueError(
-                        f"y must have one column per class ({scores.shape[1]} scores per row); received "
-                        f"{describe(yb)}"
+                        f"y must have one column per class ({scores.shape[1]} scores per row); received {describe(yb)}"
                     )
                 check_labels(labels, int(scores.shape[1]), "y")
                 correct += (scores.argmax(dim=1) == labels.to(scores.device)).sum()
@@ -249,6 +248,7 @@ class PyTorchTrainer:
         self.criterion = criterion
         self.best_loss = float("inf")
         self.history = TrainingHistory()
+        self._best_state: dict[str, Tensor] | None = None  # the best weights of the current fit (early stopping)
 
     # ----------------------------------------------------------------------------------------------------
     def _reference(self) -> tuple[torch.dtype, torch.device]:
@@ -295,6 +295,100 @@ class PyTorchTrainer:
         """:func:`accuracy` of the trainer's model on ``X`` (arrays with ``y``, or a DataLoader)."""
         return accuracy(self.model, X, y, batch_size=batch_size)
 
+    def _check_scheduler(self, scheduler: Any) -> None:
+        if scheduler is None:
+            return
+        if not callable(getattr(scheduler, "step", None)):
+            raise TypeError(
+                f"scheduler must have a step() method (a torch.optim.lr_scheduler) or be None; "
+                f"received {describe(scheduler)}"
+            )
+        if getattr(scheduler, "optimizer", self.optim) is not self.optim:
+            raise ValueError("scheduler must schedule the trainer's optimizer; received one built on another")
+
+    def _train_source(
+        self, X: np.ndarray | Tensor | DataLoader[Any], y: np.ndarray | Tensor | None, batch_size: int, seed: int
+    ) -> Callable[[], Iterator[tuple[Tensor, Tensor]]]:
+        """A function giving one epoch's training batches: a DataLoader's, or for arrays one permutation of the
+        original rows per epoch from ``np.random.default_rng(seed)``, drawn when the epoch starts."""
+        loader = _loader_or_none(X, y, "X_train", "y_train")
+        if loader is not None:
+            dataloader = loader
+
+            def from_loader() -> Iterator[tuple[Tensor, Tensor]]:
+                dtype, device = self._reference()
+                return _loader_batches(dataloader, "X_train", dtype, device)
+
+            return from_loader
+        X_tr = self._as_tensor(X, "X_train", target=False)
+        y_tr = self._as_tensor(y, "y_train", target=True)
+        _check_rows(X_tr, y_tr, "X_train", "y_train")
+        n = X_tr.shape[0]
+        slices = batch_slices(n, batch_size)
+        rng = np.random.default_rng(seed)
+
+        def from_arrays() -> Iterator[tuple[Tensor, Tensor]]:
+            order = torch.from_numpy(epoch_order(n, rng)).to(X_tr.device)
+            return _rows_batches(X_tr, y_tr, order, slices)
+
+        return from_arrays
+
+    def _validation_source(
+        self, X: np.ndarray | Tensor | DataLoader[Any], y: np.ndarray | Tensor | None
+    ) -> Callable[[], float]:
+        """A function giving the validation loss (of arrays in one batch, or averaged over a DataLoader's rows)."""
+        loader = _loader_or_none(X, y, "X_test", "y_test")
+        if loader is not None:
+            dataloader = loader
+            return lambda: self._loader_loss(dataloader, "X_test")
+        X_te = self._as_tensor(X, "X_test", target=False)
+        y_te = self._as_tensor(y, "y_test", target=True)
+        _check_rows(X_te, y_te, "X_test", "y_test")
+        return lambda: float(self._loss(self._predict(X_te, inference=True), y_te, "y_test"))
+
+    def _train_epoch(self, batches: Iterator[tuple[Tensor, Tensor]]) -> float:
+        """One pass over the batches (zero_grad, loss, backward, step each); the mean batch loss."""
+        self.model.train()
+        batch_losses: list[Tensor] = []
+        for xb, yb in batches:
+            self.optim.zero_grad()
+            loss = self._loss(self._predict(xb, inference=False), yb, "y_train (a shuffled batch)")
+            loss.backward()
+            self.optim.step()
+            batch_losses.append(loss.detach().reshape(()))
+        return float(np.mean(torch.stack(batch_losses).cpu().tolist()))
+
+    def _evaluate(
+        self, epoch: int, validation_loss: Callable[[], float], early_stopping: bool, verbose: bool, bar: ProgressBar
+    ) -> bool:
+        """Evaluate after ``epoch``; keep the best weights; return True to stop early (weights restored)."""
+        history = self.history
+        self.model.eval()
+        with torch.no_grad():
+            val_loss = validation_loss()
+        self.model.train()
+        history.eval_epochs.append(epoch)
+        history.val_losses.append(val_loss)
+        if val_loss < self.best_loss:
+            if verbose:
+                bar.message(f"Validation loss after {epoch} epochs is {val_loss:.3f}")
+            self.best_loss = val_loss
+            history.best_epoch, history.best_loss = epoch, val_loss
+            if early_stopping:
+                self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return False
+        if not early_stopping:
+            return False
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        if verbose:
+            bar.message(
+                f"Loss increased after epoch {epoch}, final loss was {self.best_loss:.3f}, "
+                f"using the model from epoch {history.best_epoch}"
+            )
+        history.stopped_early = True
+        return True
+
     # ----------------------------------------------------------------------------------------------------
     def fit(
         self,
@@ -326,94 +420,21 @@ class PyTorchTrainer:
         eval_every = check_int(eval_every, "eval_every", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
         seed = check_int(seed, "seed", 0)
-        if scheduler is not None:
-            if not callable(getattr(scheduler, "step", None)):
-                raise TypeError(
-                    f"scheduler must have a step() method (a torch.optim.lr_scheduler) or be None; "
-                    f"received {describe(scheduler)}"
-                )
-            if getattr(scheduler, "optimizer", self.optim) is not self.optim:
-                raise ValueError("scheduler must schedule the trainer's optimizer; received one built on another")
-        train_loader = _loader_or_none(X_train, y_train, "X_train", "y_train")
-        test_loader = _loader_or_none(X_test, y_test, "X_test", "y_test")
-        if train_loader is None:
-            X_tr = self._as_tensor(X_train, "X_train", target=False)
-            y_tr = self._as_tensor(y_train, "y_train", target=True)
-        if test_loader is None:
-            X_te = self._as_tensor(X_test, "X_test", target=False)
-            y_te = self._as_tensor(y_test, "y_test", target=True)
-        if train_loader is None:
-            _check_rows(X_tr, y_tr, "X_train", "y_train")
-        if test_loader is None:
-            _check_rows(X_te, y_te, "X_test", "y_test")
-
-        if train_loader is None:
-            n = X_tr.shape[0]
-            slices = batch_slices(n, batch_size)
-            rng = np.random.default_rng(seed)
-
-            def train_batches() -> Iterator[tuple[Tensor, Tensor]]:
-                # one permutation of the original rows per epoch, drawn when the epoch starts
-                order = torch.from_numpy(epoch_order(n, rng)).to(X_tr.device)
-                return _rows_batches(X_tr, y_tr, order, slices)
-
-        else:
-            loader = train_loader
-
-            def train_batches() -> Iterator[tuple[Tensor, Tensor]]:
-                dtype, device = self._reference()
-                return _loader_batches(loader, "X_train", dtype, device)
-
-        def validation_loss() -> float:
-            if test_loader is None:
-                return float(self._loss(self._predict(X_te, inference=True), y_te, "y_test"))
-            return self._loader_loss(test_loader, "X_test")
-
+        self._check_scheduler(scheduler)
+        train_batches = self._train_source(X_train, y_train, batch_size, seed)
+        validation_loss = self._validation_source(X_test, y_test)
         history = TrainingHistory()
         self.history = history
-        best_state: dict[str, Tensor] | None = None
+        self._best_state = None
         bar = ProgressBar(epochs, stream, enabled=progress)
         was_training = self.model.training
-
         try:
             for e in range(epochs):
                 history.lrs.append(float(self.optim.param_groups[0]["lr"]))
-                batches = train_batches()
-                self.model.train()
-                batch_losses: list[Tensor] = []
-                for xb, yb in batches:
-                    self.optim.zero_grad()
-                    loss = self._loss(self._predict(xb, inference=False), yb, "y_train (a shuffled batch)")
-                    loss.backward()
-                    self.optim.step()
-                    batch_losses.append(loss.detach().reshape(()))
-                history.train_losses.append(float(np.mean(torch.stack(batch_losses).cpu().tolist())))
-
-                if (e + 1) % eval_every == 0:
-                    self.model.eval()
-                    with torch.no_grad():
-                        val_loss = validation_loss()
-                    self.model.train()
-                    history.eval_epochs.append(e + 1)
-                    history.val_losses.append(val_loss)
-                    if val_loss < self.best_loss:
-                        if verbose:
-                            bar.message(f"Validation loss after {e + 1} epochs is {val_loss:.3f}")
-                        self.best_loss = val_loss
-                        history.best_epoch, history.best_loss = e + 1, val_loss
-                        if early_stopping:
-                            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                    elif early_stopping:
-                        if best_state is not None:
-                            self.model.load_state_dict(best_state)
-                        if verbose:
-                            bar.message(
-                                f"Loss increased after epoch {e + 1}, final loss was {self.best_loss:.3f}, "
-                                f"using the model from epoch {history.best_epoch}"
-                            )
-                        history.stopped_early = True
-                        bar.update(e + 1, "(stopped early)")
-                        break
+                history.train_losses.append(self._train_epoch(train_batches()))
+                if (e + 1) % eval_every == 0 and self._evaluate(e + 1, validation_loss, early_stopping, verbose, bar):
+                    bar.update(e + 1, "(stopped early)")
+                    break
                 if scheduler is not None:
                     scheduler.step()
                 bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
