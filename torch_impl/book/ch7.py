@@ -309,57 +309,17 @@ class PyTorchTrainer:
         epochs = check_int(epochs, "epochs", 1)
         eval_every = check_int(eval_every, "eval_every", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
-        loaders: tuple[DataLoader[Any], DataLoader[Any]] | None = None
-        arrays: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         if train_dataloader is not None:
-            for loader, name in ((train_dataloader, "train_dataloader"), (test_dataloader, "test_dataloader")):
-                if not isinstance(loader, DataLoader):
-                    raise TypeError(f"{name} must be a torch DataLoader; received {describe(loader)}")
-            loaders = (train_dataloader, test_dataloader)  # type: ignore[assignment]
+            epoch = self._loader_epochs(train_dataloader, test_dataloader)
         else:
-            named = {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
-            for name, tensor in named.items():
-                if not isinstance(tensor, Tensor):
-                    raise TypeError(
-                        f"{name} must be a torch.Tensor (or pass train_dataloader= and test_dataloader=); "
-                        f"received {describe(tensor)}"
-                    )
-            arrays = (X_train, y_train, X_test, y_test)  # type: ignore[assignment]
-        init_lr = float(self.optim.param_groups[0]["lr"])
-        scheduler = None
-        if final_lr_exp:
-            if final_lr_exp < 0:
-                raise ValueError(f"final_lr_exp must be a positive learning rate; received {final_lr_exp!r}")
-            decay = (final_lr_exp / init_lr) ** (1.0 / (epochs + 1))
-            scheduler = lr_scheduler.ExponentialLR(self.optim, gamma=decay)
+            epoch = self._tensor_epochs(X_train, y_train, X_test, y_test, batch_size)
+        scheduler = self._scheduler(final_lr_exp, epochs)
         best, best_state = float("inf"), None
-        value = float("nan")
         for e in range(epochs):
             if scheduler is not None:
                 scheduler.step()
-            if arrays is not None:
-                X_tr, y_tr = permute_data(arrays[0], arrays[1])  # the previous epoch's order, permuted again
-                arrays = (X_tr, y_tr, arrays[2], arrays[3])
-                self.model.train()
-                for X_batch, y_batch in self._generate_batches(X_tr, y_tr, batch_size):
-                    self._step(X_batch, y_batch)
-                if e % eval_every != 0:
-                    continue
-                with torch.no_grad():
-                    self.model.eval()
-                    value = self._value(arrays[2], arrays[3]).item()
-                print("The loss after", e, "epochs was", value)
-            elif loaders is not None:
-                for X_batch, y_batch in loaders[0]:
-                    self._step(X_batch, y_batch)
-                if e % eval_every != 0:
-                    continue
-                with torch.no_grad():
-                    self.model.eval()
-                    losses = [self._value(X_batch, y_batch).item() for X_batch, y_batch in loaders[1]]
-                    value = torch.tensor(losses, dtype=torch.float32).mean().item()
-                print("The loss after", e + 1, "epochs was", round(value, 4))
-            if not early_stopping:
+            value = epoch(e, e % eval_every == 0)
+            if value is None or not early_stopping:
                 continue
             if value < best:
                 best = value
@@ -369,6 +329,66 @@ class PyTorchTrainer:
                     self.model.load_state_dict(best_state)
                 print(f"Loss increased after epoch {e}, final loss was {best}, using the best evaluated model")
                 break
+
+    def _scheduler(self, final_lr_exp: float | None, epochs: int) -> lr_scheduler.ExponentialLR | None:
+        """The book's decay: gamma = (final / initial) ** (1 / (epochs + 1)), stepped at the start of each epoch."""
+        if not final_lr_exp:
+            return None
+        if final_lr_exp < 0:
+            raise ValueError(f"final_lr_exp must be a positive learning rate; received {final_lr_exp!r}")
+        init_lr = float(self.optim.param_groups[0]["lr"])
+        decay = (final_lr_exp / init_lr) ** (1.0 / (epochs + 1))
+        return lr_scheduler.ExponentialLR(self.optim, gamma=decay)
+
+    def _tensor_epochs(
+        self, X_train: Any, y_train: Any, X_test: Any, y_test: Any, batch_size: int
+    ) -> Callable[[int, bool], float | None]:
+        """One epoch on tensors: permute the previous epoch's order again, train in consecutive batches, and on an
+        evaluation epoch print ``The loss after e epochs was v`` (the book's epoch count) and return v."""
+        named = {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
+        for name, tensor in named.items():
+            if not isinstance(tensor, Tensor):
+                raise TypeError(
+                    f"{name} must be a torch.Tensor (or pass train_dataloader= and test_dataloader=); "
+                    f"received {describe(tensor)}"
+                )
+        state = {"X": X_train, "y": y_train}
+
+        def epoch(e: int, evaluate: bool) -> float | None:
+            state["X"], state["y"] = permute_data(state["X"], state["y"])  # the previous epoch's order, permuted
+            self.model.train()
+            for X_batch, y_batch in self._generate_batches(state["X"], state["y"], batch_size):
+                self._step(X_batch, y_batch)
+            if not evaluate:
+                return None
+            with torch.no_grad():
+                self.model.eval()
+                value = self._value(X_test, y_test).item()
+            print("The loss after", e, "epochs was", value)
+            return float(value)
+
+        return epoch
+
+    def _loader_epochs(self, train: Any, test: Any) -> Callable[[int, bool], float | None]:
+        """One epoch on DataLoaders: train on every batch; on an evaluation epoch print the mean batch loss (rounded
+        to 4 digits, epoch counted from 1) and return it. The model stays in eval mode afterwards (the book's)."""
+        for loader, name in ((train, "train_dataloader"), (test, "test_dataloader")):
+            if not isinstance(loader, DataLoader):
+                raise TypeError(f"{name} must be a torch DataLoader; received {describe(loader)}")
+
+        def epoch(e: int, evaluate: bool) -> float | None:
+            for X_batch, y_batch in train:
+                self._step(X_batch, y_batch)
+            if not evaluate:
+                return None
+            with torch.no_grad():
+                self.model.eval()
+                losses = [self._value(X_batch, y_batch).item() for X_batch, y_batch in test]
+                value = torch.tensor(losses, dtype=torch.float32).mean().item()
+            print("The loss after", e + 1, "epochs was", round(value, 4))
+            return float(value)
+
+        return epoch
 
 
 class LSTMTrainer(PyTorchTrainer):
