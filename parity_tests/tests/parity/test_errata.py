@@ -956,54 +956,72 @@ def test_difference_ch2_book_gradients_are_scaled(n_rows: int) -> None:
     assert loss > 0
 
 
+class _Holder:
+    """A one-parameter stand-in for a network: what scratch's optimizers read (``params``, ``param_grads``)."""
+
+    def __init__(self, start: np.ndarray) -> None:
+        self.value = start.copy()
+        self.grad = np.zeros_like(start)
+
+    def params(self) -> Any:
+        yield self.value
+
+    def param_grads(self) -> Any:
+        yield self.grad
+
+
+def _momentum_scratch(start: np.ndarray, grads: np.ndarray, epochs: int, mu: float, decay: str | None) -> np.ndarray:
+    """scratch's SGDMomentum over ``grads`` (``[epochs * steps, ...]``), decaying the learning rate per epoch."""
+    steps = grads.shape[0] // epochs
+    holder = _Holder(start)
+    optim = scratch.SGDMomentum(0.15, final_lr=0.05 if decay else 0, decay_type=decay, momentum=mu)
+    optim.net = holder  # type: ignore[assignment]
+    optim._setup_decay(epochs)
+    for e in range(epochs):
+        for s in range(steps):
+            holder.grad[...] = grads[e * steps + s]
+            optim.step()
+        optim._decay_lr()
+    return holder.value
+
+
+def _momentum_torch(
+    start: np.ndarray, grads: np.ndarray, epochs: int, mu: float, decay: str | None, kind: str
+) -> np.ndarray:
+    """The same in torch: ``kind`` "torch" (torch.optim.SGD), "book" (BookSGDMomentum) or "rescaled" (SGD with
+    its momentum buffer rescaled by old_lr / new_lr at each decay, so that lr * buffer stays continuous)."""
+    steps = grads.shape[0] // epochs
+    p = nn.Parameter(t64(start))
+    optim: torch.optim.Optimizer
+    if kind == "book":
+        optim = ti.BookSGDMomentum([p], lr=0.15, momentum=mu)
+    else:
+        optim = torch.optim.SGD([p], lr=0.15, momentum=mu)
+    scheduler = ti.book_lr_scheduler(optim, decay, 0.05, epochs)
+    for e in range(epochs):
+        for s in range(steps):
+            p.grad = t64(grads[e * steps + s])
+            optim.step()
+        if scheduler is None:
+            continue
+        old = optim.param_groups[0]["lr"]
+        scheduler.step()
+        if kind == "rescaled":
+            optim.state[p]["momentum_buffer"].mul_(old / optim.param_groups[0]["lr"])
+    return as_np(p)
+
+
 def test_difference_momentum_lr_placement_under_decay() -> None:
     rng = np.random.default_rng(1100)
     start = rng.standard_normal((3, 2))
     epochs, steps, mu = 4, 3, 0.9
     grads = rng.standard_normal((epochs * steps, 3, 2))
 
-    class Holder:
-        def __init__(self) -> None:
-            self.value = start.copy()
-            self.grad = np.zeros_like(start)
-
-        def params(self) -> Any:
-            yield self.value
-
-        def param_grads(self) -> Any:
-            yield self.grad
-
     def run_scratch(decay: str | None) -> np.ndarray:
-        holder = Holder()
-        optim = scratch.SGDMomentum(0.15, final_lr=0.05 if decay else 0, decay_type=decay, momentum=mu)
-        optim.net = holder  # type: ignore[assignment]
-        optim._setup_decay(epochs)
-        for e in range(epochs):
-            for s in range(steps):
-                holder.grad[...] = grads[e * steps + s]
-                optim.step()
-            optim._decay_lr()
-        return holder.value
+        return _momentum_scratch(start, grads, epochs, mu, decay)
 
     def run_torch(decay: str | None, kind: str) -> np.ndarray:
-        p = nn.Parameter(t64(start))
-        optim: torch.optim.Optimizer
-        if kind == "book":
-            optim = ti.BookSGDMomentum([p], lr=0.15, momentum=mu)
-        else:
-            optim = torch.optim.SGD([p], lr=0.15, momentum=mu)
-        scheduler = ti.book_lr_scheduler(optim, decay, 0.05, epochs)
-        for e in range(epochs):
-            for s in range(steps):
-                p.grad = t64(grads[e * steps + s])
-                optim.step()
-            if scheduler is not None:
-                old = optim.param_groups[0]["lr"]
-                scheduler.step()
-                new = optim.param_groups[0]["lr"]
-                if kind == "rescaled":  # keep lr * buffer continuous across the lr change
-                    optim.state[p]["momentum_buffer"].mul_(old / new)
-        return as_np(p)
+        return _momentum_torch(start, grads, epochs, mu, decay, kind)
 
     # Constant lr: all forms agree.
     const = run_scratch(None)
