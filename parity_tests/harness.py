@@ -226,13 +226,7 @@ def run_extreme(spec: ComponentSpec, case: Case, dtype: str, magnitude: float) -
     key = spec.fuzz.inputs[0]
     x = problem.inputs[key].astype(np.float64)
     problem.inputs[key] = (x * (magnitude / np.max(np.abs(x)))).astype(dtype)
-    outcomes: dict[str, Any] = {}
-    for side, runner in (("scratch", spec.run_scratch), ("torch", spec.run_torch)):
-        try:
-            with np.errstate(all="ignore"):
-                outcomes[side] = runner(problem)
-        except (ValueError, TypeError) as exc:
-            outcomes[side] = exc
+    outcomes = _run_both(spec, problem)
     s, t = outcomes["scratch"], outcomes["torch"]
     if isinstance(s, Exception) or isinstance(t, Exception):
         if isinstance(s, Exception) and isinstance(t, Exception):
@@ -241,8 +235,7 @@ def run_extreme(spec: ComponentSpec, case: Case, dtype: str, magnitude: float) -
             raised, other = ("scratch", "torch") if isinstance(s, Exception) else ("torch", "scratch")
             result.failure = f"{raised} raised ({s if raised == 'scratch' else t}) where {other} returned results"
         return result
-    truth: Results | None = None
-    native: Results = {}
+    truths: list[Results] = []  # the float64 truth and torch's native path, computed once when first needed
     for name in sorted(set(s) | set(t)):
         if name not in s or name not in t:
             result.failure = f"{name} is missing on one side"
@@ -250,26 +243,47 @@ def run_extreme(spec: ComponentSpec, case: Case, dtype: str, magnitude: float) -
         comparison = compare_where_finite(name, s[name], t[name], dtype)
         if comparison.passed or comparison.note:  # equal within the table, or a shape/finiteness failure
             result.comparisons.append(comparison)
-            continue
-        if comparison.scale < DEGENERATE_SCALE:  # a saturated, near-zero reference: only finiteness counts
+        elif comparison.scale < DEGENERATE_SCALE:  # a saturated, near-zero reference: only finiteness counts
             result.comparisons.append(dataclasses.replace(comparison, error=0.0, note=""))
-            continue
-        if dtype == "float64" and comparison.category == "gradient":
+        elif dtype == "float64" and comparison.category == "gradient":
             result.comparisons.append(dataclasses.replace(comparison, tolerance=TOLERANCES["float64"]["extreme"]))
-            continue
-        if dtype == "float32":
-            if truth is None:
-                wide = dataclasses.replace(problem, dtype=np.dtype(np.float64))
-                wide.inputs, wide.params = _as_float64(problem.inputs), _as_float64(problem.params)
-                wide.upstream, wide.extras = _as_float64(problem.upstream), _as_float64(problem.extras)
-                with np.errstate(all="ignore"):
-                    truth = spec.run_torch(wide)
-                native = _run_torch_native(spec, problem)
-            reference = np.asarray(truth[name], np.float64)
-            err_s = _relative(s[name], reference)
-            err_t = max(_relative(t[name], reference), _relative(native[name], reference))
-            bound = EXTREME_FLOAT32_FACTOR * err_t + TOLERANCES["float32"]["forward"]
-            note = "" if err_s <= bound else f"against the float64 truth: scratch error {err_s:.2e}, torch {err_t:.2e}"
-            comparison = dataclasses.replace(comparison, error=err_s, tolerance=bound, note=note)
-        result.comparisons.append(comparison)
+        elif dtype == "float32":
+            if not truths:
+                truths += _float32_references(spec, problem)
+            result.comparisons.append(_against_truth(comparison, s[name], t[name], truths[0][name], truths[1][name]))
+        else:
+            result.comparisons.append(comparison)
     return result
+
+
+def _run_both(spec: ComponentSpec, problem: Problem) -> dict[str, Any]:
+    """Both implementations on ``problem``: their results, or the ``ValueError``/``TypeError`` each raised."""
+    outcomes: dict[str, Any] = {}
+    for side, runner in (("scratch", spec.run_scratch), ("torch", spec.run_torch)):
+        try:
+            with np.errstate(all="ignore"):
+                outcomes[side] = runner(problem)
+        except (ValueError, TypeError) as exc:
+            outcomes[side] = exc
+    return outcomes
+
+
+def _float32_references(spec: ComponentSpec, problem: Problem) -> list[Results]:
+    """[the float64 truth (torch on the same values in float64), torch's native-kernel float32 results]."""
+    wide = dataclasses.replace(problem, dtype=np.dtype(np.float64))
+    wide.inputs, wide.params = _as_float64(problem.inputs), _as_float64(problem.params)
+    wide.upstream, wide.extras = _as_float64(problem.upstream), _as_float64(problem.extras)
+    with np.errstate(all="ignore"):
+        truth = spec.run_torch(wide)
+    return [truth, _run_torch_native(spec, problem)]
+
+
+def _against_truth(comparison: Comparison, got: Any, want: Any, truth: Any, native: Any) -> Comparison:
+    """A float32 result judged against the float64 truth: scratch's error at most ``EXTREME_FLOAT32_FACTOR``
+    times the larger of torch's two paths' errors, plus the float32 forward tolerance."""
+    reference = np.asarray(truth, np.float64)
+    err_s = _relative(got, reference)
+    err_t = max(_relative(want, reference), _relative(native, reference))
+    bound = EXTREME_FLOAT32_FACTOR * err_t + TOLERANCES["float32"]["forward"]
+    note = "" if err_s <= bound else f"against the float64 truth: scratch error {err_s:.2e}, torch {err_t:.2e}"
+    return dataclasses.replace(comparison, error=err_s, tolerance=bound, note=note)

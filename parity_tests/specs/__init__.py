@@ -1,7 +1,8 @@
 """The spec registry: every module in this package that defines ``SPECS`` contributes its specs.
 
 Adding a component touches three places: its scratch class, its torch twin, and one spec module here
-(found automatically). Generated tests, the report and the benchmarks iterate over ``all_specs()``.
+(found automatically; it names both classes and carries the converter). Generated tests, the coverage test,
+the report, the benchmarks and the porting guide's generated blocks iterate over ``all_specs()``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,19 @@ import importlib
 import pkgutil
 from functools import cache
 
-from .base import Case, ComponentSpec, ErrorCase, Problem
+from .base import Case, ComponentSpec, ErrorCase, Problem, ShapeCase, Skip, TorchClass
 
-__all__ = ["Case", "ComponentSpec", "ErrorCase", "Problem", "all_specs", "get_spec"]
+__all__ = [
+    "Case",
+    "ComponentSpec",
+    "ErrorCase",
+    "Problem",
+    "ShapeCase",
+    "Skip",
+    "TorchClass",
+    "all_specs",
+    "get_spec",
+]
 
 
 @cache

@@ -21,7 +21,7 @@ from scratch.gradcheck import GradCheckResult, central_difference
 
 from ..harness import to_numpy, to_tensor
 from ..tolerances import FD_EPS
-from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
+from .base import Case, ComponentSpec, ErrorCase, Problem, Results, Skip, TorchClass, normal
 
 LEAVES = {"x": (3, 4), "w": (4, 2), "b": (2,), "col": (3, 1)}
 
@@ -110,12 +110,14 @@ def _fd(problem: Problem) -> GradCheckResult:
 TENSOR_SPEC = ComponentSpec(
     name="Tensor (autodiff)",
     chapter=6,
-    scratch_name="scratch.Tensor",
-    torch_name="torch autograd",
+    scratch_class=Tensor,
+    torch_class=TorchClass("Tensor", "torch"),
+    torch_detail=" (autograd)",
     cases=tuple(Case(name) for name in GRAPHS),
     make_problem=_make_problem,
     run_scratch=_run_scratch,
     run_torch=_run_torch,
+    differentiable=True,
     fd_check=_fd,
     errors=(
         ErrorCase(
@@ -126,7 +128,6 @@ TENSOR_SPEC = ComponentSpec(
             match=r"(?i)matmul|shape",
         ),
     ),
-    dtypes=("float64",),
     notes="reverse topological order: a value used k times receives the sum of its k contributions "
     "(the book's recursion propagated partial sums once per path)",
 )
@@ -184,14 +185,16 @@ def _scalar_fd(problem: Problem) -> GradCheckResult:
 NUMBER_SPEC = ComponentSpec(
     name="NumberWithGrad",
     chapter=6,
-    scratch_name="scratch.NumberWithGrad",
-    torch_name="torch autograd (0-d tensors)",
+    scratch_class=NumberWithGrad,
+    torch_class=TorchClass("Tensor", "torch"),
+    torch_detail=" (autograd, 0-d tensors)",
     cases=tuple(Case(name) for name in SCALAR_GRAPHS),
     make_problem=_scalar_problem,
     run_scratch=_scalar_scratch,
     run_torch=_scalar_torch,
+    differentiable=True,
     fd_check=_scalar_fd,
-    dtypes=("float64",),
+    skips=(Skip("float32", "NumberWithGrad holds a Python float (float64) by design: there is no float32 variant"),),
     notes="the book's recursive backward gave 36 instead of 24 for c = b·b at a = 3 (reused node over-counted)",
 )
 

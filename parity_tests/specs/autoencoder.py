@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+import scratch
 from scratch.autoencoder import Autoencoder as ScratchAutoencoder
 from scratch.gradcheck import GradCheckResult, central_difference
 from scratch.optimizers import SGDMomentum
@@ -33,7 +35,7 @@ from ..harness import to_numpy, to_tensor, torch_device
 from ..port import load_arrays
 from ..tolerances import FD_EPS
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
+from .base import Case, ComponentSpec, ErrorCase, Problem, Results, Skip, TorchClass, normal
 
 
 def _ti() -> Any:
@@ -42,18 +44,42 @@ def _ti() -> Any:
     return tae
 
 
-def _arch(case: Case) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AutoencoderCase(Case):
+    """A batch of ``n`` images ``image`` (C, H, W) through the autoencoder with conv channels ``channels``
+    (C1, C2), kernels ``k`` and encoding size ``enc``."""
+
+    n: int
+    channels: tuple[int, int]
+    k: int
+    enc: int
+    image: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class AutoencoderTrainCase(AutoencoderCase):
+    """Training steps at learning rate ``lr``: ``loss`` is how the MSE normalisation is converted (``"book"``,
+    ``"mse-scaled"``, ``"mse-mean"``), ``torch_optim`` the torch optimizer (``"BookSGDMomentum"`` or ``"SGD"``)."""
+
+    lr: float = 0.01
+    loss: str = "book"
+    torch_optim: str = "BookSGDMomentum"
+
+
+def _arch(case: AutoencoderCase) -> dict[str, Any]:
     return {
-        "hidden_channels": case["channels"],
-        "kernel_size": case["k"],
-        "encoding_size": case["enc"],
-        "image_shape": case["image"],
+        "hidden_channels": case.channels,
+        "kernel_size": case.k,
+        "encoding_size": case.enc,
+        "image_shape": case.image,
     }
 
 
 def param_shapes(case: Case) -> dict[str, tuple[int, ...]]:
-    """Book-layout parameter shapes, in ``Autoencoder.param_names`` order."""
-    (c1, c2), k, enc, (c, h, w) = case["channels"], case["k"], case["enc"], case["image"]
+    """Book-layout parameter shapes of an ``AutoencoderCase``, in ``Autoencoder.param_names`` order."""
+    if not isinstance(case, AutoencoderCase):
+        raise TypeError(f"param_shapes needs an AutoencoderCase; received {type(case).__name__}")
+    (c1, c2), k, enc, (c, h, w) = case.channels, case.k, case.enc, case.image
     flat = c2 * h * w
     return {
         "encoder.conv1.W": (c, c1, k, k),
@@ -71,7 +97,7 @@ def param_shapes(case: Case) -> dict[str, tuple[int, ...]]:
     }
 
 
-def _init_scales(case: Case) -> dict[str, float]:
+def _init_scales(case: AutoencoderCase) -> dict[str, float]:
     """Per-parameter std of the random weights: 1/sqrt(fan_in), so no tanh unit saturates (gradients stay
     informative) whatever the size; biases get the same scale as their weight."""
     scales = {}
@@ -82,21 +108,22 @@ def _init_scales(case: Case) -> dict[str, float]:
     return scales
 
 
-def _random_params(case: Case, rng: np.random.Generator, dtype: np.dtype) -> dict[str, np.ndarray]:
+def _random_params(case: AutoencoderCase, rng: np.random.Generator, dtype: np.dtype) -> dict[str, np.ndarray]:
     scales = _init_scales(case)
     return {k: normal(rng, s, dtype, scales[k]) for k, s in param_shapes(case).items()}
 
 
 def build_scratch(problem: Problem, **options: Any) -> ScratchAutoencoder:
     """A scratch autoencoder holding copies of ``problem.params``."""
-    model = ScratchAutoencoder(**_arch(problem.case), **options)
+    model = ScratchAutoencoder(**_arch(problem.case_as(AutoencoderCase)), **options)
     model.load_params({k: v.copy() for k, v in problem.params.items()})
     return model
 
 
 def build_torch(problem: Problem) -> Any:
     """The torch twin with ``problem.params`` loaded through the converter."""
-    model = _ti().Autoencoder(**_arch(problem.case), dtype=torch_dtype(problem.dtype), device=torch_device())
+    arch = _arch(problem.case_as(AutoencoderCase))
+    model = _ti().Autoencoder(**arch, dtype=torch_dtype(problem.dtype), device=torch_device())
     load_arrays(model, AUTOENCODER_CONVERTER.to_torch(problem.params))
     return model
 
@@ -106,24 +133,17 @@ def build_torch(problem: Problem) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _case(name: str, **options: Any) -> Case:
-    base = {"n": 3, "channels": (3, 2), "k": 3, "enc": 4, "image": (1, 6, 6)}
-    return Case(name, {**base, **options})
-
-
 CASES = (
-    _case("N3-1x6x6-ch3.2-k3-enc4"),
-    _case("N2-2x5x7-ch2.3-k3-enc5", n=2, channels=(2, 3), enc=5, image=(2, 5, 7)),
-    _case("N2-1x7x7-ch2.2-k5-enc3", n=2, channels=(2, 2), k=5, enc=3, image=(1, 7, 7)),
-    _case("N4-1x8x8-ch4.3-k5-enc6", n=4, channels=(4, 3), k=5, enc=6, image=(1, 8, 8), fd=False),
+    AutoencoderCase("N3-1x6x6-ch3.2-k3-enc4", 3, (3, 2), 3, 4, (1, 6, 6)),
+    AutoencoderCase("N2-2x5x7-ch2.3-k3-enc5", 2, (2, 3), 3, 5, (2, 5, 7)),
+    AutoencoderCase("N2-1x7x7-ch2.2-k5-enc3", 2, (2, 2), 5, 3, (1, 7, 7)),
+    AutoencoderCase("N4-1x8x8-ch4.3-k5-enc6", 4, (4, 3), 5, 6, (1, 8, 8)),
 )
-BOOK_BENCH = Case(
-    "N60-1x28x28-ch14.7-k5-enc28", {"n": 60, "channels": (14, 7), "k": 5, "enc": 28, "image": (1, 28, 28)}
-)
+BOOK_BENCH = AutoencoderCase("N60-1x28x28-ch14.7-k5-enc28", 60, (14, 7), 5, 28, (1, 28, 28))
 
 
-def make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-    n, (c, h, w), enc = case["n"], case["image"], case["enc"]
+def make_problem(case: AutoencoderCase, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    n, (c, h, w), enc = case.n, case.image, case.enc
     x = np.tanh(normal(rng, (n, c, h, w), dtype, 1.5)).astype(dtype)  # images in (-1, 1), like scaled MNIST
     params = _random_params(case, rng, dtype)
     problem = Problem(case, dtype, {"x": x}, params, upstream=normal(rng, (n, c, h, w), dtype))
@@ -294,14 +314,29 @@ ERRORS = (
 AUTOENCODER_SPEC = ComponentSpec(
     name="Autoencoder",
     chapter=7,
-    scratch_name="scratch.Autoencoder",
-    torch_name="torch_impl.Autoencoder",
+    scratch_class=ScratchAutoencoder,
+    torch_class=TorchClass("Autoencoder"),
+    exercises=(
+        scratch.Encoder,
+        scratch.Decoder,
+        TorchClass("Encoder"),
+        TorchClass("Decoder"),
+        TorchClass("ConvLayer"),  # the twin's four convolutions
+    ),
     cases=CASES,
     make_problem=make_problem,
     run_scratch=run_scratch,
     run_torch=run_torch,
+    differentiable=True,
     converter=AUTOENCODER_CONVERTER,
     fd_check=fd_check,
+    skips=(
+        Skip(
+            "fd",
+            "the largest case costs most of the central differences' time; the three smaller cases run the same code",
+            ("N4-1x8x8-ch4.3-k5-enc6",),
+        ),
+    ),
     errors=ERRORS,
     bench=(BOOK_BENCH,),
     bench_scratch=bench_scratch,
@@ -319,9 +354,9 @@ TRAIN_STEPS = 5
 TRAIN_BATCH = 4
 
 
-def _train_case(name: str, **options: Any) -> Case:
-    base = {"n": TRAIN_BATCH, "channels": (3, 2), "k": 3, "enc": 4, "image": (1, 6, 6), "lr": 0.01}
-    return Case(name, {**base, **options})
+def _train_case(name: str, **options: Any) -> AutoencoderTrainCase:
+    base: dict[str, Any] = {"n": TRAIN_BATCH, "channels": (3, 2), "k": 3, "enc": 4, "image": (1, 6, 6), "lr": 0.01}
+    return AutoencoderTrainCase(name, **{**base, **options})
 
 
 TRAIN_CASES = (
@@ -337,16 +372,16 @@ TRAIN_CASES = (
 )
 
 
-def make_train_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-    c, h, w = case["image"]
-    batches = np.tanh(normal(rng, (TRAIN_STEPS, case["n"], c, h, w), np.dtype(np.float64), 1.5)).astype(dtype)
+def make_train_problem(case: AutoencoderTrainCase, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    c, h, w = case.image
+    batches = np.tanh(normal(rng, (TRAIN_STEPS, case.n, c, h, w), np.dtype(np.float64), 1.5)).astype(dtype)
     return Problem(case, dtype, {"batches": batches}, _random_params(case, rng, dtype))
 
 
 def run_train_scratch(problem: Problem) -> Results:
-    mse = "mean" if problem.case["loss"] == "mse-mean" else "book"
-    model = build_scratch(problem, mse=mse)
-    optim = SGDMomentum(lr=problem.case["lr"], momentum=0.9)
+    case = problem.case_as(AutoencoderTrainCase)
+    model = build_scratch(problem, mse="mean" if case.loss == "mse-mean" else "book")
+    optim = SGDMomentum(lr=case.lr, momentum=0.9)
     # the optimizer reads .net.params() / .net.param_grads(), which the autoencoder provides
     optim.net = model  # type: ignore[assignment]
     losses = []
@@ -367,18 +402,18 @@ def run_train_torch(problem: Problem) -> Results:
 
     import torch_impl as ti
 
-    case = problem.case
+    case = problem.case_as(AutoencoderTrainCase)
     model = build_torch(problem)
     optim: torch.optim.Optimizer
-    if case["torch_optim"] == "BookSGDMomentum":
-        optim = ti.BookSGDMomentum(model.parameters(), lr=case["lr"], momentum=0.9)
+    if case.torch_optim == "BookSGDMomentum":
+        optim = ti.BookSGDMomentum(model.parameters(), lr=case.lr, momentum=0.9)
     else:
-        optim = torch.optim.SGD(model.parameters(), lr=case["lr"], momentum=0.9)
-    per_sample = math.prod(case["image"])  # C·H·W
+        optim = torch.optim.SGD(model.parameters(), lr=case.lr, momentum=0.9)
+    per_sample = math.prod(case.image)  # C·H·W
     criterion: Callable[[Any, Any], Any]
-    if case["loss"] == "book":
+    if case.loss == "book":
         criterion = ti.MeanSquaredError()
-    elif case["loss"] == "mse-scaled":
+    elif case.loss == "mse-scaled":
         mse = nn.MSELoss()
 
         def criterion(p: Any, y: Any) -> Any:
@@ -407,12 +442,16 @@ def run_train_torch(problem: Problem) -> Results:
 AUTOENCODER_TRAINING_SPEC = ComponentSpec(
     name="AutoencoderTraining",
     chapter=7,
-    scratch_name="scratch.Autoencoder + SGDMomentum",
-    torch_name="torch_impl.Autoencoder + BookSGDMomentum / torch.optim.SGD",
+    scratch_class=ScratchAutoencoder,
+    torch_class=TorchClass("Autoencoder"),
+    scratch_detail=" + SGDMomentum",
+    torch_detail=" + BookSGDMomentum / torch.optim.SGD",
+    exercises=(SGDMomentum, TorchClass("BookSGDMomentum")),
     cases=TRAIN_CASES,
     make_problem=make_train_problem,
     run_scratch=run_train_scratch,
     run_torch=run_train_torch,
+    differentiable=False,
     converter=AUTOENCODER_CONVERTER,
     notes=f"{TRAIN_STEPS} steps of momentum 0.9 (constant lr) on batches of {TRAIN_BATCH}, shared initial weights; "
     "MSE: book Σ/N = C·H·W · nn.MSELoss()",

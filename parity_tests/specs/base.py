@@ -1,14 +1,24 @@
 """What a component spec is, and builders for the common kinds of component.
 
-A ``ComponentSpec`` is everything the generated tests and the report need to know about one component:
+A ``ComponentSpec`` is a typed record, in the spirit of PyTorch's ``OpInfo``/``ModuleInfo``, of everything the
+generated tests, the coverage test and the report know about one component:
 
-- its scratch class and torch twin (names for the report; the builders create the objects);
-- ``make_problem``: draws one random ``Problem`` for a named ``Case`` (inputs, book-layout parameters, a
-  random upstream gradient, extras such as a shared dropout mask);
+- ``scratch_class``: the scratch class object; ``torch_class``: its twin as a ``TorchClass`` (module and
+  name, resolved to the class object on demand, so that the NumPy-only sessions import every spec without
+  torch). Either may be ``None`` when there is no single class on that side (a stack of layers), with the
+  reason in ``no_class``. ``exercises`` lists the further public classes the cases run (a model's parts, a
+  trainer's optimizer and model); the coverage test counts all of them as covered;
+- ``cases``: typed ``Case`` records, one dataclass per kind of component (shapes and options as fields with
+  types and defaults); ``make_problem`` draws one random ``Problem`` for a case (inputs, book-layout
+  parameters, a random upstream gradient, extras such as a shared dropout mask);
 - ``run_scratch`` / ``run_torch``: run the problem and return named results in the BOOK's layout
   (``output``, ``grad:input``, ``grad:W`` ...), so the harness can compare them key by key;
-- ``converter``: the layout map between the two (``None`` for parameter-free components);
-- ``fd_check``: scratch's backward against central differences (float64), the third oracle;
+- ``differentiable``: whether the results hold gradients (``grad:*`` keys); every differentiable spec has
+  ``fd_check``, scratch's backward against central differences (float64), the third oracle, unless a
+  declared ``Skip`` says why a case has none (the coverage test enforces it);
+- ``converter``: the layout map between the two (``None`` for parameter-free components), carried by the spec;
+- ``skips``: declared skips, each with its reason: a dtype the component does not compute in, central
+  differences on a case that sits on a kink of the function on purpose;
 - ``errors``: bad inputs, each raised in both implementations with the same exception type and message
   pattern;
 - ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step);
@@ -17,40 +27,79 @@ A ``ComponentSpec`` is everything the generated tests and the report need to kno
   clean ``ValueError``/``TypeError`` from both implementations, or the same finite result from both.
 
 The builders below (``operation_spec``, ``loss_spec``) fill most of those fields for Operations, Layers
-and Losses. Torch is imported inside the torch-side callables only, so the numpy-only sessions can
-import every spec.
+and Losses. Torch is imported inside the torch-side callables only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from scratch.gradcheck import GradCheckResult, check_gradients, check_loss_gradient
 
 from ..converters import Converter, TensorConverter
-from ..harness import to_numpy, to_tensor, torch_device
+from ..harness import DTYPES, to_numpy, to_tensor, torch_device
 from ..port import load_arrays
 from ..tolerances import FD_EPS
 
 Results = dict[str, np.ndarray]
+Shape = tuple[int, ...]
+
+#: What a ``Skip`` may name: a dtype (no generated test runs the spec in it) or ``"fd"`` (central differences).
+SKIPPABLE = (*DTYPES, "fd")
 
 
 @dataclass(frozen=True)
 class Case:
-    """A named configuration of a component (shapes, options)."""
+    """A named configuration of a component. Each kind of component subclasses it with typed fields (its shapes
+    and options); ``inference`` runs a layer in inference mode (dropout off, or scaled by its keep probability).
+    """
 
     name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    _: KW_ONLY
+    inference: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The fields other than ``name`` that differ from their defaults (what the report lists for a case)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "name":
+                continue
+            value = getattr(self, f.name)
+            if f.default is MISSING or value != f.default:
+                out[f.name] = value
+        return out
 
     def __getitem__(self, key: str) -> Any:
-        return self.options[key]
+        """``case["n"]``: a field by name (the dict-style access of the earlier untyped cases)."""
+        if key == "name" or key not in {f.name for f in fields(self)}:
+            raise KeyError(f"{type(self).__name__} {self.name!r} has no option {key!r}")
+        return getattr(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
+        """``case[key]``, or ``default`` when this kind of case has no such field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+@dataclass(frozen=True)
+class ShapeCase(Case):
+    """A component on one input of ``shape`` (element-wise, reshaping, per-channel), its values scaled by
+    ``scale``."""
+
+    shape: Shape
+    scale: float = 1.0
+
+
+C = TypeVar("C", bound=Case)
 
 
 @dataclass
@@ -63,6 +112,56 @@ class Problem:
     params: dict[str, np.ndarray] = field(default_factory=dict)  # book layout
     upstream: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def case_as(self, kind: type[C]) -> C:
+        """The case, checked to be of the spec's case type ``kind`` (typed access to its fields)."""
+        if not isinstance(self.case, kind):
+            raise TypeError(f"this problem's case must be a {kind.__name__}; received {type(self.case).__name__}")
+        return self.case
+
+
+@dataclass(frozen=True)
+class TorchClass:
+    """A class of the torch side, named by module and attribute and resolved only on demand (torch is not
+    imported when the specs are)."""
+
+    name: str
+    module: str = "torch_impl"
+
+    def resolve(self) -> type:
+        """The class object (imports ``module``)."""
+        obj = getattr(importlib.import_module(self.module), self.name, None)
+        if not isinstance(obj, type):
+            raise TypeError(f"{self} must name a class; received {obj!r}")
+        return obj
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+def class_path(cls: type) -> str:
+    """The public path of a class: ``scratch.Dense`` when its top-level package exports it under its name,
+    else its defining module (``scratch.rnn.LSTMNode``)."""
+    package = cls.__module__.split(".")[0]
+    if getattr(sys.modules.get(package), cls.__name__, None) is cls:
+        return f"{package}.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A declared skip: ``check`` (a dtype, or ``"fd"``) is not run for ``cases`` (every case when empty),
+    for ``reason``."""
+
+    check: str
+    reason: str
+    cases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.check not in SKIPPABLE:
+            raise ValueError(f"Skip.check must be one of {SKIPPABLE}; received {self.check!r}")
+        if not self.reason.strip():
+            raise ValueError(f"Skip({self.check!r}) must give a reason; received an empty one")
 
 
 @dataclass(frozen=True)
@@ -117,29 +216,82 @@ def as_torch_input(value: Any, requires_grad: bool = False) -> Any:
 
 
 @dataclass(frozen=True)
-class ComponentSpec:
-    """Everything the generated tests and the report know about one component."""
+class ComponentSpec(Generic[C]):
+    """Everything the generated tests, the coverage test and the report know about one component (see the
+    module docstring for the fields)."""
 
     name: str
     chapter: int
-    scratch_name: str
-    torch_name: str
-    cases: tuple[Case, ...]
-    make_problem: Callable[[Case, np.random.Generator, np.dtype], Problem]
+    scratch_class: type | None
+    torch_class: TorchClass | None
+    cases: tuple[C, ...]
+    make_problem: Callable[[C, np.random.Generator, np.dtype], Problem]
     run_scratch: Callable[[Problem], Results]
     run_torch: Callable[[Problem], Results]
+    differentiable: bool
     converter: Converter | None = None
     fd_check: Callable[[Problem], GradCheckResult] | None = None
     errors: tuple[ErrorCase, ...] = ()
-    bench: tuple[Case, ...] = ()
+    bench: tuple[C, ...] = ()
     bench_scratch: Callable[[Problem], Callable[[], Any]] | None = None
     bench_torch: Callable[[Problem], Callable[[], Any]] | None = None
-    dtypes: tuple[str, ...] = ("float64", "float32")
+    skips: tuple[Skip, ...] = ()
+    exercises: tuple[type | TorchClass, ...] = ()
+    scratch_detail: str = ""  # appended to the class path in reports: "(bias=True)", " + SGDMomentum"
+    torch_detail: str = ""
+    no_class: str = ""  # why scratch_class or torch_class is None
     notes: str = ""
     slow: bool = False  # whole-training cases: kept out of the benchmark-free quick paths
     fuzz: Fuzz | None = None
 
-    def case(self, name: str) -> Case:
+    def __post_init__(self) -> None:
+        if self.scratch_class is not None and not isinstance(self.scratch_class, type):
+            raise TypeError(f"{self.name}: scratch_class must be a class; received {self.scratch_class!r}")
+        if self.torch_class is not None and not isinstance(self.torch_class, TorchClass):
+            raise TypeError(f"{self.name}: torch_class must be a TorchClass; received {self.torch_class!r}")
+        if (self.scratch_class is None or self.torch_class is None) and not self.no_class:
+            raise ValueError(f"{self.name}: a spec without a scratch or torch class must say why in no_class")
+        names = [c.name for c in (*self.cases, *self.bench)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: case names must be unique; received {names}")
+        unknown = sorted({n for s in self.skips for n in s.cases} - set(names))
+        if unknown:
+            raise ValueError(f"{self.name}: skips must name cases of the spec; received unknown cases {unknown}")
+
+    @property
+    def scratch_name(self) -> str:
+        """The scratch side in words: the class path and its detail (``scratch.Conv2D(bias=True)``)."""
+        return (class_path(self.scratch_class) if self.scratch_class else "") + self.scratch_detail
+
+    @property
+    def torch_name(self) -> str:
+        """The torch side in words: the twin's path and its detail."""
+        return (str(self.torch_class) if self.torch_class else "") + self.torch_detail
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """The dtypes the spec runs in: every dtype of the harness but the skipped ones."""
+        return tuple(d for d in DTYPES if self.skip_reason(d) is None)
+
+    def skip_reason(self, check: str, case: str | None = None) -> str | None:
+        """Why ``check`` is skipped (for ``case``, or for every case when ``None``); ``None`` if it runs."""
+        for skip in self.skips:
+            if skip.check == check and (not skip.cases or (case is not None and case in skip.cases)):
+                return skip.reason
+        return None
+
+    def fd_cases(self) -> tuple[C, ...]:
+        """The cases whose backward is checked against central differences."""
+        if self.fd_check is None:
+            return ()
+        return tuple(c for c in self.cases if self.skip_reason("fd", c.name) is None)
+
+    def classes(self) -> tuple[type | TorchClass, ...]:
+        """Every class the spec runs: its scratch class, its twin and what it exercises."""
+        named = (self.scratch_class, self.torch_class)
+        return tuple(c for c in named if c is not None) + self.exercises
+
+    def case(self, name: str) -> C:
         for case in self.cases:
             if case.name == name:
                 return case
@@ -156,26 +308,131 @@ def normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, sc
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _upstream(problem: Problem) -> np.ndarray:
+    if problem.upstream is None:
+        raise ValueError("operation specs need an upstream gradient; this problem has none")
+    return problem.upstream
+
+
+@dataclass(frozen=True)
+class _Operation(Generic[C]):
+    """The callables of an operation spec (see ``operation_spec`` for the fields)."""
+
+    shapes: Callable[[C], tuple[Shape, Shape]]
+    build_scratch: Callable[[Problem], Any]
+    build_torch: Callable[[Problem], Any]
+    converter: TensorConverter | None
+    param_shapes: Callable[[C], dict[str, Shape]] | None
+    prepare: Callable[[Problem, np.random.Generator], None] | None
+    input_scale: float
+    torch_call: Callable[[Any, Any, Problem], Any] | None
+
+    def make_problem(self, case: C, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+        in_shape, out_shape = self.shapes(case)
+        shapes = self.param_shapes(case) if self.param_shapes else {}
+        params = {k: normal(rng, s, dtype) for k, s in shapes.items()}
+        problem = Problem(case, dtype, {"x": normal(rng, in_shape, dtype, self.input_scale)}, params)
+        problem.upstream = normal(rng, out_shape, dtype)
+        if self.prepare is not None:
+            self.prepare(problem, rng)
+        return problem
+
+    def _scratch_param_grads(self, component: Any) -> Results:
+        if self.converter is None:
+            return {}
+        grads = [component.param_grad] if hasattr(component, "param_grad") else list(component.param_grads)
+        return {f"grad:{n}": g for n, g in zip(self.converter.book_names, grads, strict=True)}
+
+    def run_scratch(self, problem: Problem) -> Results:
+        component = self.build_scratch(problem)
+        out = component.forward(problem.inputs["x"].copy(), problem.case.inference)
+        grad_x = component.backward(_upstream(problem).copy())
+        return {"output": np.array(out, copy=True), "grad:input": grad_x, **self._scratch_param_grads(component)}
+
+    def load_torch(self, problem: Problem) -> Any:
+        module = self.build_torch(problem).to(torch_device())
+        if self.converter is not None:
+            load_arrays(module, self.converter.to_torch(problem.params))
+        module.train(not problem.case.inference)
+        return module
+
+    def call_torch(self, module: Any, x: Any, problem: Problem) -> Any:
+        return self.torch_call(module, x, problem) if self.torch_call else module(x)
+
+    def run_torch(self, problem: Problem) -> Results:
+        module = self.load_torch(problem)
+        x = to_tensor(problem.inputs["x"], requires_grad=True)
+        out = self.call_torch(module, x, problem)
+        out.backward(to_tensor(_upstream(problem)))
+        results: Results = {"output": to_numpy(out), "grad:input": to_numpy(x.grad)}
+        if self.converter is not None:
+            named = dict(module.named_parameters())
+            torch_grads = {k: to_numpy(named[k].grad) for k in self.converter.torch_names}
+            results.update({f"grad:{k}": v for k, v in self.converter.grads_to_book(torch_grads).items()})
+        return results
+
+    def fd_check(self, problem: Problem) -> GradCheckResult:
+        return check_gradients(self.build_scratch(problem), problem.inputs["x"], _upstream(problem), eps=FD_EPS)
+
+    def forward_scratch(self, problem: Problem) -> Any:
+        return self.build_scratch(problem).forward(problem.inputs["x"], problem.case.inference)
+
+    def forward_torch(self, problem: Problem) -> Any:
+        return self.call_torch(self.load_torch(problem), as_torch_input(problem.inputs["x"]), problem)
+
+    def backward_scratch(self, problem: Problem, upstream: Any) -> Any:
+        component = self.build_scratch(problem)
+        component.forward(problem.inputs["x"], problem.case.inference)
+        return component.backward(upstream)
+
+    def bench_scratch(self, problem: Problem) -> Callable[[], Any]:
+        component = self.build_scratch(problem)
+        x, g = problem.inputs["x"], problem.upstream
+
+        def step() -> Any:
+            component.forward(x)
+            return component.backward(g)
+
+        return step
+
+    def bench_torch(self, problem: Problem) -> Callable[[], Any]:
+        module = self.load_torch(problem)
+        x = to_tensor(problem.inputs["x"], requires_grad=True)
+        g = to_tensor(problem.upstream) if problem.upstream is not None else None
+
+        def step() -> Any:
+            x.grad = None
+            module.zero_grad(set_to_none=True)
+            self.call_torch(module, x, problem).backward(g)
+            return x.grad
+
+        return step
+
+
 def operation_spec(
     *,
     name: str,
     chapter: int,
-    scratch_name: str,
-    torch_name: str,
-    cases: tuple[Case, ...],
-    shapes: Callable[[Case], tuple[tuple[int, ...], tuple[int, ...]]],
+    scratch_class: type,
+    torch_class: TorchClass,
+    cases: tuple[C, ...],
+    shapes: Callable[[C], tuple[Shape, Shape]],
     build_scratch: Callable[[Problem], Any],
     build_torch: Callable[[Problem], Any],
     converter: TensorConverter | None = None,
-    param_shapes: Callable[[Case], dict[str, tuple[int, ...]]] | None = None,
+    param_shapes: Callable[[C], dict[str, Shape]] | None = None,
     prepare: Callable[[Problem, np.random.Generator], None] | None = None,
     input_scale: float = 1.0,
     torch_call: Callable[[Any, Any, Problem], Any] | None = None,
     errors: tuple[ErrorCase, ...] = (),
-    bench: tuple[Case, ...] = (),
+    bench: tuple[C, ...] = (),
+    skips: tuple[Skip, ...] = (),
+    exercises: tuple[type | TorchClass, ...] = (),
+    scratch_detail: str = "",
+    torch_detail: str = "",
     notes: str = "",
     arguments: tuple[Argument, ...] = (),
-) -> ComponentSpec:
+) -> ComponentSpec[C]:
     """A spec for an Operation or Layer: ``forward(x)`` then ``backward(G)`` with a random G.
 
     ``shapes(case)`` gives (input shape, output shape); ``param_shapes(case)`` the book-layout parameter
@@ -186,116 +443,29 @@ def operation_spec(
     problem)`` overrides how the module is called (default ``module(x)``). Results: ``output``,
     ``grad:input`` and ``grad:<name>`` for each parameter.
     """
-
-    def make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-        in_shape, out_shape = shapes(case)
-        params = {k: normal(rng, s, dtype) for k, s in (param_shapes(case) if param_shapes else {}).items()}
-        problem = Problem(case, dtype, {"x": normal(rng, in_shape, dtype, input_scale)}, params)
-        problem.upstream = normal(rng, out_shape, dtype)
-        if prepare is not None:
-            prepare(problem, rng)
-        return problem
-
-    def scratch_param_grads(component: Any) -> dict[str, np.ndarray]:
-        if converter is None:
-            return {}
-        grads = [component.param_grad] if hasattr(component, "param_grad") else list(component.param_grads)
-        return {f"grad:{n}": g for n, g in zip(converter.book_names, grads, strict=True)}
-
-    def run_scratch(problem: Problem) -> Results:
-        component = build_scratch(problem)
-        out = component.forward(problem.inputs["x"].copy(), problem.case.get("inference", False))
-        if problem.upstream is None:
-            raise ValueError("operation specs need an upstream gradient")
-        grad_x = component.backward(problem.upstream.copy())
-        return {"output": np.array(out, copy=True), "grad:input": grad_x, **scratch_param_grads(component)}
-
-    def run_torch(problem: Problem) -> Results:
-        module = build_torch(problem).to(torch_device())
-        if converter is not None:
-            load_arrays(module, converter.to_torch(problem.params))
-        module.train(not problem.case.get("inference", False))
-        x = to_tensor(problem.inputs["x"], requires_grad=True)
-        out = torch_call(module, x, problem) if torch_call else module(x)
-        if problem.upstream is None:
-            raise ValueError("operation specs need an upstream gradient")
-        out.backward(to_tensor(problem.upstream))
-        results: Results = {"output": to_numpy(out), "grad:input": to_numpy(x.grad)}
-        if converter is not None:
-            named = dict(module.named_parameters())
-            torch_grads = {k: to_numpy(named[k].grad) for k in converter.torch_names}
-            results.update({f"grad:{k}": v for k, v in converter.grads_to_book(torch_grads).items()})
-        return results
-
-    def fd_check(problem: Problem) -> GradCheckResult:
-        component = build_scratch(problem)
-        if problem.upstream is None:
-            raise ValueError("operation specs need an upstream gradient")
-        return check_gradients(component, problem.inputs["x"], problem.upstream, eps=FD_EPS)
-
-    def forward_scratch(problem: Problem) -> Any:
-        return build_scratch(problem).forward(problem.inputs["x"], problem.case.get("inference", False))
-
-    def load_torch(problem: Problem) -> Any:
-        module = build_torch(problem).to(torch_device())
-        if converter is not None:
-            load_arrays(module, converter.to_torch(problem.params))
-        module.train(not problem.case.get("inference", False))
-        return module
-
-    def forward_torch(problem: Problem) -> Any:
-        module = load_torch(problem)
-        x = as_torch_input(problem.inputs["x"])
-        return torch_call(module, x, problem) if torch_call else module(x)
-
-    def backward_scratch(problem: Problem, upstream: Any) -> Any:
-        component = build_scratch(problem)
-        component.forward(problem.inputs["x"], problem.case.get("inference", False))
-        return component.backward(upstream)
-
-    def bench_scratch(problem: Problem) -> Callable[[], Any]:
-        component = build_scratch(problem)
-        x, g = problem.inputs["x"], problem.upstream
-
-        def step() -> Any:
-            component.forward(x)
-            return component.backward(g)
-
-        return step
-
-    def bench_torch(problem: Problem) -> Callable[[], Any]:
-        module = build_torch(problem).to(torch_device())
-        if converter is not None:
-            load_arrays(module, converter.to_torch(problem.params))
-        x = to_tensor(problem.inputs["x"], requires_grad=True)
-        g = to_tensor(problem.upstream) if problem.upstream is not None else None
-
-        def step() -> Any:
-            x.grad = None
-            module.zero_grad(set_to_none=True)
-            out = torch_call(module, x, problem) if torch_call else module(x)
-            out.backward(g)
-            return x.grad
-
-        return step
-
+    op = _Operation(shapes, build_scratch, build_torch, converter, param_shapes, prepare, input_scale, torch_call)
     return ComponentSpec(
         name=name,
         chapter=chapter,
-        scratch_name=scratch_name,
-        torch_name=torch_name,
+        scratch_class=scratch_class,
+        torch_class=torch_class,
         cases=cases,
-        make_problem=make_problem,
-        run_scratch=run_scratch,
-        run_torch=run_torch,
+        make_problem=op.make_problem,
+        run_scratch=op.run_scratch,
+        run_torch=op.run_torch,
+        differentiable=True,
         converter=converter,
-        fd_check=fd_check,
+        fd_check=op.fd_check,
         errors=errors,
         bench=bench,
-        bench_scratch=bench_scratch,
-        bench_torch=bench_torch,
+        bench_scratch=op.bench_scratch,
+        bench_torch=op.bench_torch,
+        skips=skips,
+        exercises=exercises,
+        scratch_detail=scratch_detail,
+        torch_detail=torch_detail,
         notes=notes,
-        fuzz=Fuzz(forward_scratch, forward_torch, ("x",), backward_scratch, arguments),
+        fuzz=Fuzz(op.forward_scratch, op.forward_torch, ("x",), op.backward_scratch, arguments),
     )
 
 
@@ -304,56 +474,48 @@ def operation_spec(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def loss_spec(
-    *,
-    name: str,
-    chapter: int,
-    scratch_name: str,
-    torch_name: str,
-    cases: tuple[Case, ...],
-    make_inputs: Callable[[Case, np.random.Generator, np.dtype], tuple[np.ndarray, np.ndarray]],
-    build_scratch: Callable[[Case], Any],
-    build_torch: Callable[[Case], Any],
-    errors: tuple[ErrorCase, ...] = (),
-    bench: tuple[Case, ...] = (),
-    notes: str = "",
-    arguments: tuple[Argument, ...] = (),
-) -> ComponentSpec:
-    """A spec for a Loss: results ``value`` (the loss) and ``grad:prediction`` (dL/dprediction).
+@dataclass(frozen=True)
+class _Loss(Generic[C]):
+    """The callables of a loss spec (see ``loss_spec``)."""
 
-    A loss is the root of the graph: its backward has no upstream gradient in the book's API.
-    """
+    make_inputs: Callable[[C, np.random.Generator, np.dtype], tuple[np.ndarray, np.ndarray]]
+    build_scratch: Callable[[C], Any]
+    build_torch: Callable[[C], Any]
 
-    def make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-        prediction, target = make_inputs(case, rng, dtype)
+    def make_problem(self, case: C, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+        prediction, target = self.make_inputs(case, rng, dtype)
         return Problem(case, dtype, {"prediction": prediction, "target": target})
 
-    def run_scratch(problem: Problem) -> Results:
-        loss = build_scratch(problem.case)
+    def scratch_loss(self, problem: Problem) -> Any:
+        return self.build_scratch(problem.case)  # type: ignore[arg-type]  # the problems carry this spec's cases
+
+    def torch_loss(self, problem: Problem) -> Any:
+        return self.build_torch(problem.case)  # type: ignore[arg-type]
+
+    def run_scratch(self, problem: Problem) -> Results:
+        loss = self.scratch_loss(problem)
         value = loss.forward(problem.inputs["prediction"].copy(), problem.inputs["target"].copy())
         return {"value": np.array(value), "grad:prediction": loss.backward()}
 
-    def run_torch(problem: Problem) -> Results:
-        loss = build_torch(problem.case)
+    def run_torch(self, problem: Problem) -> Results:
         p = to_tensor(problem.inputs["prediction"], requires_grad=True)
-        value = loss(p, to_tensor(problem.inputs["target"]))
+        value = self.torch_loss(problem)(p, to_tensor(problem.inputs["target"]))
         value.backward()
         return {"value": to_numpy(value), "grad:prediction": to_numpy(p.grad)}
 
-    def forward_scratch(problem: Problem) -> Any:
-        return build_scratch(problem.case).forward(problem.inputs["prediction"], problem.inputs["target"])
+    def forward_scratch(self, problem: Problem) -> Any:
+        return self.scratch_loss(problem).forward(problem.inputs["prediction"], problem.inputs["target"])
 
-    def forward_torch(problem: Problem) -> Any:
-        loss = build_torch(problem.case)
-        return loss(as_torch_input(problem.inputs["prediction"]), as_torch_input(problem.inputs["target"]))
+    def forward_torch(self, problem: Problem) -> Any:
+        p, y = (as_torch_input(problem.inputs[k]) for k in ("prediction", "target"))
+        return self.torch_loss(problem)(p, y)
 
-    def fd_check(problem: Problem) -> GradCheckResult:
-        return check_loss_gradient(
-            build_scratch(problem.case), problem.inputs["prediction"], problem.inputs["target"], eps=FD_EPS
-        )
+    def fd_check(self, problem: Problem) -> GradCheckResult:
+        p, y = problem.inputs["prediction"], problem.inputs["target"]
+        return check_loss_gradient(self.scratch_loss(problem), p, y, eps=FD_EPS)
 
-    def bench_scratch(problem: Problem) -> Callable[[], Any]:
-        loss = build_scratch(problem.case)
+    def bench_scratch(self, problem: Problem) -> Callable[[], Any]:
+        loss = self.scratch_loss(problem)
         p, y = problem.inputs["prediction"], problem.inputs["target"]
 
         def step() -> Any:
@@ -362,8 +524,8 @@ def loss_spec(
 
         return step
 
-    def bench_torch(problem: Problem) -> Callable[[], Any]:
-        loss = build_torch(problem.case)
+    def bench_torch(self, problem: Problem) -> Callable[[], Any]:
+        loss = self.torch_loss(problem)
         p = to_tensor(problem.inputs["prediction"], requires_grad=True)
         y = to_tensor(problem.inputs["target"])
 
@@ -374,20 +536,42 @@ def loss_spec(
 
         return step
 
+
+def loss_spec(
+    *,
+    name: str,
+    chapter: int,
+    scratch_class: type,
+    torch_class: TorchClass,
+    cases: tuple[C, ...],
+    make_inputs: Callable[[C, np.random.Generator, np.dtype], tuple[np.ndarray, np.ndarray]],
+    build_scratch: Callable[[C], Any],
+    build_torch: Callable[[C], Any],
+    errors: tuple[ErrorCase, ...] = (),
+    bench: tuple[C, ...] = (),
+    notes: str = "",
+    arguments: tuple[Argument, ...] = (),
+) -> ComponentSpec[C]:
+    """A spec for a Loss: results ``value`` (the loss) and ``grad:prediction`` (dL/dprediction).
+
+    A loss is the root of the graph: its backward has no upstream gradient in the book's API.
+    """
+    loss = _Loss(make_inputs, build_scratch, build_torch)
     return ComponentSpec(
         name=name,
         chapter=chapter,
-        scratch_name=scratch_name,
-        torch_name=torch_name,
+        scratch_class=scratch_class,
+        torch_class=torch_class,
         cases=cases,
-        make_problem=make_problem,
-        run_scratch=run_scratch,
-        run_torch=run_torch,
-        fd_check=fd_check,
+        make_problem=loss.make_problem,
+        run_scratch=loss.run_scratch,
+        run_torch=loss.run_torch,
+        differentiable=True,
+        fd_check=loss.fd_check,
         errors=errors,
         bench=bench,
-        bench_scratch=bench_scratch,
-        bench_torch=bench_torch,
+        bench_scratch=loss.bench_scratch,
+        bench_torch=loss.bench_torch,
         notes=notes,
-        fuzz=Fuzz(forward_scratch, forward_torch, ("prediction", "target"), None, arguments),
+        fuzz=Fuzz(loss.forward_scratch, loss.forward_torch, ("prediction", "target"), None, arguments),
     )

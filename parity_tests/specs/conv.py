@@ -8,6 +8,7 @@ channels in and out; every kernel is random (asymmetric), every upstream gradien
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any
 
@@ -15,17 +16,75 @@ import numpy as np
 
 import scratch
 
-from ..converters import CHANNEL_BIAS_ADD, CONV2D, CONV2D_BIAS, CONV2D_OP, DENSE, combine
+from ..converters import CHANNEL_BIAS_ADD, CONV2D, CONV2D_BIAS, CONV2D_OP, DENSE, TensorConverter, combine
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, operation_spec
-from .training import training_spec
+from .base import (
+    Argument,
+    Case,
+    ComponentSpec,
+    ErrorCase,
+    Problem,
+    Shape,
+    ShapeCase,
+    Skip,
+    TorchClass,
+    operation_spec,
+)
+from .training import TrainCase, training_spec
 
 
 def _ti() -> Any:
     import torch_impl
 
     return torch_impl
+
+
+Padding = int | str | None
+
+
+@dataclass(frozen=True)
+class ConvCase(Case):
+    """A convolution of ``n`` images ``cin`` x ``h`` x ``w`` with ``cout`` kernels ``k`` x ``k``; ``padding``
+    ``None`` is the book's k // 2."""
+
+    n: int
+    cin: int
+    cout: int
+    h: int
+    w: int
+    k: int
+    padding: Padding = None
+    stride: int = 1
+
+
+@dataclass(frozen=True)
+class ConvLayerCase(ConvCase):
+    """A Conv2D layer: its activation (a class name of both packages), flatten, dropout keep probability, bias."""
+
+    act: str = "Tanh"
+    flatten: bool = False
+    keep: float = 1.0
+    bias: bool = False
+
+
+@dataclass(frozen=True)
+class PoolCase(Case):
+    """Pooling windows ``k`` x ``k`` moved by ``stride`` (``None``: k) over ``shape`` [N, C, H, W]; ``ties``
+    clips the input at zero like a preceding ReLU, so that windows hold tied maxima."""
+
+    shape: Shape
+    k: int
+    stride: int | None = None
+    ties: bool = False
+
+
+@dataclass(frozen=True)
+class ReshapeCase(Case):
+    """``n`` rows of prod(shape) values reshaped to ``[n, *shape]``."""
+
+    n: int
+    shape: Shape
 
 
 def pads(k: int, padding: int | str | None) -> tuple[int, int]:
@@ -45,10 +104,25 @@ def conv_out(size: int, k: int, padding: int | str | None, stride: int) -> int:
     return (size + before + after - k) // stride + 1
 
 
-def _conv_cases() -> tuple[Case, ...]:
+#: Beyond the grid: an even kernel of 4, a padding wider than k // 2 and a stride of 3 (the geometries of the torch
+#: unit test of the padding modes), each (k, padding, stride).
+EXTRA_GEOMETRIES: tuple[tuple[int, Padding, int], ...] = (
+    (4, None, 1),
+    (4, 1, 2),
+    (4, "same", 1),
+    (4, 3, 3),
+    (3, 3, 1),
+    (5, 3, 2),
+    (2, 0, 3),
+    (1, None, 3),
+)
+
+
+def _conv_cases() -> tuple[ConvCase, ...]:
     cases = []
     shapes = ((1, 1, 1, 7, 6), (3, 2, 3, 8, 9))  # (N, C_in, C_out, H, W)
-    for index, (k, padding, stride) in enumerate(product((1, 2, 3, 5), (None, 0, 1, 2, "same"), (1, 2))):
+    grid = product((1, 2, 3, 5), (None, 0, 1, 2, "same"), (1, 2))
+    for index, (k, padding, stride) in enumerate((*grid, *EXTRA_GEOMETRIES)):
         if padding == "same" and stride > 1:
             continue  # refused by both implementations (an error case below)
         n, cin, cout, h, w = shapes[index % 2]
@@ -56,33 +130,30 @@ def _conv_cases() -> tuple[Case, ...]:
             continue
         pad_name = "book" if padding is None else padding
         name = f"N{n}-{cin}to{cout}-{h}x{w}-k{k}-pad{pad_name}-s{stride}"
-        cases.append(
-            Case(name, {"n": n, "cin": cin, "cout": cout, "h": h, "w": w, "k": k, "padding": padding, "stride": stride})
-        )
+        cases.append(ConvCase(name, n, cin, cout, h, w, k, padding, stride))
     return tuple(cases)
 
 
-def _conv_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    c = case
-    h_out = conv_out(c["h"], c["k"], c.get("padding"), c.get("stride", 1))
-    w_out = conv_out(c["w"], c["k"], c.get("padding"), c.get("stride", 1))
-    return (c["n"], c["cin"], c["h"], c["w"]), (c["n"], c["cout"], h_out, w_out)
+def _conv_shapes(c: ConvCase) -> tuple[Shape, Shape]:
+    h_out, w_out = conv_out(c.h, c.k, c.padding, c.stride), conv_out(c.w, c.k, c.padding, c.stride)
+    return (c.n, c.cin, c.h, c.w), (c.n, c.cout, h_out, w_out)
 
 
-def _conv_params(case: Case) -> dict[str, tuple[int, ...]]:
-    return {"W": (case["cin"], case["cout"], case["k"], case["k"])}
+def _conv_params(case: ConvCase) -> dict[str, Shape]:
+    return {"W": (case.cin, case.cout, case.k, case.k)}
+
+
+def _scratch_conv_op(kind: type[scratch.Conv2D_Op] | type[scratch.Conv2D_OpLoop]) -> Any:
+    def build(problem: Problem) -> Any:
+        c = problem.case_as(ConvCase)
+        return kind(problem.params["W"].copy(), padding=c.padding, stride=c.stride)
+
+    return build
 
 
 def _torch_conv_op(problem: Problem) -> Any:
-    c = problem.case
-    return _ti().Conv2DOp(
-        c["cin"],
-        c["cout"],
-        c["k"],
-        padding=c.get("padding"),
-        stride=c.get("stride", 1),
-        dtype=torch_dtype(problem.dtype),
-    )
+    c = problem.case_as(ConvCase)
+    return _ti().Conv2DOp(c.cin, c.cout, c.k, padding=c.padding, stride=c.stride, dtype=torch_dtype(problem.dtype))
 
 
 def _conv_errors(make_scratch: Any) -> tuple[ErrorCase, ...]:
@@ -168,19 +239,17 @@ def _conv_errors(make_scratch: Any) -> tuple[ErrorCase, ...]:
 CONV2D_OP_SPEC = operation_spec(
     name="Conv2D_Op",
     chapter=5,
-    scratch_name="scratch.Conv2D_Op",
-    torch_name="torch_impl.Conv2DOp",
+    scratch_class=scratch.Conv2D_Op,
+    torch_class=TorchClass("Conv2DOp"),
     cases=_conv_cases(),
     shapes=_conv_shapes,
     param_shapes=_conv_params,
     converter=CONV2D_OP,
-    build_scratch=lambda p: scratch.Conv2D_Op(
-        p.params["W"].copy(), padding=p.case.get("padding"), stride=p.case.get("stride", 1)
-    ),
+    build_scratch=_scratch_conv_op(scratch.Conv2D_Op),
     build_torch=_torch_conv_op,
     bench=(
-        Case("N32-1to16-28x28-k5-pad2", {"n": 32, "cin": 1, "cout": 16, "h": 28, "w": 28, "k": 5, "padding": 2}),
-        Case("N32-16to32-14x14-k3-pad1", {"n": 32, "cin": 16, "cout": 32, "h": 14, "w": 14, "k": 3, "padding": 1}),
+        ConvCase("N32-1to16-28x28-k5-pad2", 32, 1, 16, 28, 28, 5, padding=2),
+        ConvCase("N32-16to32-14x14-k3-pad1", 32, 16, 32, 14, 14, 3, padding=1),
     ),
     errors=_conv_errors(lambda W, **kw: scratch.Conv2D_Op(W, **kw)),
     notes="cross-correlation; book W [C_in, C_out, k, k] = torch weight.transpose(0, 1); the book's input "
@@ -190,67 +259,64 @@ CONV2D_OP_SPEC = operation_spec(
 CONV2D_OP_LOOP_SPEC = operation_spec(
     name="Conv2D_OpLoop",
     chapter=5,
-    scratch_name="scratch.Conv2D_OpLoop",
-    torch_name="torch_impl.Conv2DOp",
-    cases=tuple(c for c in _conv_cases() if c["n"] == 1 or c["k"] in (2, 3))[:12],
+    scratch_class=scratch.Conv2D_OpLoop,
+    torch_class=TorchClass("Conv2DOp"),
+    cases=tuple(c for c in _conv_cases() if c.n == 1 or c.k in (2, 3))[:12],
     shapes=_conv_shapes,
     param_shapes=_conv_params,
     converter=CONV2D_OP,
-    build_scratch=lambda p: scratch.Conv2D_OpLoop(
-        p.params["W"].copy(), padding=p.case.get("padding"), stride=p.case.get("stride", 1)
-    ),
+    build_scratch=_scratch_conv_op(scratch.Conv2D_OpLoop),
     build_torch=_torch_conv_op,
-    bench=(Case("N2-2to3-8x8-k3-pad1", {"n": 2, "cin": 2, "cout": 3, "h": 8, "w": 8, "k": 3, "padding": 1}),),
+    bench=(ConvCase("N2-2to3-8x8-k3-pad1", 2, 2, 3, 8, 8, 3, padding=1),),
     notes="the readable loop version (teaching reference and oracle); never the default",
 )
 
 CHANNEL_BIAS_SPEC = operation_spec(
     name="ChannelBiasAdd",
     chapter=5,
-    scratch_name="scratch.ChannelBiasAdd",
-    torch_name="torch_impl.ChannelBiasAdd",
-    cases=(Case("N3-4ch-5x6", {"shape": (3, 4, 5, 6)}), Case("N1-1ch-3x3", {"shape": (1, 1, 3, 3)})),
-    shapes=lambda c: (c["shape"], c["shape"]),
-    param_shapes=lambda c: {"B": (1, c["shape"][1], 1, 1)},
+    scratch_class=scratch.ChannelBiasAdd,
+    torch_class=TorchClass("ChannelBiasAdd"),
+    cases=(ShapeCase("N3-4ch-5x6", (3, 4, 5, 6)), ShapeCase("N1-1ch-3x3", (1, 1, 3, 3))),
+    shapes=lambda c: (c.shape, c.shape),
+    param_shapes=lambda c: {"B": (1, c.shape[1], 1, 1)},
     converter=CHANNEL_BIAS_ADD,
     build_scratch=lambda p: scratch.ChannelBiasAdd(p.params["B"].copy()),
-    build_torch=lambda p: _ti().ChannelBiasAdd(p.case["shape"][1], dtype=torch_dtype(p.dtype)),
+    build_torch=lambda p: _ti().ChannelBiasAdd(p.case_as(ShapeCase).shape[1], dtype=torch_dtype(p.dtype)),
 )
 
 
 def _layer_mask(problem: Problem, rng: np.random.Generator) -> None:
-    keep = problem.case.get("keep", 1.0)
-    if keep < 1.0:
-        _, out_shape = _conv_shapes(problem.case)
-        shape = (out_shape[0], int(np.prod(out_shape[1:]))) if problem.case.get("flatten") else out_shape
-        problem.extras["mask"] = (rng.random(shape) < keep).astype(problem.dtype)
+    case = problem.case_as(ConvLayerCase)
+    if case.keep < 1.0:
+        _, out_shape = _layer_shapes(case)
+        problem.extras["mask"] = (rng.random(out_shape) < case.keep).astype(problem.dtype)
 
 
-def _layer_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layer_shapes(case: ConvLayerCase) -> tuple[Shape, Shape]:
     in_shape, out_shape = _conv_shapes(case)
-    if case.get("flatten"):
-        return in_shape, (out_shape[0], int(np.prod(out_shape[1:])))
+    if case.flatten:
+        return in_shape, (out_shape[0], int(np.prod(out_shape[1:])))  # [N, C, H, W] -> [N, C*H*W]
     return in_shape, out_shape
 
 
-def _layer_params(case: Case) -> dict[str, tuple[int, ...]]:
+def _layer_params(case: ConvLayerCase) -> dict[str, Shape]:
     params = _conv_params(case)
-    if case.get("bias"):
-        params["B"] = (1, case["cout"], 1, 1)
+    if case.bias:
+        params["B"] = (1, case.cout, 1, 1)
     return params
 
 
 def _scratch_layer(problem: Problem) -> scratch.Conv2D:
-    c = problem.case
+    c = problem.case_as(ConvLayerCase)
     layer = scratch.Conv2D(
-        c["cout"],
-        c["k"],
-        dropout=c.get("keep", 1.0),
-        activation=getattr(scratch, c["act"])(),
-        flatten=c.get("flatten", False),
-        padding=c.get("padding"),
-        stride=c.get("stride", 1),
-        bias=c.get("bias", False),
+        c.cout,
+        c.k,
+        dropout=c.keep,
+        activation=getattr(scratch, c.act)(),
+        flatten=c.flatten,
+        padding=c.padding,
+        stride=c.stride,
+        bias=c.bias,
     )
     layer.load_params([problem.params[k].copy() for k in ("W", "B") if k in problem.params])
     if "mask" in problem.extras:
@@ -263,17 +329,17 @@ def _scratch_layer(problem: Problem) -> scratch.Conv2D:
 
 def _torch_layer(problem: Problem) -> Any:
     ti = _ti()
-    c = problem.case
+    c = problem.case_as(ConvLayerCase)
     layer = ti.Conv2D(
-        c["cin"],
-        c["cout"],
-        c["k"],
-        getattr(ti, c["act"])(),
-        dropout=c.get("keep", 1.0),
-        flatten=c.get("flatten", False),
-        padding=c.get("padding"),
-        stride=c.get("stride", 1),
-        bias=c.get("bias", False),
+        c.cin,
+        c.cout,
+        c.k,
+        getattr(ti, c.act)(),
+        dropout=c.keep,
+        flatten=c.flatten,
+        padding=c.padding,
+        stride=c.stride,
+        bias=c.bias,
         dtype=torch_dtype(problem.dtype),
     )
     if "mask" in problem.extras:
@@ -281,13 +347,13 @@ def _torch_layer(problem: Problem) -> Any:
     return layer
 
 
-def _layer_case(name: str, **options: Any) -> Case:
-    base = {"n": 3, "cin": 2, "cout": 4, "h": 7, "w": 8, "k": 3, "act": "Tanh"}
-    return Case(name, {**base, **options})
+def _layer_case(name: str, **options: Any) -> ConvLayerCase:
+    base: dict[str, Any] = {"n": 3, "cin": 2, "cout": 4, "h": 7, "w": 8, "k": 3, "act": "Tanh"}
+    return ConvLayerCase(name, **{**base, **options})
 
 
-def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
-    cases: tuple[Case, ...] = (
+def _conv2d_layer_spec(bias: bool) -> ComponentSpec[ConvLayerCase]:
+    cases: tuple[ConvLayerCase, ...] = (
         _layer_case("tanh-book-padding"),
         _layer_case("relu-pad0-stride2", act="ReLU", padding=0, stride=2),
         _layer_case("sigmoid-flatten", act="Sigmoid", flatten=True),
@@ -297,12 +363,14 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
         _layer_case("tanh-N1-1to1-9x5", n=1, cin=1, cout=1, h=9, w=5, k=3),
     )
     if bias:
-        cases = tuple(Case(c.name, {**c.options, "bias": True}) for c in cases)
+        cases = tuple(replace(c, bias=True) for c in cases)
     return operation_spec(
         name="Conv2D+bias" if bias else "Conv2D",
         chapter=5,
-        scratch_name="scratch.Conv2D(bias=True)" if bias else "scratch.Conv2D",
-        torch_name="torch_impl.Conv2D(bias=True)" if bias else "torch_impl.Conv2D",
+        scratch_class=scratch.Conv2D,
+        torch_class=TorchClass("Conv2D"),
+        scratch_detail="(bias=True)" if bias else "",
+        torch_detail="(bias=True)" if bias else "",
         cases=cases,
         shapes=_layer_shapes,
         param_shapes=_layer_params,
@@ -310,7 +378,7 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
         build_scratch=_scratch_layer,
         build_torch=_torch_layer,
         prepare=_layer_mask,
-        torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+        torch_call=lambda module, x, problem: module(x, inference=problem.case.inference),
         arguments=(
             Argument("out_channels", "positive_int", lambda v: scratch.Conv2D(v, 3), lambda v: _ti().Conv2D(2, v, 3)),
             Argument("param_size", "positive_int", lambda v: scratch.Conv2D(4, v), lambda v: _ti().Conv2D(2, 4, v)),
@@ -327,14 +395,7 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
                 lambda v: _ti().Conv2D(2, 4, 3, dropout=v),
             ),
         ),
-        bench=()
-        if bias
-        else (
-            Case(
-                "N32-1to16-28x28-k5-tanh-flatten",
-                {"n": 32, "cin": 1, "cout": 16, "h": 28, "w": 28, "k": 5, "act": "Tanh", "flatten": True},
-            ),
-        ),
+        bench=() if bias else (ConvLayerCase("N32-1to16-28x28-k5-tanh-flatten", 32, 1, 16, 28, 28, 5, flatten=True),),
         errors=()
         if bias
         else (
@@ -368,48 +429,50 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec:
     )
 
 
-def _pool_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    n, c, h, w = case["shape"]
-    k = case["k"]
-    s = case.get("stride") or k
+def _pool_shapes(case: PoolCase) -> tuple[Shape, Shape]:
+    n, c, h, w = case.shape
+    k = case.k
+    s = case.stride or k
     return (n, c, h, w), (n, c, (h - k) // s + 1, (w - k) // s + 1)
 
 
 def _relu_ties(problem: Problem, rng: np.random.Generator) -> None:
     """Clip at zero like a preceding ReLU: many windows then hold several tied maxima (zeros)."""
-    if problem.case.get("ties"):
+    if problem.case_as(PoolCase).ties:
         problem.inputs["x"] = np.maximum(problem.inputs["x"] - 0.8, 0).astype(problem.dtype)
 
 
-def _pool_spec(name: str) -> ComponentSpec:
-    cases: tuple[Case, ...] = (
-        Case("N2-3ch-6x8-k2", {"shape": (2, 3, 6, 8), "k": 2}),
-        Case("N2-2ch-7x9-k3-s2-overlap", {"shape": (2, 2, 7, 9), "k": 3, "stride": 2}),
-        Case("N1-2ch-6x5-k2-s1-overlap", {"shape": (1, 2, 6, 5), "k": 2, "stride": 1}),
-        Case("N3-2ch-8x8-k2-relu-ties", {"shape": (3, 2, 8, 8), "k": 2, "ties": True}),
-        Case("N2-1ch-9x7-k3-s1-relu-ties", {"shape": (2, 1, 9, 7), "k": 3, "stride": 1, "ties": True}),
+def _pool_spec(name: str) -> ComponentSpec[PoolCase]:
+    cases = (
+        PoolCase("N2-3ch-6x8-k2", (2, 3, 6, 8), 2),
+        PoolCase("N2-2ch-7x9-k3-s2-overlap", (2, 2, 7, 9), 3, 2),
+        PoolCase("N1-2ch-6x5-k2-s1-overlap", (1, 2, 6, 5), 2, 1),
+        PoolCase("N3-2ch-8x8-k2-relu-ties", (3, 2, 8, 8), 2, ties=True),
+        PoolCase("N2-1ch-9x7-k3-s1-relu-ties", (2, 1, 9, 7), 3, 1, ties=True),
     )
-
-    if name == "MaxPool2D":  # ties are kinks of max: no derivative there for central differences
-        cases = tuple(Case(c.name, {**c.options, "fd": False}) if c.get("ties") else c for c in cases)
+    skips: tuple[Skip, ...] = ()
+    if name == "MaxPool2D":
+        tied = tuple(c.name for c in cases if c.ties)
+        skips = (Skip("fd", "tied maxima are kinks of max: no derivative for central differences to estimate", tied),)
 
     def build_scratch(p: Problem) -> Any:
-        return getattr(scratch, name)(p.case["k"], p.case.get("stride"))
+        return getattr(scratch, name)(p.case_as(PoolCase).k, p.case_as(PoolCase).stride)
 
     def build_torch(p: Problem) -> Any:
-        return getattr(_ti(), name)(p.case["k"], p.case.get("stride"))
+        return getattr(_ti(), name)(p.case_as(PoolCase).k, p.case_as(PoolCase).stride)
 
     return operation_spec(
         name=name,
         chapter=5,
-        scratch_name=f"scratch.{name}",
-        torch_name=f"torch_impl.{name}",
+        scratch_class=getattr(scratch, name),
+        torch_class=TorchClass(name),
         cases=cases,
+        skips=skips,
         shapes=_pool_shapes,
         build_scratch=build_scratch,
         build_torch=build_torch,
         prepare=_relu_ties,
-        bench=(Case("N32-16ch-28x28-k2", {"shape": (32, 16, 28, 28), "k": 2}),),
+        bench=(PoolCase("N32-16ch-28x28-k2", (32, 16, 28, 28), 2),),
         arguments=(
             Argument(
                 "kernel_size", "positive_int", lambda v: getattr(scratch, name)(v), lambda v: getattr(_ti(), name)(v)
@@ -454,10 +517,10 @@ def _pool_spec(name: str) -> ComponentSpec:
 FLATTEN_SPEC = operation_spec(
     name="Flatten",
     chapter=5,
-    scratch_name="scratch.Flatten",
-    torch_name="torch_impl.Flatten",
-    cases=(Case("N3-2x4x5", {"shape": (3, 2, 4, 5)}), Case("N2-7", {"shape": (2, 7)})),
-    shapes=lambda c: (c["shape"], (c["shape"][0], int(np.prod(c["shape"][1:])))),
+    scratch_class=scratch.Flatten,
+    torch_class=TorchClass("Flatten"),
+    cases=(ShapeCase("N3-2x4x5", (3, 2, 4, 5)), ShapeCase("N2-7", (2, 7))),
+    shapes=lambda c: (c.shape, (c.shape[0], int(np.prod(c.shape[1:])))),
     build_scratch=lambda p: scratch.Flatten(),
     build_torch=lambda p: _ti().Flatten(),
 )
@@ -465,12 +528,12 @@ FLATTEN_SPEC = operation_spec(
 RESHAPE_SPEC = operation_spec(
     name="Reshape",
     chapter=7,
-    scratch_name="scratch.Reshape",
-    torch_name="torch_impl.Reshape",
-    cases=(Case("N3-40-to-2x4x5", {"n": 3, "shape": (2, 4, 5)}), Case("N2-12-to-3x4", {"n": 2, "shape": (3, 4)})),
-    shapes=lambda c: ((c["n"], int(np.prod(c["shape"]))), (c["n"], *c["shape"])),
-    build_scratch=lambda p: scratch.Reshape(p.case["shape"]),
-    build_torch=lambda p: _ti().Reshape(p.case["shape"]),
+    scratch_class=scratch.Reshape,
+    torch_class=TorchClass("Reshape"),
+    cases=(ReshapeCase("N3-40-to-2x4x5", 3, (2, 4, 5)), ReshapeCase("N2-12-to-3x4", 2, (3, 4))),
+    shapes=lambda c: ((c.n, int(np.prod(c.shape))), (c.n, *c.shape)),
+    build_scratch=lambda p: scratch.Reshape(p.case_as(ReshapeCase).shape),
+    build_torch=lambda p: _ti().Reshape(p.case_as(ReshapeCase).shape),
     errors=(
         ErrorCase(
             "size-mismatch",
@@ -515,12 +578,16 @@ def _torch_sce() -> Any:
     return _ti().SoftmaxCrossEntropy()
 
 
+#: The small CNN's layout: scratch ``NeuralNetwork`` layer i's ``W``/``B`` as ``"{i}.W"`` <-> the twin
+#: ``SequentialModel``'s ``layers.{i}.*``.
+SMALL_CNN_CONVERTER: TensorConverter = combine(
+    "Conv2D+bias -> Dense", [CONV2D_BIAS.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")]
+)
+
 SMALL_CNN_TRAINING_SPEC = training_spec(
     name="SmallCNNTraining",
     chapter=5,
-    converter=combine(
-        "Conv2D+bias -> Dense", [CONV2D_BIAS.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")]
-    ),
+    converter=SMALL_CNN_CONVERTER,
     param_shapes={"0.W": (1, 3, 3, 3), "0.B": (1, 3, 1, 1), "1.W": (192, 4), "1.B": (1, 4)},
     make_data=_cnn_data,
     build_scratch=lambda: scratch.NeuralNetwork(
@@ -532,10 +599,8 @@ SMALL_CNN_TRAINING_SPEC = training_spec(
     batch_size=16,
     init_scale=0.3,
     cases=(
-        Case("momentum-4-epochs", {"optim": "SGDMomentum", "lr": 0.05, "epochs": 4}),
-        Case(
-            "sgd-exponential-decay", {"optim": "SGD", "lr": 0.1, "final_lr": 0.02, "decay": "exponential", "epochs": 4}
-        ),
+        TrainCase("momentum-4-epochs", "SGDMomentum", 0.05, 4),
+        TrainCase("sgd-exponential-decay", "SGD", 0.1, 4, final_lr=0.02, decay="exponential"),
     ),
     notes="Conv2D(3, k3, tanh, flatten, bias) -> Dense(4), softmax cross-entropy, batch 16, shared weights/batches",
 )

@@ -1,7 +1,8 @@
-"""Specs: WeightMultiply, BiasAdd, Dense (chapter 3-4)."""
+"""Specs: WeightMultiply, BiasAdd, Dense and the activations (chapters 3-4)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,13 +12,40 @@ import scratch
 from ..converters import BIAS_ADD, DENSE, WEIGHT_MULTIPLY
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, operation_spec
+from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, Shape, ShapeCase, TorchClass, operation_spec
 
 ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU")
 
 
-def _wm_shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return (case["n"], case["fin"]), (case["n"], case["fout"])
+@dataclass(frozen=True)
+class MatmulCase(Case):
+    """A batch of ``n`` rows of ``fin`` features mapped to ``fout`` features."""
+
+    n: int
+    fin: int
+    fout: int
+
+
+@dataclass(frozen=True)
+class DenseCase(MatmulCase):
+    """A Dense layer: its activation (a class name of both packages) and its dropout (keep probability, and
+    the inverted convention of chapter 7's ``DenseLayer``)."""
+
+    act: str = "Linear"
+    keep: float = 1.0
+    inverted: bool = False
+
+
+@dataclass(frozen=True)
+class BiasCase(Case):
+    """A batch of ``n`` rows of ``f`` features."""
+
+    n: int
+    f: int
+
+
+def _wm_shapes(case: MatmulCase) -> tuple[Shape, Shape]:
+    return (case.n, case.fin), (case.n, case.fout)
 
 
 def _torch_impl() -> Any:
@@ -29,18 +57,16 @@ def _torch_impl() -> Any:
 WEIGHT_MULTIPLY_SPEC = operation_spec(
     name="WeightMultiply",
     chapter=3,
-    scratch_name="scratch.WeightMultiply",
-    torch_name="torch_impl.WeightMultiply",
-    cases=(
-        Case("N8-13x5", {"n": 8, "fin": 13, "fout": 5}),
-        Case("N3-4x9", {"n": 3, "fin": 4, "fout": 9}),
-        Case("N5-6x6", {"n": 5, "fin": 6, "fout": 6}),
-    ),
+    scratch_class=scratch.WeightMultiply,
+    torch_class=TorchClass("WeightMultiply"),
+    cases=(MatmulCase("N8-13x5", 8, 13, 5), MatmulCase("N3-4x9", 3, 4, 9), MatmulCase("N5-6x6", 5, 6, 6)),
     shapes=_wm_shapes,
-    param_shapes=lambda c: {"W": (c["fin"], c["fout"])},
+    param_shapes=lambda c: {"W": (c.fin, c.fout)},
     converter=WEIGHT_MULTIPLY,
     build_scratch=lambda p: scratch.WeightMultiply(p.params["W"].copy()),
-    build_torch=lambda p: _torch_impl().WeightMultiply(p.case["fin"], p.case["fout"], dtype=torch_dtype(p.dtype)),
+    build_torch=lambda p: _torch_impl().WeightMultiply(
+        p.case_as(MatmulCase).fin, p.case_as(MatmulCase).fout, dtype=torch_dtype(p.dtype)
+    ),
     errors=(
         ErrorCase(
             "features-mismatch",
@@ -62,14 +88,14 @@ WEIGHT_MULTIPLY_SPEC = operation_spec(
 BIAS_ADD_SPEC = operation_spec(
     name="BiasAdd",
     chapter=3,
-    scratch_name="scratch.BiasAdd",
-    torch_name="torch_impl.BiasAdd",
-    cases=(Case("N8-5", {"n": 8, "f": 5}), Case("N3-11", {"n": 3, "f": 11})),
-    shapes=lambda c: ((c["n"], c["f"]), (c["n"], c["f"])),
-    param_shapes=lambda c: {"B": (1, c["f"])},
+    scratch_class=scratch.BiasAdd,
+    torch_class=TorchClass("BiasAdd"),
+    cases=(BiasCase("N8-5", 8, 5), BiasCase("N3-11", 3, 11)),
+    shapes=lambda c: ((c.n, c.f), (c.n, c.f)),
+    param_shapes=lambda c: {"B": (1, c.f)},
     converter=BIAS_ADD,
     build_scratch=lambda p: scratch.BiasAdd(p.params["B"].copy()),
-    build_torch=lambda p: _torch_impl().BiasAdd(p.case["f"], dtype=torch_dtype(p.dtype)),
+    build_torch=lambda p: _torch_impl().BiasAdd(p.case_as(BiasCase).f, dtype=torch_dtype(p.dtype)),
     errors=(
         ErrorCase(
             "features-mismatch",
@@ -83,13 +109,8 @@ BIAS_ADD_SPEC = operation_spec(
 
 
 def _scratch_dense(problem: Problem) -> scratch.Dense:
-    case = problem.case
-    layer = scratch.Dense(
-        case["fout"],
-        getattr(scratch, case["act"])(),
-        dropout=case.get("keep", 1.0),
-        inverted_dropout=case.get("inverted", False),
-    )
+    case = problem.case_as(DenseCase)
+    layer = scratch.Dense(case.fout, getattr(scratch, case.act)(), dropout=case.keep, inverted_dropout=case.inverted)
     layer.load_params([problem.params["W"].copy(), problem.params["B"].copy()])
     if "mask" in problem.extras:
         op = layer.dropout_op
@@ -101,27 +122,23 @@ def _scratch_dense(problem: Problem) -> scratch.Dense:
 
 def _torch_dense(problem: Problem) -> Any:
     ti = _torch_impl()
-    case = problem.case
-    if case.get("inverted"):
+    case = problem.case_as(DenseCase)
+    if case.inverted:
         # The chapter 7 layer with torch's (inverted) dropout; a generator makes its mask injectable.
         import torch
 
         layer = ti.DenseLayer(
-            case["fin"],
-            case["fout"],
-            dropout=case["keep"],
-            activation=getattr(ti, case["act"])(),
+            case.fin,
+            case.fout,
+            dropout=case.keep,
+            activation=getattr(ti, case.act)(),
             inverted_dropout=True,
             generator=torch.Generator().manual_seed(0),
             dtype=torch_dtype(problem.dtype),
         )
     else:
         layer = ti.Dense(
-            case["fin"],
-            case["fout"],
-            getattr(ti, case["act"])(),
-            dropout=case.get("keep", 1.0),
-            dtype=torch_dtype(problem.dtype),
+            case.fin, case.fout, getattr(ti, case.act)(), dropout=case.keep, dtype=torch_dtype(problem.dtype)
         )
     if "mask" in problem.extras:
         layer.dropout_module.set_mask(to_tensor(problem.extras["mask"]), persistent=True)
@@ -129,43 +146,34 @@ def _torch_dense(problem: Problem) -> Any:
 
 
 def _dense_mask(problem: Problem, rng: np.random.Generator) -> None:
-    keep = problem.case.get("keep", 1.0)
-    if keep < 1.0:
-        shape = (problem.case["n"], problem.case["fout"])
-        problem.extras["mask"] = (rng.random(shape) < keep).astype(problem.dtype)
+    case = problem.case_as(DenseCase)
+    if case.keep < 1.0:
+        problem.extras["mask"] = (rng.random((case.n, case.fout)) < case.keep).astype(problem.dtype)
 
 
 DENSE_SPEC = operation_spec(
     name="Dense",
     chapter=3,
-    scratch_name="scratch.Dense",
-    torch_name="torch_impl.Dense",
+    scratch_class=scratch.Dense,
+    torch_class=TorchClass("Dense"),
+    exercises=(TorchClass("DenseLayer"),),  # the inverted-dropout cases run chapter 7's DenseLayer
     cases=(
-        Case("sigmoid-N8-13x5", {"n": 8, "fin": 13, "fout": 5, "act": "Sigmoid"}),
-        Case("tanh-N16-7x3", {"n": 16, "fin": 7, "fout": 3, "act": "Tanh"}),
-        Case("relu-N6-10x20", {"n": 6, "fin": 10, "fout": 20, "act": "ReLU"}),
-        Case("linear-N4-5x5", {"n": 4, "fin": 5, "fout": 5, "act": "Linear"}),
-        Case("tanh-dropout0.7-train", {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7}),
-        Case(
-            "tanh-dropout0.7-inference",
-            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inference": True},
-        ),
-        Case(
-            "tanh-inverted-dropout0.7-train",
-            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inverted": True},
-        ),
-        Case(
-            "tanh-inverted-dropout0.7-inference",
-            {"n": 9, "fin": 6, "fout": 8, "act": "Tanh", "keep": 0.7, "inverted": True, "inference": True},
-        ),
+        DenseCase("sigmoid-N8-13x5", 8, 13, 5, "Sigmoid"),
+        DenseCase("tanh-N16-7x3", 16, 7, 3, "Tanh"),
+        DenseCase("relu-N6-10x20", 6, 10, 20, "ReLU"),
+        DenseCase("linear-N4-5x5", 4, 5, 5, "Linear"),
+        DenseCase("tanh-dropout0.7-train", 9, 6, 8, "Tanh", keep=0.7),
+        DenseCase("tanh-dropout0.7-inference", 9, 6, 8, "Tanh", keep=0.7, inference=True),
+        DenseCase("tanh-inverted-dropout0.7-train", 9, 6, 8, "Tanh", keep=0.7, inverted=True),
+        DenseCase("tanh-inverted-dropout0.7-inference", 9, 6, 8, "Tanh", keep=0.7, inverted=True, inference=True),
     ),
     shapes=_wm_shapes,
-    param_shapes=lambda c: {"W": (c["fin"], c["fout"]), "B": (1, c["fout"])},
+    param_shapes=lambda c: {"W": (c.fin, c.fout), "B": (1, c.fout)},
     converter=DENSE,
     build_scratch=_scratch_dense,
     build_torch=_torch_dense,
     prepare=_dense_mask,
-    torch_call=lambda module, x, problem: module(x, inference=problem.case.get("inference", False)),
+    torch_call=lambda module, x, problem: module(x, inference=problem.case.inference),
     arguments=(
         Argument("neurons", "positive_int", lambda v: scratch.Dense(v), lambda v: _torch_impl().Dense(5, v)),
         Argument(
@@ -182,10 +190,7 @@ DENSE_SPEC = operation_spec(
             choices=("standard", "glorot", "torch"),
         ),
     ),
-    bench=(
-        Case("N64-784x256", {"n": 64, "fin": 784, "fout": 256, "act": "Linear"}),
-        Case("N256-1024x1024", {"n": 256, "fin": 1024, "fout": 1024, "act": "Linear"}),
-    ),
+    bench=(DenseCase("N64-784x256", 64, 784, 256), DenseCase("N256-1024x1024", 256, 1024, 1024)),
     errors=(
         ErrorCase(
             "wrong-ndim",
@@ -260,24 +265,23 @@ DENSE_SPEC = operation_spec(
 )
 
 
-def _activation_spec(name: str) -> ComponentSpec:
+def _activation_spec(name: str) -> ComponentSpec[ShapeCase]:
     return operation_spec(
         name=name,
         chapter=3,
-        scratch_name=f"scratch.{name}",
-        torch_name=f"torch_impl.{name}",
+        scratch_class=getattr(scratch, name),
+        torch_class=TorchClass(name),
         cases=(
-            Case("N8x6", {"shape": (8, 6)}),
-            Case("N3x17", {"shape": (3, 17)}),
+            ShapeCase("N8x6", (8, 6)),
+            ShapeCase("N3x17", (3, 17)),
             # Large magnitudes: saturation, and sigmoid's overflow-free branch for very negative x.
-            Case("N5x4-scale30", {"shape": (5, 4), "scale": 30.0}),
+            ShapeCase("N5x4-scale30", (5, 4), 30.0),
         ),
-        shapes=lambda c: (c["shape"], c["shape"]),
+        shapes=lambda c: (c.shape, c.shape),
         build_scratch=lambda p: getattr(scratch, name)(),
         build_torch=lambda p: getattr(_torch_impl(), name)(),
-        input_scale=1.0,
         prepare=_scale_input,
-        bench=(Case("N256x1024", {"shape": (256, 1024)}),),
+        bench=(ShapeCase("N256x1024", (256, 1024)),),
         errors=(
             ErrorCase(
                 "int-input",
@@ -298,7 +302,7 @@ def _activation_spec(name: str) -> ComponentSpec:
 
 
 def _scale_input(problem: Problem, rng: np.random.Generator) -> None:
-    scale = problem.case.get("scale", 1.0)
+    scale = problem.case_as(ShapeCase).scale
     if scale != 1.0:
         problem.inputs["x"] = (problem.inputs["x"] * scale).astype(problem.dtype)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import scratch
 
 from ..harness import to_tensor
 from ._inputs import seq, tensor
-from .base import Argument, Case, ErrorCase, Problem, operation_spec
+from .base import Argument, Case, ErrorCase, Problem, Shape, TorchClass, operation_spec
 
 
 def _torch_impl() -> Any:
@@ -19,35 +20,42 @@ def _torch_impl() -> Any:
     return torch_impl
 
 
+@dataclass(frozen=True)
+class DropoutCase(Case):
+    """Dropout with keep probability ``keep`` on an input of ``shape``, the book's or the inverted convention."""
+
+    shape: Shape
+    keep: float
+    inverted: bool = False
+
+
 def _mask(problem: Problem, rng: np.random.Generator) -> None:
-    problem.extras["mask"] = (rng.random(problem.case["shape"]) < problem.case["keep"]).astype(problem.dtype)
+    case = problem.case_as(DropoutCase)
+    problem.extras["mask"] = (rng.random(case.shape) < case.keep).astype(problem.dtype)
 
 
 def _scratch(problem: Problem) -> scratch.Dropout:
-    op = scratch.Dropout(problem.case["keep"], inverted=problem.case["inverted"])
+    case = problem.case_as(DropoutCase)
+    op = scratch.Dropout(case.keep, inverted=case.inverted)
     op.set_mask(problem.extras["mask"], persistent=True)
     return op
 
 
 def _torch(problem: Problem) -> Any:
-    module = _torch_impl().BookDropout(problem.case["keep"], inverted=problem.case["inverted"])
+    case = problem.case_as(DropoutCase)
+    module = _torch_impl().BookDropout(case.keep, inverted=case.inverted)
     module.set_mask(to_tensor(problem.extras["mask"]), persistent=True)
     return module
 
 
-def _cases() -> tuple[Case, ...]:
+def _cases() -> tuple[DropoutCase, ...]:
     cases = []
     for inverted in (False, True):
         for inference in (False, True):
             style = "inverted" if inverted else "book"
             mode = "inference" if inference else "train"
-            cases.append(
-                Case(
-                    f"{style}-{mode}-keep0.8",
-                    {"shape": (12, 7), "keep": 0.8, "inverted": inverted, "inference": inference},
-                )
-            )
-    cases.append(Case("book-train-keep0.5", {"shape": (5, 30), "keep": 0.5, "inverted": False}))
+            cases.append(DropoutCase(f"{style}-{mode}-keep0.8", (12, 7), 0.8, inverted, inference=inference))
+    cases.append(DropoutCase("book-train-keep0.5", (5, 30), 0.5))
     return tuple(cases)
 
 
@@ -55,14 +63,14 @@ SPECS = (
     operation_spec(
         name="Dropout",
         chapter=4,
-        scratch_name="scratch.Dropout",
-        torch_name="torch_impl.BookDropout",
+        scratch_class=scratch.Dropout,
+        torch_class=TorchClass("BookDropout"),
         cases=_cases(),
-        shapes=lambda c: (c["shape"], c["shape"]),
+        shapes=lambda c: (c.shape, c.shape),
         build_scratch=_scratch,
         build_torch=_torch,
         prepare=_mask,
-        bench=(Case("N256x1024", {"shape": (256, 1024), "keep": 0.8, "inverted": False}),),
+        bench=(DropoutCase("N256x1024", (256, 1024), 0.8),),
         arguments=(
             Argument("keep_prob", "keep_prob", lambda v: scratch.Dropout(v), lambda v: _torch_impl().BookDropout(v)),
         ),

@@ -16,20 +16,58 @@ the scratch side through the optimizer's ``clip`` argument and on the torch side
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import scratch
 
-# Not (yet) exported by ``scratch/__init__``; imported from its module.
-from scratch.optimizers import AdaGrad as _ScratchAdaGrad
-
 from ..harness import to_numpy, to_tensor
 from ._inputs import tensor
-from .base import Case, ComponentSpec, ErrorCase, Problem, Results, normal
+from .base import Case, ComponentSpec, ErrorCase, Problem, Results, Skip, TorchClass, normal
 
 PARAM_SHAPES = {"W": (6, 4), "B": (1, 4)}
+
+
+@dataclass(frozen=True)
+class RunCase(Case):
+    """``epochs`` epochs of ``optim`` (``"SGD"``, ``"SGDMomentum"``, ``"AdaGrad"``, ``"Adam"``) at learning rate
+    ``lr``, decayed after every epoch to ``final_lr`` (``decay``: ``"linear"``, ``"exponential"`` or ``None``)."""
+
+    optim: str
+    lr: float
+    epochs: int
+    final_lr: float = 0.0
+    decay: str | None = None
+
+
+@dataclass(frozen=True)
+class OptimCase(RunCase):
+    """``steps`` updates per epoch of two parameters; ``eps`` ``None`` is the optimizer's default; ``clip`` clips
+    every gradient element to [-clip, clip] (torch: ``clip_grad_value_``, or the optimizer's own ``clip`` when
+    ``torch_clip="optimizer"``); ``grad_scale`` / ``param_scale`` scale the random gradients and starting
+    parameters."""
+
+    steps: int = 1
+    momentum: float = 0.9
+    eps: float | None = None
+    betas: tuple[float, float] = (0.9, 0.999)
+    wd: float = 0.0
+    clip: float | None = None
+    torch_clip: str = "clip_grad_value_"
+    grad_scale: float = 1.0
+    param_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class ScheduleCase(Case):
+    """The learning rate of every epoch of ``epochs``, from ``lr`` to ``final_lr`` by ``decay``."""
+
+    lr: float
+    final_lr: float
+    decay: str
+    epochs: int
 
 
 def _torch_impl() -> Any:
@@ -52,43 +90,43 @@ class _Params:
         yield from self.grads.values()
 
 
-def _make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-    params = {k: normal(rng, s, dtype, case.get("param_scale", 1.0)) for k, s in PARAM_SHAPES.items()}
-    steps = case["epochs"] * case["steps"]
-    grads = {k: normal(rng, (steps, *s), dtype, case.get("grad_scale", 1.0)) for k, s in PARAM_SHAPES.items()}
+def _make_problem(case: OptimCase, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    params = {k: normal(rng, s, dtype, case.param_scale) for k, s in PARAM_SHAPES.items()}
+    steps = case.epochs * case.steps
+    grads = {k: normal(rng, (steps, *s), dtype, case.grad_scale) for k, s in PARAM_SHAPES.items()}
     return Problem(case, dtype, {}, params, extras={"grads": grads})
 
 
-def _scratch_optimizer(case: Case) -> scratch.Optimizer:
-    kwargs = {
-        "lr": case["lr"],
-        "final_lr": case.get("final_lr", 0),
-        "decay_type": case.get("decay"),
-        "clip": case.get("clip"),
-    }
-    if case["optim"] == "SGDMomentum":
-        return scratch.SGDMomentum(momentum=case.get("momentum", 0.9), **kwargs)
-    if case["optim"] == "AdaGrad":
-        return _ScratchAdaGrad(eps=case.get("eps", 1e-7), **kwargs)
-    if case["optim"] == "Adam":
-        return scratch.Adam(
-            betas=case.get("betas", (0.9, 0.999)), eps=case.get("eps", 1e-8), weight_decay=case.get("wd", 0.0), **kwargs
-        )
-    return scratch.SGD(**kwargs)
+def _eps(case: OptimCase) -> float:
+    """The case's eps, or its optimizer's default (the book's AdaGrad 1e-7, Adam 1e-8)."""
+    if case.eps is not None:
+        return case.eps
+    return 1e-7 if case.optim == "AdaGrad" else 1e-8
+
+
+def _scratch_optimizer(case: OptimCase) -> scratch.Optimizer:
+    lr, final_lr, decay, clip = case.lr, case.final_lr, case.decay, case.clip
+    if case.optim == "SGDMomentum":
+        return scratch.SGDMomentum(lr, final_lr, decay, case.momentum, clip=clip)
+    if case.optim == "AdaGrad":
+        return scratch.AdaGrad(lr, final_lr, decay, _eps(case), clip)
+    if case.optim == "Adam":
+        return scratch.Adam(lr, final_lr, decay, case.betas, _eps(case), case.wd, clip=clip)
+    return scratch.SGD(lr, final_lr, decay, clip=clip)
 
 
 def _run_scratch(problem: Problem) -> Results:
-    case = problem.case
+    case = problem.case_as(OptimCase)
     holder = _Params(problem.params)
     optim = _scratch_optimizer(case)
     optim.net = holder  # type: ignore[assignment]  # duck-typed: params() and param_grads()
-    optim._setup_decay(case["epochs"])
+    optim._setup_decay(case.epochs)
     snapshots: dict[str, list[np.ndarray]] = {k: [] for k in PARAM_SHAPES}
     lrs = []
     step = 0
-    for _ in range(case["epochs"]):
+    for _ in range(case.epochs):
         lrs.append(optim.lr)
-        for _ in range(case["steps"]):
+        for _ in range(case.steps):
             for k in PARAM_SHAPES:
                 holder.grads[k][...] = problem.extras["grads"][k][step]
             optim.step()
@@ -99,46 +137,40 @@ def _run_scratch(problem: Problem) -> Results:
     return {**{f"traj:{k}": np.stack(v) for k, v in snapshots.items()}, "traj:lr": np.array(lrs)}
 
 
-def _torch_optimizer(case: Case, params: list[Any]) -> Any:
+def _torch_optimizer(case: OptimCase, params: list[Any]) -> Any:
     import torch
 
-    if case["optim"] == "SGDMomentum":
-        return _torch_impl().BookSGDMomentum(params, lr=case["lr"], momentum=case.get("momentum", 0.9))
-    if case["optim"] == "AdaGrad":
-        clip = case.get("clip") if case.get("torch_clip") == "optimizer" else None
-        return _torch_impl().BookAdaGrad(params, lr=case["lr"], eps=case.get("eps", 1e-7), clip=clip)
-    if case["optim"] == "Adam":
-        return torch.optim.Adam(
-            params,
-            lr=case["lr"],
-            betas=case.get("betas", (0.9, 0.999)),
-            eps=case.get("eps", 1e-8),
-            weight_decay=case.get("wd", 0.0),
-        )
-    return torch.optim.SGD(params, lr=case["lr"])
+    if case.optim == "SGDMomentum":
+        return _torch_impl().BookSGDMomentum(params, lr=case.lr, momentum=case.momentum)
+    if case.optim == "AdaGrad":
+        clip = case.clip if case.torch_clip == "optimizer" else None
+        return _torch_impl().BookAdaGrad(params, lr=case.lr, eps=_eps(case), clip=clip)
+    if case.optim == "Adam":
+        return torch.optim.Adam(params, lr=case.lr, betas=case.betas, eps=_eps(case), weight_decay=case.wd)
+    return torch.optim.SGD(params, lr=case.lr)
 
 
-def _torch_clip(case: Case, params: list[Any]) -> None:
+def _torch_clip(case: OptimCase, params: list[Any]) -> None:
     """The torch side of ``clip``: ``clip_grad_value_`` before ``step()`` unless the optimizer clips."""
     import torch
 
-    if case.get("clip") is not None and case.get("torch_clip") != "optimizer":
-        torch.nn.utils.clip_grad_value_(params, case["clip"])
+    if case.clip is not None and case.torch_clip != "optimizer":
+        torch.nn.utils.clip_grad_value_(params, case.clip)
 
 
 def _run_torch(problem: Problem) -> Results:
     import torch
 
-    case = problem.case
+    case = problem.case_as(OptimCase)
     params = {k: torch.nn.Parameter(to_tensor(v)) for k, v in problem.params.items()}
     optim = _torch_optimizer(case, list(params.values()))
-    scheduler = _torch_impl().book_lr_scheduler(optim, case.get("decay"), case.get("final_lr", 0), case["epochs"])
+    scheduler = _torch_impl().book_lr_scheduler(optim, case.decay, case.final_lr, case.epochs)
     snapshots: dict[str, list[np.ndarray]] = {k: [] for k in PARAM_SHAPES}
     lrs = []
     step = 0
-    for _ in range(case["epochs"]):
+    for _ in range(case.epochs):
         lrs.append(optim.param_groups[0]["lr"])
-        for _ in range(case["steps"]):
+        for _ in range(case.steps):
             for k, p in params.items():
                 p.grad = to_tensor(problem.extras["grads"][k][step])
             _torch_clip(case, list(params.values()))
@@ -153,7 +185,7 @@ def _run_torch(problem: Problem) -> Results:
 
 def _bench_scratch(problem: Problem) -> Any:
     holder = _Params(problem.params)
-    optim = _scratch_optimizer(problem.case)
+    optim = _scratch_optimizer(problem.case_as(OptimCase))
     optim.net = holder  # type: ignore[assignment]
     for k in PARAM_SHAPES:
         holder.grads[k][...] = problem.extras["grads"][k][0]
@@ -166,10 +198,11 @@ def _bench_torch(problem: Problem) -> Any:
     params = [torch.nn.Parameter(to_tensor(v)) for v in problem.params.values()]
     for p, k in zip(params, PARAM_SHAPES, strict=True):
         p.grad = to_tensor(problem.extras["grads"][k][0])
-    optim = _torch_optimizer(problem.case, params)
+    case = problem.case_as(OptimCase)
+    optim = _torch_optimizer(case, params)
 
     def step() -> Any:
-        _torch_clip(problem.case, params)
+        _torch_clip(case, params)
         return optim.step()
 
     return step
@@ -177,28 +210,30 @@ def _bench_torch(problem: Problem) -> Any:
 
 def _optimizer_spec(
     optim: str,
-    cases: tuple[Case, ...],
+    cases: tuple[OptimCase, ...],
     errors: tuple[ErrorCase, ...],
     notes: str,
     *,
+    torch_class: TorchClass,
     name: str | None = None,
     chapter: int = 4,
-    torch_name: str | None = None,
+    torch_detail: str = "",
     bench_options: dict[str, Any] | None = None,
-) -> ComponentSpec:
-    if torch_name is None:
-        torch_name = "torch_impl.BookSGDMomentum" if optim == "SGDMomentum" else "torch.optim.SGD"
+) -> ComponentSpec[OptimCase]:
     return ComponentSpec(
         name=name or optim,
         chapter=chapter,
-        scratch_name=f"scratch.{optim}",
-        torch_name=torch_name,
+        scratch_class=getattr(scratch, optim),
+        torch_class=torch_class,
+        torch_detail=torch_detail,
+        exercises=(TorchClass("BookLRScheduler"),),  # the decay cases step it after every epoch
         cases=cases,
         make_problem=_make_problem,
         run_scratch=_run_scratch,
         run_torch=_run_torch,
+        differentiable=False,
         errors=errors,
-        bench=(Case("W6x4+B", {"optim": optim, "lr": 0.1, "epochs": 1, "steps": 1, **(bench_options or {})}),),
+        bench=(OptimCase("W6x4+B", optim, 0.1, 1, steps=1, **(bench_options or {})),),
         bench_scratch=_bench_scratch,
         bench_torch=_bench_torch,
         notes=notes,
@@ -211,18 +246,14 @@ def _param() -> Any:
     return [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]
 
 
+TORCH_SGD = TorchClass("SGD", "torch.optim")
+
 SGD_SPEC = _optimizer_spec(
     "SGD",
     (
-        Case("constant-lr", {"optim": "SGD", "lr": 0.05, "epochs": 3, "steps": 4}),
-        Case(
-            "linear-decay",
-            {"optim": "SGD", "lr": 0.1, "final_lr": 0.01, "decay": "linear", "epochs": 4, "steps": 3},
-        ),
-        Case(
-            "exponential-decay",
-            {"optim": "SGD", "lr": 0.2, "final_lr": 0.02, "decay": "exponential", "epochs": 5, "steps": 3},
-        ),
+        OptimCase("constant-lr", "SGD", 0.05, 3, steps=4),
+        OptimCase("linear-decay", "SGD", 0.1, 4, steps=3, final_lr=0.01, decay="linear"),
+        OptimCase("exponential-decay", "SGD", 0.2, 5, steps=3, final_lr=0.02, decay="exponential"),
     ),
     errors=(
         ErrorCase(
@@ -248,6 +279,7 @@ SGD_SPEC = _optimizer_spec(
         ),
     ),
     notes="p -= lr*g, identical to torch.optim.SGD; decay per epoch = BookLRScheduler stepped after each epoch",
+    torch_class=TORCH_SGD,
 )
 
 
@@ -260,29 +292,10 @@ def _sgd() -> Any:
 SGD_MOMENTUM_SPEC = _optimizer_spec(
     "SGDMomentum",
     (
-        Case("constant-lr", {"optim": "SGDMomentum", "lr": 0.05, "epochs": 3, "steps": 4}),
-        Case(
-            "linear-decay",
-            {
-                "optim": "SGDMomentum",
-                "lr": 0.15,
-                "final_lr": 0.05,
-                "decay": "linear",
-                "epochs": 4,
-                "steps": 3,
-            },
-        ),
-        Case(
-            "exponential-decay",
-            {
-                "optim": "SGDMomentum",
-                "lr": 0.2,
-                "final_lr": 0.05,
-                "decay": "exponential",
-                "momentum": 0.8,
-                "epochs": 5,
-                "steps": 3,
-            },
+        OptimCase("constant-lr", "SGDMomentum", 0.05, 3, steps=4),
+        OptimCase("linear-decay", "SGDMomentum", 0.15, 4, steps=3, final_lr=0.05, decay="linear"),
+        OptimCase(
+            "exponential-decay", "SGDMomentum", 0.2, 5, steps=3, final_lr=0.05, decay="exponential", momentum=0.8
         ),
     ),
     errors=(
@@ -309,26 +322,27 @@ SGD_MOMENTUM_SPEC = _optimizer_spec(
         ),
     ),
     notes="book form v = mu*v + lr*g, p -= v; torch.optim.SGD keeps lr outside the velocity (differs under decay)",
+    torch_class=TorchClass("BookSGDMomentum"),
 )
 
 
-def _schedule_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+def _schedule_problem(case: ScheduleCase, rng: np.random.Generator, dtype: np.dtype) -> Problem:
     return Problem(case, dtype, {})
 
 
 def _schedule_scratch(problem: Problem) -> Results:
-    c = problem.case
-    return {"traj:lr": np.array(scratch.SGD(c["lr"], c["final_lr"], c["decay"]).lr_schedule(c["epochs"]))}
+    c = problem.case_as(ScheduleCase)
+    return {"traj:lr": np.array(scratch.SGD(c.lr, c.final_lr, c.decay).lr_schedule(c.epochs))}
 
 
 def _schedule_torch(problem: Problem) -> Results:
     import torch
 
-    c = problem.case
-    optim = torch.optim.SGD(_param(), lr=c["lr"])
-    scheduler = _torch_impl().book_lr_scheduler(optim, c["decay"], c["final_lr"], c["epochs"])
+    c = problem.case_as(ScheduleCase)
+    optim = torch.optim.SGD(_param(), lr=c.lr)
+    scheduler = _torch_impl().book_lr_scheduler(optim, c.decay, c.final_lr, c.epochs)
     lrs = []
-    for _ in range(c["epochs"]):
+    for _ in range(c.epochs):
         lrs.append(optim.param_groups[0]["lr"])
         optim.step()
         scheduler.step()
@@ -338,17 +352,20 @@ def _schedule_torch(problem: Problem) -> Results:
 SCHEDULE_SPEC = ComponentSpec(
     name="LRSchedule",
     chapter=4,
-    scratch_name="scratch.Optimizer(decay_type=...)",
-    torch_name="torch_impl.book_lr_scheduler",
+    scratch_class=scratch.Optimizer,
+    torch_class=TorchClass("BookLRScheduler"),
+    scratch_detail="(decay_type=...)",
+    torch_detail=" (book_lr_scheduler)",
     make_problem=_schedule_problem,
     run_scratch=_schedule_scratch,
     run_torch=_schedule_torch,
-    dtypes=("float64",),
+    differentiable=False,
+    skips=(Skip("float32", "learning rates are Python floats on both sides: there is no array dtype to vary"),),
     cases=(
-        Case("linear-E50", {"lr": 0.15, "final_lr": 0.05, "decay": "linear", "epochs": 50}),
-        Case("exponential-E50", {"lr": 0.2, "final_lr": 0.05, "decay": "exponential", "epochs": 50}),
-        Case("linear-E2", {"lr": 0.1, "final_lr": 0.001, "decay": "linear", "epochs": 2}),
-        Case("exponential-E7", {"lr": 1.0, "final_lr": 1e-3, "decay": "exponential", "epochs": 7}),
+        ScheduleCase("linear-E50", 0.15, 0.05, "linear", 50),
+        ScheduleCase("exponential-E50", 0.2, 0.05, "exponential", 50),
+        ScheduleCase("linear-E2", 0.1, 0.001, "linear", 2),
+        ScheduleCase("exponential-E7", 1.0, 1e-3, "exponential", 7),
     ),
     notes="closed form, the values of LinearLR(1, final/lr, E-1) / ExponentialLR((final/lr)^(1/(E-1))), "
     "ending at exactly final_lr; step after each epoch",
@@ -357,78 +374,48 @@ SCHEDULE_SPEC = ComponentSpec(
 ADAGRAD_SPEC = _optimizer_spec(
     "AdaGrad",
     (
-        Case("small-lr", {"optim": "AdaGrad", "lr": 0.01, "epochs": 3, "steps": 4}),
-        Case(
-            "clip-active",
-            {"optim": "AdaGrad", "lr": 0.05, "clip": 2.0, "grad_scale": 4.0, "epochs": 3, "steps": 4},
+        OptimCase("small-lr", "AdaGrad", 0.01, 3, steps=4),
+        OptimCase("clip-active", "AdaGrad", 0.05, 3, steps=4, clip=2.0, grad_scale=4.0),
+        OptimCase("clip-in-optimizer", "AdaGrad", 0.05, 3, steps=4, clip=2.0, torch_clip="optimizer", grad_scale=4.0),
+        OptimCase("exponential-decay", "AdaGrad", 0.2, 5, steps=3, final_lr=0.02, decay="exponential"),
+        OptimCase(
+            "linear-decay-clip", "AdaGrad", 0.1, 4, steps=3, final_lr=0.01, decay="linear", clip=2.0, grad_scale=4.0
         ),
-        Case(
-            "clip-in-optimizer",
-            {
-                "optim": "AdaGrad",
-                "lr": 0.05,
-                "clip": 2.0,
-                "torch_clip": "optimizer",
-                "grad_scale": 4.0,
-                "epochs": 3,
-                "steps": 4,
-            },
-        ),
-        Case(
-            "exponential-decay",
-            {"optim": "AdaGrad", "lr": 0.2, "final_lr": 0.02, "decay": "exponential", "epochs": 5, "steps": 3},
-        ),
-        Case(
-            "linear-decay-clip",
-            {
-                "optim": "AdaGrad",
-                "lr": 0.1,
-                "final_lr": 0.01,
-                "decay": "linear",
-                "clip": 2.0,
-                "grad_scale": 4.0,
-                "epochs": 4,
-                "steps": 3,
-            },
-        ),
-        Case(
-            "tiny-gradients",
-            {"optim": "AdaGrad", "lr": 0.01, "grad_scale": 1e-6, "param_scale": 1e-4, "epochs": 2, "steps": 3},
-        ),
-        Case("eps-zero", {"optim": "AdaGrad", "lr": 0.01, "eps": 0.0, "epochs": 2, "steps": 3}),
+        OptimCase("tiny-gradients", "AdaGrad", 0.01, 2, steps=3, grad_scale=1e-6, param_scale=1e-4),
+        OptimCase("eps-zero", "AdaGrad", 0.01, 2, steps=3, eps=0.0),
     ),
     errors=(
         ErrorCase(
             "lr-zero",
-            scratch=lambda: _ScratchAdaGrad(lr=0.0),
+            scratch=lambda: scratch.AdaGrad(lr=0.0),
             torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=0.0),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "lr-negative",
-            scratch=lambda: _ScratchAdaGrad(lr=-0.01),
+            scratch=lambda: scratch.AdaGrad(lr=-0.01),
             torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=-0.01),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "eps-negative",
-            scratch=lambda: _ScratchAdaGrad(eps=-1e-7),
+            scratch=lambda: scratch.AdaGrad(eps=-1e-7),
             torch=lambda: _torch_impl().BookAdaGrad(_param(), eps=-1e-7),
             exc=ValueError,
             match=r"eps must be >= 0",
         ),
         ErrorCase(
             "clip-zero",
-            scratch=lambda: _ScratchAdaGrad(clip=0.0),
+            scratch=lambda: scratch.AdaGrad(clip=0.0),
             torch=lambda: _torch_impl().BookAdaGrad(_param(), clip=0.0),
             exc=ValueError,
             match=r"clip must be > 0",
         ),
         ErrorCase(
             "clip-string",
-            scratch=lambda: _ScratchAdaGrad(clip="2"),  # type: ignore[arg-type]
+            scratch=lambda: scratch.AdaGrad(clip="2"),  # type: ignore[arg-type]
             torch=lambda: _torch_impl().BookAdaGrad(_param(), clip="2"),
             exc=TypeError,
             match=r"clip must be a real number",
@@ -439,26 +426,15 @@ ADAGRAD_SPEC = _optimizer_spec(
         "p -= lr*g/(sqrt(s)+eps), eps=1e-10 (steps ~300x apart at |g|~1e-6); clip = clip_grad_value_ before step"
     ),
     chapter=6,
-    torch_name="torch_impl.BookAdaGrad",
+    torch_class=TorchClass("BookAdaGrad"),
     bench_options={"clip": 2.0},
 )
 
 SGD_CLIP_SPEC = _optimizer_spec(
     "SGD",
     (
-        Case("clip-active", {"optim": "SGD", "lr": 0.05, "clip": 2.0, "grad_scale": 4.0, "epochs": 3, "steps": 4}),
-        Case(
-            "clip-small-exponential-decay",
-            {
-                "optim": "SGD",
-                "lr": 0.2,
-                "final_lr": 0.02,
-                "decay": "exponential",
-                "clip": 0.5,
-                "epochs": 5,
-                "steps": 3,
-            },
-        ),
+        OptimCase("clip-active", "SGD", 0.05, 3, steps=4, clip=2.0, grad_scale=4.0),
+        OptimCase("clip-small-exponential-decay", "SGD", 0.2, 5, steps=3, final_lr=0.02, decay="exponential", clip=0.5),
     ),
     errors=(
         ErrorCase(
@@ -489,7 +465,8 @@ SGD_CLIP_SPEC = _optimizer_spec(
     ),
     name="SGD+clip",
     chapter=6,
-    torch_name="torch.optim.SGD + clip_grad_value_",
+    torch_class=TORCH_SGD,
+    torch_detail=" + clip_grad_value_",
     bench_options={"clip": 2.0},
 )
 
@@ -505,26 +482,13 @@ def _param_with_grad() -> Any:
 ADAM_SPEC = _optimizer_spec(
     "Adam",
     (
-        Case("constant-lr", {"optim": "Adam", "lr": 0.01, "epochs": 2, "steps": 5}),
-        Case("chapter-7-weight-decay", {"optim": "Adam", "lr": 0.001, "wd": 1e-5, "epochs": 2, "steps": 5}),
-        Case(
-            "large-weight-decay-betas",
-            {"optim": "Adam", "lr": 0.05, "wd": 0.3, "betas": (0.8, 0.99), "epochs": 3, "steps": 3},
+        OptimCase("constant-lr", "Adam", 0.01, 2, steps=5),
+        OptimCase("chapter-7-weight-decay", "Adam", 0.001, 2, steps=5, wd=1e-5),
+        OptimCase("large-weight-decay-betas", "Adam", 0.05, 3, steps=3, wd=0.3, betas=(0.8, 0.99)),
+        OptimCase(
+            "linear-decay-clip", "Adam", 0.02, 4, steps=3, final_lr=0.005, decay="linear", clip=2.0, grad_scale=4.0
         ),
-        Case(
-            "linear-decay-clip",
-            {
-                "optim": "Adam",
-                "lr": 0.02,
-                "final_lr": 0.005,
-                "decay": "linear",
-                "clip": 2.0,
-                "grad_scale": 4.0,
-                "epochs": 4,
-                "steps": 3,
-            },
-        ),
-        Case("tiny-gradients", {"optim": "Adam", "lr": 0.01, "grad_scale": 1e-6, "epochs": 2, "steps": 4}),
+        OptimCase("tiny-gradients", "Adam", 0.01, 2, steps=4, grad_scale=1e-6),
     ),
     errors=(
         ErrorCase(
@@ -552,7 +516,7 @@ ADAM_SPEC = _optimizer_spec(
     notes="torch.optim.Adam's update: L2 weight decay added to the gradient, bias-corrected moments, eps outside "
     "the square root; decay per epoch = BookLRScheduler",
     chapter=7,
-    torch_name="torch.optim.Adam",
+    torch_class=TorchClass("Adam", "torch.optim"),
     bench_options={"wd": 1e-5},
 )
 

@@ -13,15 +13,18 @@ loss of every step (``traj:loss``) and every final weight (``traj:<layer>.<name>
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 import scratch
 from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy
 
+from ..converters import StackConverter, recurrent_stack
 from ..harness import to_numpy
 from ..port import load_arrays
 from ._inputs import torch_dtype
-from .base import Case, ComponentSpec, Problem, Results, normal
+from .base import Case, ComponentSpec, Problem, Results, TorchClass, normal
 from .rnn import KINDS, H, book_shapes, build_scratch_layer, build_torch_layer
 
 VOCAB, SEQ, BATCH, STEPS, CLIP = 7, 5, 4, 6, 2.0
@@ -33,13 +36,28 @@ MODELS: dict[str, tuple[str, ...]] = {
 }
 HIDDEN_OUT = 5  # the first layer's output size in two-layer models
 
+#: Each model's converter: layer i's book names ``"{i}.W_f"`` <-> the twin ``SequentialModel``'s ``layers.{i}.*``.
+MODEL_CONVERTERS: dict[str, StackConverter] = {
+    label: recurrent_stack([KINDS[k][2] for k in kinds]) for label, kinds in MODELS.items()
+}
+
+
+@dataclass(frozen=True)
+class RNNTrainCase(Case):
+    """``STEPS`` training steps of the model ``model`` (a key of ``MODELS``) with ``optim`` (``"SGD"`` or
+    ``"AdaGrad"``) at learning rate ``lr``."""
+
+    model: str
+    optim: str
+    lr: float
+
 
 def _widths(kinds: tuple[str, ...]) -> list[int]:
     return [VOCAB] + [HIDDEN_OUT] * (len(kinds) - 1) + [VOCAB]
 
 
-def _make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Problem:
-    kinds = MODELS[case["model"]]
+def _make_problem(case: RNNTrainCase, rng: np.random.Generator, dtype: np.dtype) -> Problem:
+    kinds = MODELS[case.model]
     widths = _widths(kinds)
     params = {}
     for i, kind in enumerate(kinds):
@@ -54,16 +72,17 @@ def _make_problem(case: Case, rng: np.random.Generator, dtype: np.dtype) -> Prob
 
 
 def _run_scratch(problem: Problem) -> Results:
-    kinds = MODELS[problem.case["model"]]
+    case = problem.case_as(RNNTrainCase)
+    kinds = MODELS[case.model]
     widths = _widths(kinds)
     layers = []
     for i, kind in enumerate(kinds):
         own = {k.split(".", 1)[1]: v for k, v in problem.params.items() if k.startswith(f"{i}.")}
         layers.append(build_scratch_layer(kind, H, widths[i + 1], "book", own))
     model = RNNModel(layers, SEQ, VOCAB, SequenceSoftmaxCrossEntropy("sum"))
-    lr = problem.case["lr"]
+    lr = case.lr
     optim: scratch.Optimizer
-    if problem.case["optim"] == "AdaGrad":
+    if case.optim == "AdaGrad":
         optim = scratch.AdaGrad(lr=lr, gradient_clipping=True)
     else:
         optim = scratch.SGD(lr=lr, gradient_clipping=True)
@@ -84,17 +103,16 @@ def _run_torch(problem: Problem) -> Results:
 
     import torch_impl as ti
 
-    from ..converters import recurrent_stack
-
-    kinds = MODELS[problem.case["model"]]
+    case = problem.case_as(RNNTrainCase)
+    kinds = MODELS[case.model]
     widths = _widths(kinds)
-    converter = recurrent_stack([KINDS[k][2] for k in kinds])
+    converter = MODEL_CONVERTERS[case.model]
     layers = [build_torch_layer(k, widths[i], H, widths[i + 1], "book", problem.dtype) for i, k in enumerate(kinds)]
     model = ti.SequentialModel(*layers)
     load_arrays(model, converter.to_torch(problem.params))
-    lr = problem.case["lr"]
+    lr = case.lr
     optim: torch.optim.Optimizer
-    if problem.case["optim"] == "AdaGrad":
+    if case.optim == "AdaGrad":
         optim = ti.BookAdaGrad(model.parameters(), lr=lr)
     else:
         optim = torch.optim.SGD(model.parameters(), lr=lr)
@@ -119,16 +137,26 @@ SPECS = (
     ComponentSpec(
         name="RNNModelTraining",
         chapter=6,
-        scratch_name="scratch.RNNModel + SGD/AdaGrad(gradient_clipping=True)",
-        torch_name="torch_impl.SequentialModel + SGD/BookAdaGrad + clip_grads_",
+        scratch_class=RNNModel,
+        torch_class=TorchClass("SequentialModel"),
+        scratch_detail=" + SGD/AdaGrad(gradient_clipping=True)",
+        torch_detail=" + SGD/BookAdaGrad + clip_grads_",
+        exercises=(
+            scratch.SGD,
+            scratch.AdaGrad,
+            SequenceSoftmaxCrossEntropy,
+            TorchClass("BookAdaGrad"),
+            TorchClass("SequenceSoftmaxCrossEntropy"),
+        ),
         cases=tuple(
-            Case(f"{model}-{optim}", {"model": model, "optim": optim, "lr": lr})
+            RNNTrainCase(f"{model}-{optim}", model, optim, lr)
             for model in MODELS
             for optim, lr in (("SGD", 0.01), ("AdaGrad", 0.05))
         ),
         make_problem=_make_problem,
         run_scratch=_run_scratch,
         run_torch=_run_torch,
+        differentiable=False,
         notes=f"{STEPS} steps, batch {BATCH}, sequence {SEQ}, vocabulary {VOCAB}; loss summed over N*T, "
         "element-wise clipping to [-2, 2], book-carried hidden state",
         slow=True,
