@@ -13,22 +13,21 @@ each closed by the matching ``<!-- END GENERATED: name -->``. Usage::
     python -m parity_tests.guide            # rewrite the blocks in place (the prose is left untouched)
     python -m parity_tests.guide --check    # exit 1 and print a unified diff if the file is stale
 
-The rewrite is atomic (a temporary file in the same folder, then ``os.replace``). This module never imports
-torch: the specs import it lazily, inside their torch-side callables only.
+The rewrite is atomic (``parity_tests._io``: a temporary file in the same folder, then renamed). This module
+never imports torch: the specs import it lazily, inside their torch-side callables only.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import os
-import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _io
+from ._markdown import cell, code, table
 from .port.models import describe_target, scratch_map
 from .specs import all_specs
 from .specs.base import ComponentSpec
@@ -54,26 +53,14 @@ def end_marker(name: str) -> str:
 # Markdown helpers
 # ---------------------------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_|<>\[\]])")
-
 
 def md_text(text: str) -> str:
-    """``text`` as literal Markdown table-cell text (special characters escaped, one line)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """``text`` as literal Markdown table-cell text (special characters escaped, one line): ``_markdown.cell``."""
+    return cell(text, literal=True)
 
 
-def md_code(text: str) -> str:
-    """``text`` as inline code in a table cell (a pipe must be escaped even inside code)."""
-    if "`" in text:
-        raise ValueError(f"cannot put a backtick in inline code: {text!r}")
-    return "`" + text.replace("|", "\\|") + "`"
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a GitHub-flavoured Markdown table (cells already formatted)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+md_code = code  # inline code in a table cell (``_markdown.code``)
+md_table = table  # table lines from formatted cells (``_markdown.table``)
 
 
 def _number(value: float) -> str:
@@ -263,19 +250,8 @@ def diff(current: str, expected: str, path: Path) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically, keeping the file's permissions."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``text`` atomically (``parity_tests._io``), keeping the file's permissions."""
+    _io.write_atomic(path, text, mode=path.stat().st_mode & 0o777 if path.exists() else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

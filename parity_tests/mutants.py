@@ -1,7 +1,8 @@
 """The mutation self-test: deliberately broken variants of scratch components.
 
-Each ``Mutant`` patches one method of one scratch class (for the duration of a ``with`` block) with a
-plausible bug, and names the spec whose parity check must catch it. ``detect(mutant)`` runs that spec's
+Each ``Mutant`` patches one method of one scratch class, or one function of a scratch module (such as the
+graph order ``scratch.autodiff._backward_order``), for the duration of a ``with`` block with a plausible bug,
+and names the spec whose parity check must catch it. ``detect(mutant)`` runs that spec's
 cases in float64 with the patch applied and reports whether any comparison failed: a suite that lets a
 mutant through is not proving what it claims.
 """

@@ -3,10 +3,10 @@
 The report runs every recipe's ``reproduce()`` (``--recipes quick``, the default: small limits and few epochs;
 ``full``: the book's configurations, hours; ``none``), which writes the side-by-side table to
 ``<report>/reproduction-quick/`` (quick) or ``<report>/reproduction/`` (full), as ``reproduction.md`` and
-``.json``. This module reads that result back, summarises it per
-recipe (status, skip or failure reason, experiments, time, the largest scratch/torch difference of the loss
-curves), and draws one ``recipe_<name>.png`` per recipe: for each experiment, both implementations' loss curves
-overlaid (top) and their relative difference (bottom, log scale).
+``.json``. This module reads that result back into a :class:`RecipeSummary` (whose ``model()`` is the
+report model's ``reproduction`` entry), summarises it per recipe (status, skip or failure reason, experiments,
+time, the largest scratch/torch difference of the loss curves) in the report's "Book reproduction" section;
+``plots.recipe_figure`` draws one ``recipe_<name>.png`` per recipe from the same rows.
 
 A recipe whose dataset or optional package is missing is listed as skipped with its reason and the rest are
 still reported; a recipe that raises is listed as failed and makes the report exit non-zero.
@@ -15,7 +15,6 @@ still reported; a recipe that raises is listed as failed and makes the report ex
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ._markdown import cell
 from .port import relative_error
 
 MODES = ("quick", "full", "none")
 SUBDIR = {"quick": "reproduction-quick", "full": "reproduction"}  # as ``recipes all [--quick]`` names them
-PLOT_COLUMNS = 4  # experiments side by side before wrapping
-DIFF_FLOOR = 1e-17  # an exact 0 difference is drawn here on the log axis
 IMPLEMENTATIONS = ("scratch", "torch_impl")
 
 
@@ -58,6 +56,27 @@ class RecipeSummary:
     def rows_of(self, recipe: str) -> list[dict[str, Any]]:
         return [r for r in self.rows if r.get("recipe") == recipe]
 
+    def model(self) -> dict[str, Any]:
+        """The report model's ``reproduction`` entry (JSON-serialisable)."""
+        return {
+            "mode": self.mode,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "recipes": self.recipes,
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_model(cls, data: Mapping[str, Any]) -> RecipeSummary:
+        """The summary back from the report model's ``reproduction`` entry."""
+        return cls(
+            str(data["mode"]),
+            int(data["exit_code"]),
+            dict(data.get("recipes", {})),
+            list(data.get("rows", [])),
+            str(data.get("error", "")),
+        )
+
 
 def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
     """Run the reproduction table for ``names`` in ``mode`` (``quick`` or ``full``) into ``out/SUBDIR[mode]``."""
@@ -78,11 +97,13 @@ def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
 
 
 def plot_file(recipe: str) -> str:
-    """``recipe_<name>.png`` with every character outside [A-Za-z0-9_.-] replaced by ``_``."""
-    return f"recipe_{re.sub(r'[^A-Za-z0-9_.-]+', '_', recipe)}.png"
+    """``recipe_<name>.png`` (``plots.file_name``)."""
+    from .plots import file_name
+
+    return file_name("recipe", recipe)
 
 
-def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+def curves_by_experiment(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
     """experiment -> implementation -> curve, for the rows that carry one (in the rows' order)."""
     found: dict[str, dict[str, Mapping[str, Any]]] = {}
     for r in rows:
@@ -110,60 +131,28 @@ def worst_difference(rows: Sequence[Mapping[str, Any]]) -> float:
 
 def worst_experiment(rows: Sequence[Mapping[str, Any]]) -> tuple[str, float]:
     """The experiment with the largest :func:`curve_difference` and that difference (``("", nan)`` if none)."""
-    diffs = [(name, curve_difference(p)) for name, p in _curves(rows).items()]
+    diffs = [(name, curve_difference(p)) for name, p in curves_by_experiment(rows).items()]
     diffs = [(name, d) for name, d in diffs if not np.isnan(d)]
     return max(diffs, key=lambda item: item[1]) if diffs else ("", float("nan"))
 
 
 def has_curves(rows: Sequence[Mapping[str, Any]]) -> bool:
-    return bool(_curves(rows))
+    """Whether any of a recipe's rows carries a loss curve (what ``plots.recipe_figure`` draws)."""
+    return bool(curves_by_experiment(rows))
 
 
 def recipe_figure(figure_class: Any, recipe: str, rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Per experiment (side by side, wrapped after ``PLOT_COLUMNS``): scratch (solid) and torch (dashed) loss
-    curves overlaid, and below them |scratch - torch| / max|torch| per point (log scale)."""
-    curves = _curves(rows)
-    if not curves:
-        raise ValueError(f"recipe {recipe!r} has no loss curves to draw")
-    names = list(curves)
-    ncols = min(len(names), PLOT_COLUMNS)
-    blocks = -(-len(names) // ncols)  # rows of experiments, each a curve axis above a difference axis
-    fig = figure_class(figsize=(4.2 * ncols, 5.6 * blocks), layout="constrained")
-    axes = fig.subplots(2 * blocks, ncols, squeeze=False)
-    for unused in range(len(names), blocks * ncols):
-        axes[2 * (unused // ncols)][unused % ncols].set_visible(False)
-        axes[2 * (unused // ncols) + 1][unused % ncols].set_visible(False)
-    for index, name in enumerate(names):
-        block, col = divmod(index, ncols)
-        top, bottom = axes[2 * block][col], axes[2 * block + 1][col]
-        pair = curves[name]
-        first = next(iter(pair.values()))
-        for impl, style in zip(IMPLEMENTATIONS, ("-", "--"), strict=True):
-            if impl in pair:
-                top.plot(pair[impl]["x"], pair[impl]["y"], linestyle=style, linewidth=1.2, label=impl)
-        top.set_title(f"{recipe}: {name}", fontsize=9)
-        top.set_ylabel(str(first.get("label", "loss")), fontsize=8)
-        top.legend(fontsize=7)
-        diff = curve_difference(pair)
-        if not np.isnan(diff):
-            s, t = (pair[k] for k in IMPLEMENTATIONS)
-            yt = np.asarray(t["y"], dtype=np.float64)
-            rel = np.abs(np.asarray(s["y"], dtype=np.float64) - yt) / (float(np.max(np.abs(yt))) or 1.0)
-            bottom.plot(s["x"], np.maximum(rel, DIFF_FLOOR), color="tab:red", linewidth=1.0)
-            bottom.set_yscale("log")
-        else:
-            bottom.text(0.5, 0.5, "curves not on the same x", ha="center", va="center", transform=bottom.transAxes)
-        bottom.set_xlabel(str(first.get("x_label", "step")), fontsize=8)
-        bottom.set_ylabel(f"|scratch - torch| / max|torch|\n(0 drawn at {DIFF_FLOOR:.0e})", fontsize=8)
-    return fig
+    """``plots.recipe_figure`` (kept here for callers of the earlier layout)."""
+    from .plots import recipe_figure as draw
+
+    return draw(figure_class, recipe, rows)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("\n", " ")
-
-
-def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[str]:
-    """The report's "Book reproduction" section: one line per recipe, the link to the full table, the plots."""
+def render_recipes(summary: RecipeSummary | Mapping[str, Any], plots: Sequence[str] = ()) -> list[str]:
+    """The report's "Book reproduction" section from the model's ``reproduction`` entry (or a summary): one
+    line per recipe, the link to the full table, the plots drawn (``plots``: file names)."""
+    if not isinstance(summary, RecipeSummary):
+        summary = RecipeSummary.from_model(summary)
     mode = (
         "quick: small limits and few epochs, checks that every experiment runs in both implementations and how "
         "closely they agree; `python -m parity_tests.recipes all` runs the book's full configurations"
@@ -198,7 +187,7 @@ def render_recipes(summary: RecipeSummary, plots: Sequence[str] = ()) -> list[st
         lines.append(
             f"| {name} | {status if status == 'ok' else status.upper()} | {experiments} | "
             f"{'–' if seconds is None else f'{float(seconds):.1f}'} | {'–' if np.isnan(diff) else f'{diff:.1e}'} | "
-            f"{_cell(why)} |"
+            f"{cell(why)} |"
         )
     drawn = [(n, plot_file(n)) for n in summary.recipes if plot_file(n) in plots]
     if drawn:

@@ -3,8 +3,8 @@
 The book's ``NumberWithGrad.backward`` recurses into its inputs immediately, passing along its *accumulated*
 gradient, with no ordering of the graph. That is right for trees, and for the book's own example, but a value
 that is used more than once (a "diamond") is over-counted: with ``b = 2a`` and ``c = b + b`` it reports
-``dc/da = 6`` instead of 4, and with ``c = b·b`` at ``a = 3`` it reports 36 instead of 24 (see
-``book-vs-torch.md`` §18).
+``dc/da = 6`` instead of 4, and with ``c = b·b`` at ``a = 3`` it reports 36 instead of 24 (erratum E12
+of ``docs/porting-guide.md``).
 
 Here both classes share one engine:
 
@@ -20,7 +20,7 @@ Here both classes share one engine:
 3. Finally each node's complete gradient is added to its ``.grad``.
 
 **Test hook.** ``_backward_order`` is a module-level function looked up at every call of ``backward``, so a
-test (or the lead's mutation self-test) can replace ``scratch.autodiff._backward_order`` with a naive order
+test (or the project's mutation self-test) can replace ``scratch.autodiff._backward_order`` with a naive order
 — for instance the book's depth-first walk that lists a node once per path, or a pre-order walk that visits a
 shared node before all of its consumers — and the reuse tests must then fail. The engine trusts the order it
 is given: a node listed twice propagates its (accumulated) gradient twice, like the book's recursion, and a

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from ..recipes._repro import write_atomic
+from .. import _markdown
+from .._io import write_atomic
+from ..tolerances import BOOK_DRIFT_ACCURACY_POINTS as DRIFT_ACCURACY_POINTS
+from ..tolerances import BOOK_DRIFT_STOP_EVALUATIONS as DRIFT_STOP_EVALUATIONS
 from .manifest import BookError, book_root, load_manifest
 from .runner import CellResult, NotebookRun, run_pair
 
-#: The reproduction targets for a chaotic run that drifts on this machine (issue 11): the final accuracy
-#: within 1.5 points of the book's, early stopping at the same evaluation or the next/previous one.
-DRIFT_ACCURACY_POINTS = 1.5
-DRIFT_STOP_EVALUATIONS = 1
 _ACCURACY = re.compile(r"accuracy is:?\s*([-+\d.]+)%")
 _STOPPED = re.compile(r"Loss increased after epoch (\d+)")
 _EVALUATED = re.compile(r"Validation loss after (\d+) epochs")
@@ -109,14 +108,8 @@ def summary(run: NotebookRun) -> dict[str, Any]:
 
 def _one_line(text: str, limit: int | None = 160) -> str:
     """``text`` for a table cell: shortened to ``limit`` characters on one line, or (``limit=None``) whole, its
-    lines joined with ``<br>``."""
-    if limit is None:
-        lines = [" ".join(line.split()) for line in text.strip("\n").splitlines()]
-        whole = "<br>".join(line.replace("<", "&lt;").replace(">", "&gt;") for line in lines)
-        return whole.replace("|", "\\|") or "(nothing)"
-    flat = " ".join(text.split())
-    flat = flat if len(flat) <= limit else flat[: limit - 3] + "..."
-    return flat.replace("|", "\\|") or "(nothing)"
+    lines joined with ``<br>``; ``(nothing)`` for an empty printout."""
+    return (_markdown.cell_lines(text) if limit is None else _markdown.cell(text, limit=limit)) or "(nothing)"
 
 
 def _book_code_cell(book: NotebookRun | None, index: int) -> CellResult | None:
@@ -163,7 +156,7 @@ def _verdict(row: dict[str, Any], guide: str) -> str:
     if row.get("drift_target") is not None and row["drift_target"][1]:
         ok, gaps = row["drift_target"]
         verdict += f"; {gaps}: target {'met' if ok else 'NOT met'}"
-    return verdict.replace("|", "\\|")
+    return _markdown.cell(verdict)
 
 
 def payload(runs: list[tuple[NotebookRun, NotebookRun | None]], meta: dict[str, Any]) -> dict[str, Any]:
@@ -278,20 +271,28 @@ def write(out: Path, runs: list[tuple[NotebookRun, NotebookRun | None]], meta: d
 
 @dataclass
 class BookSection:
-    """The book table's part of the parity report: its markdown lines, whether it passed, its JSON payload."""
+    """The book table's part of the parity report: its markdown lines, whether it passed, its JSON payload
+    (``{"skipped": why}``, ``{"failed": why}`` or ``{"notebooks": [summary...], "document": "book/book.md"}``)."""
 
     lines: list[str]
     ok: bool
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def model(self) -> dict[str, Any]:
+        """The report model's ``book`` entry: ``{"passed": ok, **payload}`` (what :func:`section_lines` reads)."""
+        return {"passed": self.ok, **self.payload}
 
-def _summary_table(runs: list[tuple[NotebookRun, NotebookRun | None]]) -> list[str]:
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], ok: bool) -> BookSection:
+        return cls(section_lines(payload), ok, payload)
+
+
+def _summary_table(summaries: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| notebook | outputs | match | drift | as book code | explained by an erratum | ran | different | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for run, _ in runs:
-        s = summary(run)
+    for s in summaries:
         lines.append(
             f"| {s['notebook']} (`{s['path']}`) | {s['outputs']} | {s['matched']} | {s['drift']} | "
             f"{s['as_book_code']} | {s['explained']} | {s['ran']} | {s['different']} | {s['errors']} |"
@@ -299,19 +300,37 @@ def _summary_table(runs: list[tuple[NotebookRun, NotebookRun | None]]) -> list[s
     return lines
 
 
+def section_lines(data: dict[str, Any]) -> list[str]:
+    """The parity report's section of the book's notebooks, from the model's ``book`` entry (or a payload)."""
+    title = ["## The book's notebooks on this project", ""]
+    if "skipped" in data:
+        return [*title, f"Skipped: {data['skipped']}", ""]
+    if "failed" in data:
+        return [*title, f"Failed: {data['failed']}", ""]
+    document = str(data.get("document", "book/book.md"))
+    return [
+        *title,
+        "Each notebook's code cells run in order with only the manifest's substitutions; every printed output is "
+        f"compared with the book's saved output (details and the book's own code run here: "
+        f"[{Path(document).name}]({document})).",
+        "",
+        *_summary_table(list(data.get("notebooks", []))),
+        "",
+    ]
+
+
 def book_section(out: Path, quick: bool, names: list[str] | None = None) -> BookSection:
     """Run the manifest's notebooks (``quick``: leave out the slow parts), write ``out/book.md`` and ``.json``
     and return the parity report's section. A missing book repository is reported as skipped, not failed."""
-    title = ["## The book's notebooks on this project", ""]
     try:
         root = book_root()
     except BookError as exc:
-        return BookSection([*title, f"Skipped: {exc}", ""], ok=True, payload={"skipped": str(exc)})
+        return BookSection.from_payload({"skipped": str(exc)}, ok=True)
     specs = load_manifest()
     unknown = sorted(set(names or ()) - set(specs))
     if unknown:
-        return BookSection(
-            [*title, f"Failed: unknown notebooks {unknown}; the manifest has {sorted(specs)}", ""], False
+        return BookSection.from_payload(
+            {"failed": f"unknown notebooks {unknown}; the manifest has {sorted(specs)}"}, False
         )
     runs: list[tuple[NotebookRun, NotebookRun | None]] = []
     for name, spec in specs.items():
@@ -320,14 +339,5 @@ def book_section(out: Path, quick: bool, names: list[str] | None = None) -> Book
         skip_book = not spec.book_code or (quick and spec.book_code_slow)
         runs.append(run_pair(name, quick=quick, book_code=not skip_book, root=root))
     path = write(out, runs, metadata(root))
-    lines = [
-        *title,
-        "Each notebook's code cells run in order with only the manifest's substitutions; every printed output is "
-        f"compared with the book's saved output (details and the book's own code run here: [{path.name}]"
-        f"({out.name}/{path.name})).",
-        "",
-        *_summary_table(runs),
-        "",
-    ]
-    ok = all(run.passed for run, _ in runs)
-    return BookSection(lines, ok, {"notebooks": [summary(run) for run, _ in runs]})
+    data = {"notebooks": [summary(run) for run, _ in runs], "document": f"{out.name}/{path.name}"}
+    return BookSection.from_payload(data, all(run.passed for run, _ in runs))

@@ -45,16 +45,15 @@ from typing import Any
 
 import numpy as np
 
+# The tolerances of printed numbers (float64 printed in full; float32 units in the last place) are in the one
+# tolerance table, with where they were measured.
+from ..tolerances import BOOK_FLOAT32_ULPS as FLOAT32_ULPS
+from ..tolerances import BOOK_FULL_PRECISION_RTOL as FULL_PRECISION_RTOL
 from .manifest import CellRule, ManifestError, NotebookSpec, Relabel, apply_quick_edits, book_root, load_notebook
 
 #: A number as printed: optional sign, digits with an optional fraction, optional exponent.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 FULL_PRECISION_DIGITS = 15
-FULL_PRECISION_RTOL = 1e-12
-#: A float32 value printed in full (torch's ``loss.item()``: 437.97467041015625) may differ by this many float32
-#: units in the last place: the book's saved first Boston loss and torch 2.13's differ by one (kernels' summation
-#: order); measured, not chosen.
-FLOAT32_ULPS = 1
 #: Fewest significant digits for the float32 rule: a float32 needs 9 to be printed exactly.
 FLOAT32_DIGITS = 9
 

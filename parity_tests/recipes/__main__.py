@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._io import check_writable
 from . import ch2, ch3, ch4, ch5, ch6, ch7_autoencoder, ch7_boston, ch7_cnn, ch7_lstm
 from ._repro import ReportWriteError, SkipRecipe, check_row, render_markdown, write_report
 
@@ -89,9 +89,7 @@ def _table_parser(prog: str, single: bool) -> argparse.ArgumentParser:
 def _check_writable(directory: Path) -> None:
     """Create ``directory`` and prove it writable before any long run (``ReportWriteError`` otherwise)."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
+        check_writable(directory)
     except OSError as exc:
         raise ReportWriteError(f"cannot write the reproduction report into {str(directory)!r}: {exc}") from exc
 

@@ -17,6 +17,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def dtype_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add ``--dtype {float64,float32}`` (default float64) to ``parser``, with the recipe's ``help``."""
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64", help=help)
+
+
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
     """Parse ``argv``; return the exit code instead of exiting on ``--help`` (0) or a usage error (2)."""
     try:

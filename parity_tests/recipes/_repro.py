@@ -15,8 +15,8 @@ and raises ``SkipRecipe(reason)`` when it cannot run here (a missing data set or
 :func:`render_markdown` lays the rows out as one Markdown table per chapter, one line per experiment, with each
 metric's values for every implementation side by side (scratch, torch_impl, then any other, e.g. sklearn),
 then the seconds per implementation and the notes; skipped recipes are listed with their reasons.
-:func:`write_report` writes ``reproduction.md`` and ``reproduction.json`` atomically (temporary file in the
-same folder, then ``os.replace``), so a reader never sees a half-written report.
+:func:`write_report` writes ``reproduction.md`` and ``reproduction.json`` atomically (``parity_tests._io``: a
+temporary file in the same folder, then renamed), so a reader never sees a half-written report.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .._io import write_atomic
+from .._markdown import cell as _cell
+from ..plots import png
 
 __all__ = [
     "IMPLEMENTATION_ORDER",
@@ -98,6 +101,23 @@ def _where(context: str) -> str:
     return f" ({context})" if context else ""
 
 
+def _finite_numbers(seq: Any, key: str, where: str) -> list[float]:
+    """``row['curve'][key]`` as a list of finite Python floats (``TypeError``/``ValueError`` naming the position)."""
+    if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+        raise TypeError(f"row['curve'][{key!r}] must be a list of numbers; received {type(seq).__name__}{where}")
+    clean: list[float] = []
+    for i, value in enumerate(seq):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"row['curve'][{key!r}] must be a list of numbers; received {value!r} at position {i}{where}"
+            )
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"row['curve'][{key!r}] must be finite; received {number!r} at position {i}{where}")
+        clean.append(number)
+    return clean
+
+
 def check_curve(curve: Any, context: str = "") -> dict[str, Any]:
     """Validate a row's ``curve`` and return a normalised copy (``x`` and ``y`` as lists of Python floats).
 
@@ -118,23 +138,7 @@ def check_curve(curve: Any, context: str = "") -> dict[str, Any]:
     for key in ("label", "x_label"):
         if not isinstance(curve[key], str) or not curve[key].strip():
             raise TypeError(f"row['curve'][{key!r}] must be a non-empty string; received {curve[key]!r}{where}")
-    values: dict[str, list[float]] = {}
-    for key in ("x", "y"):
-        seq = curve[key]
-        if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
-            raise TypeError(f"row['curve'][{key!r}] must be a list of numbers; received {type(seq).__name__}{where}")
-        clean: list[float] = []
-        for i, value in enumerate(seq):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(
-                    f"row['curve'][{key!r}] must be a list of numbers; received {value!r} at position {i}{where}"
-                )
-            number = float(value)
-            if not math.isfinite(number):
-                raise ValueError(f"row['curve'][{key!r}] must be finite; received {number!r} at position {i}{where}")
-            clean.append(number)
-        values[key] = clean
-    x, y = values["x"], values["y"]
+    x, y = (_finite_numbers(curve[key], key, where) for key in ("x", "y"))
     if not x:
         raise ValueError(f"row['curve'] must have at least one point; received empty x and y{where}")
     if len(x) != len(y):
@@ -248,10 +252,6 @@ def _fmt_seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(
     rows: Sequence[Mapping[str, Any]],
     skipped: Mapping[str, str] | None = None,
@@ -298,22 +298,6 @@ def render_markdown(
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``: readers see
-    the old file or the new one, never a partial one, and no temporary file is left behind on failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates the file owner-only; a report is for every reader
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def first_sentence(message: object) -> str:
     """The first sentence of an error message (up to the first ". "), for a one-line skip reason. Dots inside
     paths and file names (``.nox``, ``idx3-ubyte.gz``) are not sentence ends."""
@@ -333,16 +317,8 @@ def pyplot() -> Any:
 
 
 def save_figure_atomic(fig: Any, path: Path) -> None:
-    """``fig.savefig`` to a temporary file in ``path``'s folder, then ``os.replace`` onto ``path`` (a PNG)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a plot is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``fig`` as a PNG at ``path``, written atomically (``parity_tests._io``)."""
+    write_atomic(path, png(fig))
 
 
 def write_report(out_dir: str | os.PathLike[str], markdown: str, payload: Mapping[str, Any]) -> tuple[Path, Path]:

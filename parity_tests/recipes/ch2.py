@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,10 @@ from torch_impl import regression as t_reg
 
 from ..book.saved import book_row, number_after, saved_text
 from ..port import relative_error
-from ._repro import SkipRecipe, make_curve, row
-
-PARITY_RTOL = 1e-8
+from ..tolerances import RECIPE_RTOL as PARITY_RTOL
+from ._cli import parse
+from ._common import load_boston_or_skip, verdict
+from ._repro import make_curve, row
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,19 +87,138 @@ def _to_torch(weights: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {key: torch.from_numpy(value.copy()) for key, value in weights.items()}
 
 
-def _metrics_table(rows: Sequence[tuple[str, float, float]]) -> list[str]:
-    lines = [f"  {'implementation':<32}{'MAE':>10}{'RMSE':>10}"]
-    lines += [f"  {name:<32}{m:>10.4f}{r:>10.4f}" for name, m, r in rows]
-    return lines
+@dataclass
+class Pair:
+    """One model trained by both implementations: their results (losses, weights, test losses), predictions on
+    the test set, training seconds, and the largest relative differences (``losses``, ``weights``, ``scores``)."""
+
+    scratch: Any
+    torch: Any
+    predictions: dict[str, np.ndarray]
+    seconds: dict[str, float]
+    differences: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def worst(self) -> float:
+        return max(self.differences.values())
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the chapter 2 recipe; ``argv`` defaults to the command line. Returns the exit code."""
-    parser = _parser()
+def _pair(
+    s_res: Any,
+    t_res: Any,
+    s_pred: np.ndarray,
+    t_pred: np.ndarray,
+    times: tuple[float, float, float],
+    scores: bool = False,
+) -> Pair:
+    """The ``Pair`` of two finished runs (``times``: before scratch, between, after torch_impl), with the largest
+    relative differences of the per-iteration losses, the test losses (``scores``) and the final weights."""
+    t0, t1, t2 = times
+    pair = Pair(s_res, t_res, {"scratch": s_pred, "torch_impl": t_pred}, {"scratch": t1 - t0, "torch_impl": t2 - t1})
+    pair.differences["losses"] = relative_error(s_res.losses, t_res.losses)
+    if scores:
+        pair.differences["test losses"] = relative_error(s_res.scores, t_res.scores)
+    pair.differences["final weights"] = _weights_rel_diff(t_res.weights, s_res.weights)
+    return pair
+
+
+def train_linear(data: Sequence[np.ndarray], iterations: int, lr: float, bs: int, seed: int, init: Any) -> Pair:
+    """Linear regression in both implementations from the weights ``init`` on the same batches."""
+    X_train, X_test, y_train, _ = data
+    t0 = time.perf_counter()
+    s_res = s_lr.train(
+        X_train, y_train, iterations, lr, bs, return_losses=True, return_weights=True, seed=seed, weights=init
+    )
+    t1 = time.perf_counter()
+    t_res = t_reg.train_linear_regression(
+        torch.from_numpy(X_train),
+        torch.from_numpy(y_train),
+        iterations,
+        lr,
+        bs,
+        return_losses=True,
+        return_weights=True,
+        seed=seed,
+        weights=_to_torch(init),
+    )
+    t2 = time.perf_counter()
+    s_pred = s_lr.predict(X_test, s_res.weights)
+    t_pred = t_reg.predict_linear_regression(torch.from_numpy(X_test), t_res.weights).numpy()
+    return _pair(s_res, t_res, s_pred, t_pred, (t0, t1, t2))
+
+
+def train_network(
+    data: Sequence[np.ndarray], iterations: int, test_every: int, lr: float, hidden: int, bs: int, seed: int, init: Any
+) -> Pair:
+    """The one-hidden-layer network in both implementations from the weights ``init`` on the same batches, with
+    the test loss every ``test_every`` iterations."""
+    X_train, X_test, y_train, y_test = data
+    common = (iterations, test_every, lr, hidden, bs)
+    t0 = time.perf_counter()
+    s_net = s_nn.train(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        *common,
+        return_losses=True,
+        return_weights=True,
+        return_scores=True,
+        seed=seed,
+        weights=init,
+    )
+    t1 = time.perf_counter()
+    t_net = t_reg.train_one_hidden_layer(
+        torch.from_numpy(X_train),
+        torch.from_numpy(y_train),
+        torch.from_numpy(X_test),
+        torch.from_numpy(y_test),
+        *common,
+        return_losses=True,
+        return_weights=True,
+        return_scores=True,
+        seed=seed,
+        weights=_to_torch(init),
+    )
+    t2 = time.perf_counter()
+    s_pred = s_nn.predict(X_test, s_net.weights)
+    t_pred = t_reg.predict_one_hidden_layer(torch.from_numpy(X_test), t_net.weights).numpy()
+    return _pair(s_net, t_net, s_pred, t_pred, (t0, t1, t2), scores=True)
+
+
+def _sklearn_predictions(data: Sequence[np.ndarray]) -> tuple[np.ndarray, float] | None:
+    """scikit-learn's closed-form ``LinearRegression`` on the same split: test predictions and seconds (None
+    when scikit-learn is not installed)."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help or a usage error: report argparse's code instead of exiting
-        return exc.code if isinstance(exc.code, int) else 2
+        from sklearn.linear_model import LinearRegression
+    except ImportError:
+        return None
+    X_train, X_test, y_train, _ = data
+    t0 = time.perf_counter()
+    predictions = LinearRegression().fit(X_train, y_train).predict(X_test)
+    return predictions, time.perf_counter() - t0
+
+
+NAMES = {"scratch": "scratch (hand-written gradients)", "torch_impl": "torch_impl (autograd)"}
+
+
+def _print_pair(pair: Pair, y_test: np.ndarray, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
+    """The MAE/RMSE table of both implementations (and ``extra`` predictions), their differences and times."""
+    rows = [(NAMES[k], pred) for k, pred in pair.predictions.items()] + list(extra)
+    print(f"  {'implementation':<32}{'MAE':>10}{'RMSE':>10}")
+    for name, pred in rows:
+        print(f"  {name:<32}{s_metrics.mae(pred, y_test):>10.4f}{s_metrics.rmse(pred, y_test):>10.4f}")
+
+
+def _print_differences(pair: Pair) -> None:
+    shown = ", ".join(f"{what} {diff:.1e}" for what, diff in pair.differences.items())
+    print(f"  scratch vs torch_impl (max relative): {shown}")
+    print(f"  time: scratch {pair.seconds['scratch']:.2f} s, torch_impl {pair.seconds['torch_impl']:.2f} s")
+
+
+def _counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int, int] | None:
+    """The iteration counts (scaled unless given) after checking every count option is >= 1 (else None, with
+    the usage error printed)."""
     lr_iters = _scaled(args.lr_iterations, 1000, args.scale)
     nn_iters = _scaled(args.nn_iterations, 10000, args.scale)
     test_every = _scaled(args.test_every, 1000, args.scale)
@@ -112,151 +233,78 @@ def main(argv: list[str] | None = None) -> int:
         if value < 1:
             parser.print_usage()
             print(f"error: {name} must be >= 1; received {value}")
-            return 2
+            return None
+    return lr_iters, nn_iters, test_every
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chapter 2 recipe; ``argv`` defaults to the command line. Returns the exit code."""
+    parser = _parser()
+    args = parse(parser, argv)
+    if isinstance(args, int):  # --help or a usage error: argparse's code
+        return args
+    if (counts := _counts(parser, args)) is None:
+        return 2
+    lr_iters, nn_iters, test_every = counts
     try:
         from data import load_boston
     except ImportError as exc:
         print(f"error: the data package could not be imported ({exc})")
         return 1
-    X_train, X_test, y_train, y_test = load_boston()
-    tX_train, tX_test, ty_train, ty_test = (torch.from_numpy(a) for a in (X_train, X_test, y_train, y_test))
+    data = load_boston()
+    X_train, X_test, _, y_test = data
     n_features = X_train.shape[1]
-
     rng = np.random.default_rng(args.seed)
     lr_init = s_lr.init_weights(n_features, rng)
     nn_init = s_nn.init_weights(n_features, args.hidden_size, rng)
-
     print(
         f"Chapter 2: Boston housing ({X_train.shape[0]} train / {X_test.shape[0]} test rows, "
         f"{n_features} standardised features), seed {args.seed}"
     )
-    worst = 0.0
 
-    # ---- linear regression --------------------------------------------------------------------------
-    bs, seed = args.batch_size, args.seed
+    bs, seed, hidden = args.batch_size, args.seed, args.hidden_size
     lr = args.lr_learning_rate if args.lr_learning_rate is not None else 0.001 * bs
-    t0 = time.perf_counter()
-    s_res = s_lr.train(
-        X_train,
-        y_train,
-        lr_iters,
-        lr,
-        bs,
-        return_losses=True,
-        return_weights=True,
-        seed=seed,
-        weights=lr_init,
-    )
-    t1 = time.perf_counter()
-    t_res = t_reg.train_linear_regression(
-        tX_train,
-        ty_train,
-        lr_iters,
-        lr,
-        bs,
-        return_losses=True,
-        return_weights=True,
-        seed=seed,
-        weights=_to_torch(lr_init),
-    )
-    t2 = time.perf_counter()
-    s_pred = s_lr.predict(X_test, s_res.weights)
-    t_pred = t_reg.predict_linear_regression(tX_test, t_res.weights)
-    rows = [
-        ("scratch (hand-written gradients)", s_metrics.mae(s_pred, y_test), s_metrics.rmse(s_pred, y_test)),
-        ("torch_impl (autograd)", t_reg.mae(t_pred, ty_test), t_reg.rmse(t_pred, ty_test)),
-    ]
-    try:
-        from sklearn.linear_model import LinearRegression
-    except ImportError:
-        sk_note = "  scikit-learn is not installed: no closed-form comparison"
-    else:
-        sk_pred = LinearRegression().fit(X_train, y_train).predict(X_test)
-        rows.append(("scikit-learn LinearRegression", s_metrics.mae(sk_pred, y_test), s_metrics.rmse(sk_pred, y_test)))
-        sk_note = ""
-    loss_diff = relative_error(s_res.losses, t_res.losses)
-    weight_diff = _weights_rel_diff(t_res.weights, s_res.weights)
-    worst = max(worst, loss_diff, weight_diff)
+    linear = train_linear(data, lr_iters, lr, bs, seed, lr_init)
+    sklearn = _sklearn_predictions(data)
     print()
     print(f"Linear regression: SGD lr {lr:g}, batch {bs}, {lr_iters} iterations")
-    print("\n".join(_metrics_table(rows)))
-    if sk_note:
-        print(sk_note)
-    print(f"  scratch vs torch_impl (max relative): losses {loss_diff:.1e}, final weights {weight_diff:.1e}")
-    print(f"  time: scratch {t1 - t0:.2f} s, torch_impl {t2 - t1:.2f} s")
+    _print_pair(linear, y_test, [] if sklearn is None else [("scikit-learn LinearRegression", sklearn[0])])
+    if sklearn is None:
+        print("  scikit-learn is not installed: no closed-form comparison")
+    _print_differences(linear)
 
-    # ---- one hidden layer -----------------------------------------------------------------------------
     lr = args.nn_learning_rate if args.nn_learning_rate is not None else 0.001 * bs / 2
-    hidden = args.hidden_size
-    t0 = time.perf_counter()
-    s_net = s_nn.train(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        nn_iters,
-        test_every,
-        lr,
-        hidden,
-        bs,
-        return_losses=True,
-        return_weights=True,
-        return_scores=True,
-        seed=seed,
-        weights=nn_init,
-    )
-    t1 = time.perf_counter()
-    t_net = t_reg.train_one_hidden_layer(
-        tX_train,
-        ty_train,
-        tX_test,
-        ty_test,
-        nn_iters,
-        test_every,
-        lr,
-        hidden,
-        bs,
-        return_losses=True,
-        return_weights=True,
-        return_scores=True,
-        seed=seed,
-        weights=_to_torch(nn_init),
-    )
-    t2 = time.perf_counter()
-    s_pred = s_nn.predict(X_test, s_net.weights)
-    t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights)
-    loss_diff = relative_error(s_net.losses, t_net.losses)
-    weight_diff = _weights_rel_diff(t_net.weights, s_net.weights)
-    score_diff = relative_error(s_net.scores, t_net.scores)
-    worst = max(worst, loss_diff, weight_diff, score_diff)
+    network = train_network(data, nn_iters, test_every, lr, hidden, bs, seed, nn_init)
     print()
     print(f"One hidden layer ({n_features} -> {hidden} sigmoid -> 1): SGD lr {lr:g}, batch {bs}, {nn_iters} iterations")
     print(f"  {'iteration':>9}  {'test loss, scratch':>20}  {'test loss, torch_impl':>22}")
-    for k, (s_score, t_score) in enumerate(zip(s_net.scores, t_net.scores, strict=True), start=1):
+    scores = zip(network.scratch.scores, network.torch.scores, strict=True)
+    for k, (s_score, t_score) in enumerate(scores, start=1):
         print(f"  {k * test_every:>9}  {s_score:>20.4f}  {t_score:>22.4f}")
-    rows = [
-        ("scratch (hand-written gradients)", s_metrics.mae(s_pred, y_test), s_metrics.rmse(s_pred, y_test)),
-        ("torch_impl (autograd)", t_reg.mae(t_pred, ty_test), t_reg.rmse(t_pred, ty_test)),
-    ]
-    print("\n".join(_metrics_table(rows)))
-    print(
-        f"  scratch vs torch_impl (max relative): losses {loss_diff:.1e}, test losses {score_diff:.1e}, "
-        f"final weights {weight_diff:.1e}"
-    )
-    print(f"  time: scratch {t1 - t0:.2f} s, torch_impl {t2 - t1:.2f} s")
-
-    print()
-    if worst > PARITY_RTOL:
-        print(f"PARITY FAILED: scratch and torch_impl differ by {worst:.1e} (tolerance {PARITY_RTOL:g})")
-        return 1
-    print(f"parity: scratch and torch_impl agree to {worst:.1e} (tolerance {PARITY_RTOL:g})")
-    return 0
+    _print_pair(network, y_test)
+    _print_differences(network)
+    return verdict(max(linear.worst, network.worst), PARITY_RTOL)
 
 
 def _curve(losses: Sequence[float]) -> dict[str, Any]:
     """The row curve of a training run: the mean squared error of every iteration's batch."""
     return make_curve(losses, label="training loss (MSE per batch)", x_label="iteration")
+
+
+def _rows(experiment: str, pair: Pair, y_test: np.ndarray, note: str) -> list[dict[str, Any]]:
+    """The scratch and torch_impl rows of one model: test MAE and RMSE, seconds, the training loss curve."""
+    return [
+        row(
+            "ch2",
+            experiment,
+            label,
+            {"MAE": s_metrics.mae(pred, y_test), "RMSE": s_metrics.rmse(pred, y_test)},
+            pair.seconds[label],
+            note,
+            curve=_curve(result.losses),
+        )
+        for (label, pred), result in zip(pair.predictions.items(), (pair.scratch, pair.torch), strict=True)
+    ]
 
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
@@ -266,73 +314,29 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     the iterations. The scratch and torch_impl rows carry the training loss of every iteration as their
     ``curve`` (the closed-form scikit-learn row has none). Raises ``SkipRecipe`` without mlxtend (the Boston
     data)."""
-    try:
-        from data import load_boston
-
-        X_train, X_test, y_train, y_test = load_boston()
-    except ImportError as exc:
-        raise SkipRecipe(f"Boston housing needs mlxtend ({exc})") from None
+    data = load_boston_or_skip()
+    y_test = data[3]
     scale = 0.1 if quick else 1.0
     seed, bs, hidden = 1, 23, 13
     lr_iters, nn_iters, test_every = (max(1, round(n * scale)) for n in (1000, 10000, 1000))
     rng = np.random.default_rng(seed)
-    lr_init = s_lr.init_weights(X_train.shape[1], rng)
-    nn_init = s_nn.init_weights(X_train.shape[1], hidden, rng)
-    tX_train, tX_test, ty_train = (torch.from_numpy(a) for a in (X_train, X_test, y_train))
+    lr_init = s_lr.init_weights(data[0].shape[1], rng)
+    nn_init = s_nn.init_weights(data[0].shape[1], hidden, rng)
 
-    def metrics(pred: np.ndarray) -> dict[str, float]:
-        return {"MAE": s_metrics.mae(pred, y_test), "RMSE": s_metrics.rmse(pred, y_test)}
-
-    rows: list[dict[str, Any]] = []
     lr = 0.001 * bs
-    t0 = time.perf_counter()
-    lr_args = (lr_iters, lr, bs)
-    s_res = s_lr.train(X_train, y_train, *lr_args, return_losses=True, return_weights=True, seed=seed, weights=lr_init)
-    t1 = time.perf_counter()
-    t_res = t_reg.train_linear_regression(
-        tX_train, ty_train, *lr_args, return_losses=True, return_weights=True, seed=seed, weights=_to_torch(lr_init)
-    )
-    t2 = time.perf_counter()
     note = f"SGD lr {lr:g}, batch {bs}, {lr_iters} iterations"
-    experiment = "linear regression"
-    s_pred = s_lr.predict(X_test, s_res.weights)
-    rows.append(row("ch2", experiment, "scratch", metrics(s_pred), t1 - t0, note, curve=_curve(s_res.losses)))
-    t_pred = t_reg.predict_linear_regression(tX_test, t_res.weights).numpy()
-    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note, curve=_curve(t_res.losses)))
-    try:
-        from sklearn.linear_model import LinearRegression
-    except ImportError:
+    rows = _rows("linear regression", train_linear(data, lr_iters, lr, bs, seed, lr_init), y_test, note)
+    sklearn = _sklearn_predictions(data)
+    if sklearn is None:
         rows[-1]["note"] = note + "; scikit-learn not installed (no closed-form comparison)"
     else:
-        t0 = time.perf_counter()
-        sk_pred = LinearRegression().fit(X_train, y_train).predict(X_test)
-        rows.append(row("ch2", experiment, "sklearn", metrics(sk_pred), time.perf_counter() - t0, note))
+        metrics = {"MAE": s_metrics.mae(sklearn[0], y_test), "RMSE": s_metrics.rmse(sklearn[0], y_test)}
+        rows.append(row("ch2", "linear regression", "sklearn", metrics, sklearn[1], note))
 
     lr = 0.001 * bs / 2
-    common = (nn_iters, test_every, lr, hidden, bs)
-    t0 = time.perf_counter()
-    s_net = s_nn.train(
-        X_train, y_train, X_test, y_test, *common, return_losses=True, return_weights=True, seed=seed, weights=nn_init
-    )
-    t1 = time.perf_counter()
-    t_net = t_reg.train_one_hidden_layer(
-        tX_train,
-        ty_train,
-        tX_test,
-        torch.from_numpy(y_test),
-        *common,
-        return_losses=True,
-        return_weights=True,
-        seed=seed,
-        weights=_to_torch(nn_init),
-    )
-    t2 = time.perf_counter()
+    network = train_network(data, nn_iters, test_every, lr, hidden, bs, seed, nn_init)
     note = f"13 -> {hidden} sigmoid -> 1; SGD lr {lr:g}, batch {bs}, {nn_iters} iterations"
-    experiment = "one hidden layer"
-    s_pred = s_nn.predict(X_test, s_net.weights)
-    rows.append(row("ch2", experiment, "scratch", metrics(s_pred), t1 - t0, note, curve=_curve(s_net.losses)))
-    t_pred = t_reg.predict_one_hidden_layer(tX_test, t_net.weights).numpy()
-    rows.append(row("ch2", experiment, "torch_impl", metrics(t_pred), t2 - t1, note, curve=_curve(t_net.losses)))
+    rows += _rows("one hidden layer", network, y_test, note)
     if not quick:  # the book printed its errors after the full 1000 / 10000 iterations only
         rows += _book_rows()
     return rows

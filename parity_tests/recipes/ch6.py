@@ -63,10 +63,11 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, moving_aver
 
 from ..converters import GRU_BEFORE, LSTM, RNN, RecurrentConverter, StackConverter, recurrent_stack
 from ..port import load_arrays, relative_error
-from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
+from ..tolerances import RECIPE_RTOL as PARITY_RTOL
+from ._cli import dtype_option, parse, positive_int
+from ._common import IMPLEMENTATIONS, plot_pair, verdict
+from ._repro import SkipRecipe, make_curve, pyplot, row, write_atomic
 
-PARITY_RTOL = 1e-8
 EARLY_ITERATIONS = 5  # free-running iterations covered by the float64 verdict (see the module docstring)
 CLIP = 2.0
 HIDDEN = 256
@@ -76,7 +77,6 @@ SAMPLE_LENGTH = 100
 DEFAULT_SEED = 20190601
 DEFAULT_OUT = Path("report") / "ch6"
 QUICK_ITERATIONS = 50
-IMPLEMENTATIONS = ("scratch", "torch_impl")
 
 
 @dataclass(frozen=True)
@@ -146,11 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of weights, batches, samples ({DEFAULT_SEED})")
     p.add_argument("--sample-every", type=positive_int, default=100, help="iterations between sampled strings (100)")
-    p.add_argument(
-        "--dtype",
-        choices=["float64", "float32"],
-        default="float64",
-        help="float64 (default: the parity verdict needs it; the book's NumPy dtype) or float32 (faster, no verdict)",
+    dtype_option(
+        p, "float64 (default: the parity verdict needs it; the book's NumPy dtype) or float32 (faster, no verdict)"
     )
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"folder for loss_<n>.png and samples.txt ({DEFAULT_OUT})")
     return p
@@ -391,21 +388,16 @@ def run_experiment(
 
 def plot_losses(plt: Any, result: ExperimentResult, path: Path) -> None:
     """Top: both implementations' moving-average loss; bottom: the raw per-iteration difference."""
-    s = np.asarray(result.losses["scratch"])
-    t = np.asarray(result.losses["torch_impl"])
-    steps = np.arange(1, s.size + 1)
-    fig, (ax, ax_diff) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
-    ax.plot(steps, moving_average(s, MA_WINDOW), label="scratch", linewidth=2.5, alpha=0.6)
-    ax.plot(steps, moving_average(t, MA_WINDOW), label="torch_impl", linewidth=1.0, linestyle="--")
-    ax.set_ylabel(f"loss (sum over N·T), moving average of {MA_WINDOW}")
-    ax.set_title(f"Chapter 6, experiment {result.experiment.label}")
-    ax.legend()
-    ax_diff.plot(steps, t - s, color="tab:red", linewidth=0.8)
-    ax_diff.set_ylabel("torch_impl - scratch")
-    ax_diff.set_xlabel("iteration")
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
+    raw = {k: np.asarray(result.losses[k]) for k in IMPLEMENTATIONS}
+    plot_pair(
+        plt,
+        path,
+        {k: moving_average(raw[k], MA_WINDOW) for k in IMPLEMENTATIONS},
+        raw,
+        ylabel=f"loss (sum over N·T), moving average of {MA_WINDOW}",
+        title=f"Chapter 6, experiment {result.experiment.label}",
+        xlabel="iteration",
+    )
 
 
 def samples_text(results: list[ExperimentResult], header: str) -> str:
@@ -475,15 +467,13 @@ def main(argv: list[str] | None = None) -> int:
             plot_losses(plt, r, out / f"loss_{r.experiment.number}.png")
             print(f"wrote {out / f'loss_{r.experiment.number}.png'}")
 
-    if args.dtype != "float64":
-        print(f"\nscratch vs torch_impl: lock-step and early difference {worst:.1e} ({args.dtype}: no verdict)")
-        return 0
-    verdict = "agree" if worst <= PARITY_RTOL else "DISAGREE"
-    print(
-        f"\nparity: scratch and torch_impl {verdict} to {worst:.1e} (relative; the first {EARLY_ITERATIONS} "
-        f"free-running losses and every lock-step check; tolerance {PARITY_RTOL:g})"
+    return verdict(
+        worst,
+        PARITY_RTOL,
+        f"relative; the first {EARLY_ITERATIONS} free-running losses and every lock-step check",
+        dtype=args.dtype,
+        measured="lock-step and early difference",
     )
-    return 0 if worst <= PARITY_RTOL else 1
 
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from scratch.optimizers import SGDMomentum
 
 from ..specs.autoencoder import AUTOENCODER_CONVERTER
 from ._cli import parse, positive_int
+from ._common import IMPLEMENTATIONS
 from ._repro import SkipRecipe, first_sentence, make_curve, pyplot, row, save_figure_atomic
 
 BATCH_SIZE = 60
@@ -43,7 +44,6 @@ DEFAULT_SEED = 20190703
 DEFAULT_OUT = Path("report") / "ch7_autoencoder"
 QUICK_LIMIT = 1200  # training images for reproduce(quick=True)
 QUICK_TEST_LIMIT = 1000
-IMPLEMENTATIONS = ("scratch", "torch_impl")
 
 
 def _parser() -> argparse.ArgumentParser:

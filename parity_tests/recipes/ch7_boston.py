@@ -31,12 +31,12 @@ import scratch
 import torch_impl as ti
 
 from ..converters import dense_stack
-from ..port import relative_error
+from ..tolerances import RECIPE_RTOL as PARITY_RTOL
 from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, row
+from ._common import emit_validation, load_boston_or_skip, run_difference, torch_predict, validation_curve, verdict
+from ._repro import SkipRecipe, row
 from .ch4 import share_dropout_masks
 
-PARITY_RTOL = 1e-8
 BOOK_SEED = 20190701
 
 
@@ -91,21 +91,14 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
     )
     t2 = time.perf_counter()
     s_pred = net.forward(X_test, inference=True)
-    model.eval()
-    with torch.no_grad():
-        t_pred = model(torch.from_numpy(X_test), inference=True).numpy()
+    t_pred = torch_predict(model, X_test)
 
     emit(
         "DenseLayer(13, 13, Tanh, dropout 0.8) -> DenseLayer(13, 1); MSE; SGD(0.001, momentum 0.9); "
         f"{args.epochs} epochs"
     )
-    emit(f"  {'epoch':>6}  {'val loss, scratch':>18}  {'val loss, torch_impl':>21}")
-    for epoch, s_loss, t_loss in zip(s_hist.eval_epochs, s_hist.val_losses, t_hist.val_losses, strict=False):
-        emit(f"  {epoch:>6}  {s_loss:>18.4f}  {t_loss:>21.4f}")
     hists = {"scratch": s_hist, "torch_impl": t_hist}
-    for label, hist in hists.items():
-        if hist.stopped_early:
-            emit(f"  {label}: early stopping fired; kept the model from epoch {hist.best_epoch}")
+    emit_validation(emit, hists)
     metrics = {
         label: {
             "val loss (best)": hists[label].best_loss,
@@ -118,33 +111,17 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
     emit(f"  {'implementation':<12}{'MAE':>10}{'RMSE':>10}{'time (s)':>10}")
     for label, m in metrics.items():
         emit(f"  {label:<12}{m['MAE']:>10.4f}{m['RMSE']:>10.4f}{seconds[label]:>10.2f}")
-    worst = max(
-        relative_error(np.asarray(s_hist.val_losses), np.asarray(t_hist.val_losses)),
-        relative_error(np.asarray(s_hist.train_losses), np.asarray(t_hist.train_losses)),
-        relative_error(s_pred, t_pred),
-    )
+    worst = run_difference(s_hist, t_hist, s_pred, t_pred)
     emit(f"  scratch vs torch_impl (max relative): {worst:.1e} (same weights, batches and dropout masks)")
-    curves = {
-        label: make_curve(hist.val_losses, x=hist.eval_epochs, label="validation loss (MSE)", x_label="epoch")
-        for label, hist in hists.items()
-    }
+    curves = {label: validation_curve(hist, "MSE") for label, hist in hists.items()}
     return {"metrics": metrics, "seconds": seconds, "worst": worst, "curves": curves}
-
-
-def _load() -> tuple[np.ndarray, ...]:
-    from data import load_boston
-
-    return load_boston()
 
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: best validation loss, MAE and RMSE per implementation (``quick``: 20 epochs, eval
     every 5), with the validation loss at every evaluation as the row's curve. Raises ``SkipRecipe`` without
     mlxtend (the Boston data)."""
-    try:
-        data = _load()
-    except ImportError as exc:
-        raise SkipRecipe(f"Boston housing needs mlxtend ({exc})") from None
+    data = load_boston_or_skip()
     epochs, every = (20, 5) if quick else (100, 10)
     args = argparse.Namespace(epochs=epochs, eval_every=every, batch_size=32, seed=BOOK_SEED)
     result = run(args, data, emit=lambda _: None)
@@ -161,12 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     try:
-        data = _load()
-    except ImportError as exc:
-        print(f"error: {exc}")
+        data = load_boston_or_skip()
+    except SkipRecipe as exc:
+        print(f"error: {exc.reason}")
         return 2
     print(f"Chapter 7 Boston housing ({data[0].shape[0]} train / {data[1].shape[0]} test rows), seed {args.seed}")
-    worst = run(args, data)["worst"]
-    verdict = "agree" if worst <= PARITY_RTOL else "DISAGREE"
-    print(f"\nparity: scratch and torch_impl {verdict} to {worst:.1e} (tolerance {PARITY_RTOL:g})")
-    return 0 if worst <= PARITY_RTOL else 1
+    return verdict(run(args, data)["worst"], PARITY_RTOL)

@@ -18,7 +18,6 @@ dropout masks differ (each side draws its own).
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,14 +27,13 @@ from torch import nn
 
 import scratch
 import torch_impl as ti
-from data import MnistData, load_mnist
+from data import MnistData
 from data.batching import one_hot
 from torch_impl.mnist import mnist_loaders, mnist_transforms, transforms_backend
 
 from ..converters import CONV2D_BIAS, DENSE, combine
-from ._cli import parse, positive_int
-from ._repro import SkipRecipe, first_sentence, make_curve, row
-from .ch5 import accuracy
+from ._cli import positive_int
+from ._common import BatchLoop, mnist_main, mnist_reproduce, torch_predict
 
 CONVERTER = combine(
     "MNISTConvNet",
@@ -120,55 +118,36 @@ def run(
     X_check, y_check = X_test[:1000], y_test[:1000]
     X_test, y_test = X_test[: args.test_size], y_test[: args.test_size]
 
-    def torch_predict(x: np.ndarray) -> np.ndarray:
-        model.eval()
-        with torch.no_grad():
-            out = model(torch.from_numpy(x), inference=True).numpy()
-        model.train()
-        return out
+    predictors = {
+        "scratch": lambda x: net.forward(x, inference=True),
+        "torch_impl": lambda x: torch_predict(model, x),
+    }
 
-    def scratch_predict(x: np.ndarray) -> np.ndarray:
-        return net.forward(x, inference=True)
+    def torch_step(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        optim.zero_grad()
+        value = criterion(model(xb), yb)
+        value.backward()
+        optim.step()
+        return float(value.detach())
 
-    run_scratch, run_torch = args.impl in ("both", "scratch"), args.impl in ("both", "torch")
-    seconds = {"scratch": 0.0, "torch_impl": 0.0}
+    def scratch_step(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        value = net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
+        s_optim.step()
+        return float(value)
+
+    loop = BatchLoop(args.impl, losses)
     batches = len(train_loader) if args.limit is None else min(args.limit, len(train_loader))
     emit(f"{'batches':>8}  {'accuracy (1000 test images), scratch':>38}  {'torch_impl':>11}")
     model.train()
     for b, (xb, yb) in enumerate(train_loader, start=1):
         if b > batches:
             break
-        if run_torch:
-            t0 = time.perf_counter()
-            optim.zero_grad()
-            t_value = criterion(model(xb), yb)
-            t_value.backward()
-            optim.step()
-            seconds["torch_impl"] += time.perf_counter() - t0
-            if losses is not None:
-                losses.setdefault("torch_impl", []).append(float(t_value.detach()))
-        if run_scratch:
-            t0 = time.perf_counter()
-            s_value = net.train_batch(xb.numpy(), one_hot(yb.numpy(), 10, dtype=np.float32))
-            s_optim.step()
-            seconds["scratch"] += time.perf_counter() - t0
-            if losses is not None:
-                losses.setdefault("scratch", []).append(float(s_value))
+        loop.step("torch_impl", torch_step, xb, yb)
+        loop.step("scratch", scratch_step, xb, yb)
         if b % args.eval_every == 0 or b == batches:
-            s_acc = f"{accuracy(scratch_predict, X_check, y_check):.1%}" if run_scratch else "-"
-            t_acc = f"{accuracy(torch_predict, X_check, y_check):.1%}" if run_torch else "-"
+            s_acc, t_acc = loop.accuracies(predictors, X_check, y_check)
             emit(f"{b:>8}  {s_acc:>38}  {t_acc:>11}")
-    emit(f"\nTest accuracy on all {len(y_test)} test images after {batches} batches:")
-    results: dict[str, dict[str, float]] = {}
-    for label, enabled, predict in (
-        ("scratch", run_scratch, scratch_predict),
-        ("torch_impl", run_torch, torch_predict),
-    ):
-        if enabled:
-            acc = accuracy(predict, X_test, y_test)
-            results[label] = {"test accuracy": acc, "seconds": seconds[label], "batches": float(batches)}
-            emit(f"  {label:<10}  {acc:.2%}  (training {seconds[label]:.1f} s)")
-    return results
+    return loop.results(predictors, X_test, y_test, batches, emit)
 
 
 QUICK_BATCHES = 10
@@ -178,42 +157,17 @@ QUICK_TEST_SIZE = 500
 def reproduce(quick: bool) -> list[dict[str, Any]]:
     """Reproduction rows: test accuracy per implementation after the book's one epoch (``quick``: 10 batches,
     accuracy on the first 500 test images). Needs full MNIST (``SkipRecipe`` otherwise)."""
-    try:
-        mnist = load_mnist(None, source="full")
-    except FileNotFoundError as exc:
-        raise SkipRecipe(f"full MNIST not found ({first_sentence(exc)})") from None
-    argv = ["--source", "full", "--eval-every", "1000000"]
-    if quick:
-        argv += ["--limit", str(QUICK_BATCHES), "--test-size", str(QUICK_TEST_SIZE)]
-    args = _parser().parse_args(argv)
-    losses: dict[str, list[float]] = {}
-    results = run(args, mnist, emit=lambda _: None, losses=losses)
-    note = f"{int(results['scratch']['batches'])} batches of 60, float32; own dropout masks per implementation"
-    if args.test_size is not None:
-        note += f"; accuracy on the first {args.test_size} test images"
-    return [
-        row(
-            "ch7",
-            "MNIST CNN (1 epoch)",
-            label,
-            {"test accuracy": r["test accuracy"]},
-            r["seconds"],
-            note,
-            curve=make_curve(losses[label], label="training loss (cross-entropy per batch)", x_label="batch"),
-        )
-        for label, r in results.items()
-    ]
+    return mnist_reproduce(
+        chapter="ch7",
+        experiment="MNIST CNN (1 epoch)",
+        parser=_parser(),
+        run=run,
+        quick_argv=["--limit", str(QUICK_BATCHES), "--test-size", str(QUICK_TEST_SIZE)],
+        quick=quick,
+        loss="cross-entropy",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chapter 7 CNN recipe; returns the exit code."""
-    args = parse(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        mnist = load_mnist(args.data, source=args.source)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}")
-        return 1
-    run(args, mnist, emit=lambda line: print(line, flush=True))
-    return 0
+    return mnist_main(_parser(), run, argv)

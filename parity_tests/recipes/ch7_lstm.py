@@ -43,11 +43,12 @@ from scratch.rnn_model import RNNModel, SequenceSoftmaxCrossEntropy, sample
 
 from ..converters import LSTM, state_to_book
 from ..port import relative_error
-from ._cli import parse, positive_int
-from ._repro import SkipRecipe, make_curve, pyplot, row, save_figure_atomic, write_atomic
+from ..tolerances import RECIPE_RTOL as PARITY_RTOL
+from ._cli import dtype_option, parse, positive_int
+from ._common import IMPLEMENTATIONS, plot_pair, verdict
+from ._repro import SkipRecipe, make_curve, pyplot, row, write_atomic
 from .ch6 import TextError, load_corpus
 
-PARITY_RTOL = 1e-8
 SEQUENCE_LENGTH = 50
 BATCH_SIZE = 32
 LR = 0.001
@@ -56,7 +57,6 @@ TRAIN_FRACTION = 0.8
 DEFAULT_SEED = 20190701
 DEFAULT_OUT = Path("report") / "ch7_lstm"
 QUICK_BATCHES = 10
-IMPLEMENTATIONS = ("scratch", "torch_impl")
 #: Book names of the scratch LSTM layer <-> ``NextCharacterModel`` keys (``lstm.lstm.weight_ih_l0``, ``lstm.fc.*``).
 CONVERTER = LSTM.prefixed("", "lstm.")
 
@@ -142,12 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0; 1.0)")
     p.add_argument("--sample-length", type=positive_int, default=200, help="characters sampled from each model (200)")
-    p.add_argument(
-        "--dtype",
-        choices=["float64", "float32"],
-        default="float64",
-        help="float64 (default: the parity verdict needs it) or float32 (torch's default; no verdict)",
-    )
+    dtype_option(p, "float64 (default: the parity verdict needs it) or float32 (torch's default; no verdict)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"folder for loss.png and samples.txt ({DEFAULT_OUT})")
     return p
 
@@ -287,23 +282,17 @@ def run(
 
 def plot_losses(plt: Any, result: Result, path: Path) -> None:
     """Top: both implementations' loss of every training batch; bottom: their raw difference."""
-    s = np.asarray(result.train_loss["scratch"])
-    t = np.asarray(result.train_loss["torch_impl"])
-    steps = np.arange(1, s.size + 1)
-    fig, (ax, ax_diff) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
-    ax.plot(steps, s, label=f"scratch (test loss {result.test_loss['scratch']:.4f})", linewidth=2.5, alpha=0.6)
-    ax.plot(
-        steps, t, label=f"torch_impl (test loss {result.test_loss['torch_impl']:.4f})", linewidth=1.0, linestyle="--"
+    raw = {k: np.asarray(result.train_loss[k]) for k in IMPLEMENTATIONS}
+    shown = {f"{k} (test loss {result.test_loss[k]:.4f})": raw[k] for k in IMPLEMENTATIONS}
+    plot_pair(
+        plt,
+        path,
+        shown,
+        raw,
+        ylabel="cross-entropy (mean over N·T)",
+        title="Chapter 7 character LSTM: training loss per batch",
+        xlabel="batch",
     )
-    ax.set_ylabel("cross-entropy (mean over N·T)")
-    ax.set_title("Chapter 7 character LSTM: training loss per batch")
-    ax.legend()
-    ax_diff.plot(steps, t - s, color="tab:red", linewidth=0.8)
-    ax_diff.set_ylabel("torch_impl - scratch")
-    ax_diff.set_xlabel("batch")
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,16 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         plot_losses(plt, result, out / "loss.png")
         print(f"wrote {out / 'loss.png'}")
 
-    worst = result.max_rel_diff
-    if args.dtype != "float64":
-        print(f"\nscratch vs torch_impl: max relative loss difference {worst:.1e} ({args.dtype}: no verdict)")
-        return 0
-    verdict = "agree" if worst <= PARITY_RTOL else "DISAGREE"
-    print(
-        f"\nparity: scratch and torch_impl {verdict} to {worst:.1e} (every batch loss and the test loss, relative; "
-        f"tolerance {PARITY_RTOL:g})"
+    return verdict(
+        result.max_rel_diff,
+        PARITY_RTOL,
+        "every batch loss and the test loss, relative",
+        dtype=args.dtype,
+        measured="max relative loss difference",
     )
-    return 0 if worst <= PARITY_RTOL else 1
 
 
 def reproduce(quick: bool) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import torch
 
 import torch_impl as ti
 from data.text import GENERATED_SHAKESPEARE, Vocabulary
+from parity_tests import _io
 from parity_tests.recipes import ch6, ch7_lstm
 from parity_tests.recipes._repro import check_row
 from scratch.rnn_model import RNNModel
@@ -239,6 +240,8 @@ def test_ch7_lstm_main_writes_plot_and_exits_2_on_bad_input(
     assert "parity: scratch and torch_impl agree" in printed
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[torch_impl]" in (out / "samples.txt").read_text(encoding="utf-8")
+    for name in ("samples.txt", "loss.png"):  # ordinary permissions (0644 under umask 022), not mkstemp's 0600
+        assert (out / name).stat().st_mode & 0o777 == _io.default_mode(), name
     assert ch7_lstm.main(["--text", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().out
     assert ch7_lstm.main(["--temperature", "0"]) == 2

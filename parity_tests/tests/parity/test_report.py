@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parity_tests import report
+from parity_tests import _io, plots, report, report_model, report_render
 from parity_tests.harness import CaseResult, Comparison, run_case
 from parity_tests.mutants import Detection
 from parity_tests.specs import all_specs, get_spec
@@ -90,6 +90,36 @@ def test_run_writes_markdown_json_and_png_plots(full_run: dict[str, Any]) -> Non
     payload = json.loads((out / "parity.json").read_text(encoding="utf-8"))
     assert sorted(payload["plots"]) == sorted(n for n in names if n.endswith(".png"))
     assert {c["spec"] for c in payload["loss_curves"]} == set(TRAINING)
+
+
+def test_the_markdown_is_rendered_from_the_json_model_alone(full_run: dict[str, Any]) -> None:
+    """parity.json is the report model: rendering it read back gives parity.md again, and every report file
+    has the permissions of an ordinary file."""
+    out: Path = full_run["out"]
+    model = json.loads((out / "parity.json").read_text(encoding="utf-8"))
+    assert model["schema"] == report_model.SCHEMA
+    assert report_render.render(model) == (out / "parity.md").read_text(encoding="utf-8")
+    assert report_model.passed(model)
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o777 == _io.default_mode(), path.name
+
+
+def test_the_loss_and_recipe_plots_share_one_grid() -> None:
+    """``plots.paired_grid``: a (curve, difference) pair of axes per panel, 4 per row, the rest hidden."""
+    figure_class = plots.figure_class()
+    if figure_class is None:
+        pytest.skip("matplotlib is not installed")
+    fig, panels = plots.paired_grid(figure_class, 6, panel_height=5.0)
+    assert len(panels) == 6
+    axes = fig.get_axes()
+    assert len(axes) == 2 * 2 * 4  # two rows of panels, each a top and a bottom row of 4 axes
+    assert sum(ax.get_visible() for ax in axes) == 2 * 6
+    top, bottom = panels[5]
+    assert top.get_visible()
+    assert bottom.get_visible()
+    assert top.get_position().y0 > bottom.get_position().y0  # the curves above their difference
+    with pytest.raises(ValueError, match="count must be >= 1 panel; received 0"):
+        plots.paired_grid(figure_class, 0, panel_height=5.0)
 
 
 def test_speed_plot_has_one_bar_per_benchmark_case(full_run: dict[str, Any]) -> None:
@@ -331,7 +361,7 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_an_escaped_mutant_is_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report, "detect", lambda mutant: Detection(mutant.name, False, "every case passed"))
+    monkeypatch.setattr(report_model, "detect", lambda mutant: Detection(mutant.name, False, "every case passed"))
     code, stdout, _ = _run(["--out", str(tmp_path), "--spec", "ReLU", "--no-bench"])
     assert code == 1
     assert "| NO | every case passed |" in stdout
@@ -379,29 +409,7 @@ def test_a_crashing_case_is_recorded_as_a_failure_not_a_traceback(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_staged_writes_rename_all_or_nothing(tmp_path: Path) -> None:
-    (tmp_path / "a.md").write_text("old a")
-
-    def half_then_interrupt(tmp: Path) -> None:
-        tmp.write_text("half of b")
-        raise KeyboardInterrupt
-
-    def write_two() -> None:
-        with report.staged(tmp_path) as stage:
-            stage("a.md", lambda tmp: tmp.write_text("new a"))
-            stage("b.png", half_then_interrupt)
-
-    with pytest.raises(KeyboardInterrupt):
-        write_two()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]  # no temporary files, no b.png
-    assert (tmp_path / "a.md").read_text() == "old a"  # untouched: a was staged but never renamed
-
-    with report.staged(tmp_path) as stage:
-        stage("a.md", lambda tmp: tmp.write_text("new a"))
-        stage("b.png", lambda tmp: tmp.write_bytes(PNG_SIGNATURE))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.png"]
-    assert (tmp_path / "a.md").read_text() == "new a"
-    assert oct((tmp_path / "a.md").stat().st_mode & 0o777) != oct(0o600)  # not mkstemp's private mode
+# staged() itself (all or nothing, permissions) is tested with the writer, in tests/scratch/test_one_of_everything.py
 
 
 def test_an_interrupted_plot_leaves_the_previous_report_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -446,7 +454,7 @@ def test_a_plot_that_cannot_be_drawn_is_named_and_the_rest_is_written(
     def broken(*args: Any) -> Any:
         raise ValueError("no axes today")
 
-    monkeypatch.setattr(report, "loss_figure", broken)
+    monkeypatch.setattr(plots, "loss_figure", broken)
     argv = [
         "--out",
         str(tmp_path),

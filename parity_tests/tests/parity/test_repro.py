@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from parity_tests.recipes import _repro
+from parity_tests import _io
 from parity_tests.recipes.__main__ import REPRODUCTIONS
 from parity_tests.recipes.__main__ import main as dispatch
 from parity_tests.recipes._repro import (
@@ -82,11 +82,12 @@ def test_write_atomic_replaces_and_leaves_nothing_behind_on_failure(tmp_path, mo
     write_atomic(target, "old")
     write_atomic(target, "new")
     assert target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == _io.default_mode()  # 0644 under umask 022, not mkstemp's 0600
 
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(_repro.os, "replace", broken_replace)
+    monkeypatch.setattr(_io.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(target, "partial")
     assert target.read_text() == "new"
