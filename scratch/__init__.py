@@ -13,24 +13,7 @@ from .autoencoder import Autoencoder, Decoder, Encoder
 from .base import Operation, ParamOperation
 from .conv import ChannelBiasAdd, Conv2D_Op, Conv2D_OpLoop, conv_output_size, conv_pads
 from .dropout import Dropout
-from .fundamentals import (
-    chain_deriv_2,
-    chain_deriv_3,
-    chain_length_2,
-    chain_length_3,
-    deriv,
-    leaky_relu,
-    matmul_backward_first,
-    matmul_forward,
-    matrix_forward_extra,
-    matrix_function_backward_1,
-    matrix_function_backward_sum_1,
-    matrix_function_forward_sum,
-    multiple_inputs_add,
-    multiple_inputs_add_backward,
-    sigmoid,
-    square,
-)
+from .fundamentals import *  # noqa: F403 - the chapter 1 functions: fundamentals.__all__, added to __all__ below
 from .gradcheck import GradCheckResult, check_gradients, check_loss_gradient
 from .layers import Conv2D, Dense, Layer
 from .linear_regression import forward_linear_regression, generate_batch, permute_data
@@ -92,35 +75,20 @@ __all__ = [
     "Trainer",
     "TrainingHistory",
     "WeightMultiply",
-    "chain_deriv_2",
-    "chain_deriv_3",
-    "chain_length_2",
-    "chain_length_3",
     "check_gradients",
     "check_loss_gradient",
     "conv_output_size",
     "conv_pads",
-    "deriv",
     "forward_linear_regression",
     "forward_loss",
     "fundamentals",
     "generate_batch",
-    "leaky_relu",
     "linear_regression",
     "mae",
-    "matmul_backward_first",
-    "matmul_forward",
-    "matrix_forward_extra",
-    "matrix_function_backward_1",
-    "matrix_function_backward_sum_1",
-    "matrix_function_forward_sum",
     "metrics",
     "moving_average",
-    "multiple_inputs_add",
-    "multiple_inputs_add_backward",
     "one_hidden_layer",
     "permute_data",
     "rmse",
-    "sigmoid",
-    "square",
 ]
+__all__ += fundamentals.__all__

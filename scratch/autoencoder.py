@@ -40,7 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _describe, check_choice, check_float_array, check_int
+from data._checks import check_architecture, image_shape_error
+
+from ._validation import check_choice, check_float_array, check_int, describe
 from .activations import Tanh
 from .base import Operation
 from .layers import Conv2D, Dense, Layer
@@ -54,37 +56,12 @@ MSE_MODES = ("book", "mean")
 _LAYOUT = "[batch, channels, height, width]"
 
 
-def _check_architecture(
-    hidden_channels: Sequence[int], kernel_size: int, encoding_size: int, image_shape: Sequence[int]
-) -> tuple[tuple[int, int], int, int, tuple[int, int, int]]:
-    """Validate the shared constructor arguments; return them as plain ints / tuples."""
-    if isinstance(hidden_channels, (str, bytes)) or not isinstance(hidden_channels, Sequence):
-        raise TypeError(f"hidden_channels must be a pair of integers (C1, C2); received {_describe(hidden_channels)}")
-    if len(hidden_channels) != 2:
-        raise ValueError(f"hidden_channels must be a pair of integers (C1, C2); received {tuple(hidden_channels)!r}")
-    c1 = check_int(hidden_channels[0], "hidden_channels[0]", 1)
-    c2 = check_int(hidden_channels[1], "hidden_channels[1]", 1)
-    k = check_int(kernel_size, "kernel_size", 1)
-    if k % 2 == 0:
-        raise ValueError(
-            f"kernel_size must be odd (padding k // 2 keeps the image size only for odd k); received {kernel_size}"
-        )
-    enc = check_int(encoding_size, "encoding_size", 1)
-    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence) or len(image_shape) != 3:
-        raise TypeError(f"image_shape must be a triple of integers (C, H, W); received {_describe(image_shape)}")
-    shape = tuple(check_int(d, f"image_shape[{i}]", 1) for i, d in enumerate(image_shape))
-    return (c1, c2), k, enc, (shape[0], shape[1], shape[2])
-
-
 def _check_images(x: Any, name: str, image_shape: tuple[int, int, int]) -> np.ndarray:
     """``x`` if it is a float ndarray ``[N, *image_shape]`` with only finite values (dtype, rank and shape are
     checked before finiteness)."""
     check_float_array(x, name, ndim=4, layout=_LAYOUT, finite=False)
     if x.shape[1:] != image_shape:
-        c, h, w = image_shape
-        raise ValueError(
-            f"{name} must have image shape [batch, {c}, {h}, {w}] (image_shape={image_shape}); received shape {x.shape}"
-        )
+        raise image_shape_error(name, image_shape, x.shape)
     return check_float_array(x, name)
 
 
@@ -92,16 +69,41 @@ def _generators(seed: int | np.random.SeedSequence, count: int) -> list[np.rando
     """``count`` independent generators spawned from ``seed`` (an int >= 0 or a ``SeedSequence``)."""
     if not isinstance(seed, np.random.SeedSequence):
         if isinstance(seed, bool) or not isinstance(seed, Integral):
-            raise TypeError(f"seed must be an integer >= 0 or a numpy.random.SeedSequence; received {_describe(seed)}")
+            raise TypeError(f"seed must be an integer >= 0 or a numpy.random.SeedSequence; received {describe(seed)}")
         seed = np.random.SeedSequence(check_int(seed, "seed", 0))
     return [np.random.default_rng(child) for child in seed.spawn(count)]
 
 
 class _Stack:
-    """Layers and parameter-free operations applied in order; the named ``Layer`` attributes own parameters."""
+    """Layers and parameter-free operations applied in order; the named ``Layer`` attributes own parameters.
+
+    The constructor, shared by ``Encoder`` and ``Decoder``, checks the architecture, keeps it as attributes,
+    builds the steps (``_build``) and gives every layer its generator from ``seed`` (``reseed``).
+    """
 
     steps: list[Layer | Operation]
     layer_names: tuple[str, ...]
+
+    def __init__(
+        self,
+        hidden_channels: Sequence[int] = (14, 7),
+        kernel_size: int = 5,
+        encoding_size: int = 28,
+        image_shape: Sequence[int] = (1, 28, 28),
+        *,
+        weight_init: str = "glorot",
+        seed: int | np.random.SeedSequence = 1,
+    ) -> None:
+        (c1, c2), k, enc, shape = check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
+        self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
+        self.weight_init = check_choice(weight_init, "weight_init", WEIGHT_INITS)
+        self.steps = self._build(Tanh, "standard" if self.weight_init == "normal" else "glorot")
+        self.reseed(seed)
+
+    def _build(self, activation: type[Operation], dense_init: str) -> list[Layer | Operation]:
+        """Create the named layers (each with its own ``activation()``; ``dense_init`` for the dense one) and
+        return every step in the order they run."""
+        raise NotImplementedError
 
     def forward(self, x: np.ndarray, inference: bool = False) -> np.ndarray:
         out = x
@@ -167,25 +169,12 @@ class Encoder(_Stack):
 
     layer_names = ("conv1", "conv2", "dense")
 
-    def __init__(
-        self,
-        hidden_channels: Sequence[int] = (14, 7),
-        kernel_size: int = 5,
-        encoding_size: int = 28,
-        image_shape: Sequence[int] = (1, 28, 28),
-        *,
-        weight_init: str = "glorot",
-        seed: int | np.random.SeedSequence = 1,
-    ) -> None:
-        (c1, c2), k, enc, shape = _check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
-        self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
-        self.weight_init = check_choice(weight_init, "weight_init", WEIGHT_INITS)
-        dense_init = "standard" if self.weight_init == "normal" else "glorot"
-        self.conv1 = Conv2D(c1, k, weight_init=self.weight_init, activation=Tanh(), bias=True)
-        self.conv2 = Conv2D(c2, k, weight_init=self.weight_init, activation=Tanh(), flatten=True, bias=True)
-        self.dense = Dense(enc, Tanh(), weight_init=dense_init)
-        self.steps = [self.conv1, self.conv2, self.dense]
-        self.reseed(seed)
+    def _build(self, activation: type[Operation], dense_init: str) -> list[Layer | Operation]:
+        (c1, c2), k = self.hidden_channels, self.kernel_size
+        self.conv1 = Conv2D(c1, k, weight_init=self.weight_init, activation=activation(), bias=True)
+        self.conv2 = Conv2D(c2, k, weight_init=self.weight_init, activation=activation(), flatten=True, bias=True)
+        self.dense = Dense(self.encoding_size, activation(), weight_init=dense_init)
+        return [self.conv1, self.conv2, self.dense]
 
     def forward(self, x: np.ndarray, inference: bool = False) -> np.ndarray:
         """x ``[N, C, H, W]`` -> encoding ``[N, E]``."""
@@ -204,27 +193,14 @@ class Decoder(_Stack):
 
     layer_names = ("dense", "conv1", "conv2")
 
-    def __init__(
-        self,
-        hidden_channels: Sequence[int] = (14, 7),
-        kernel_size: int = 5,
-        encoding_size: int = 28,
-        image_shape: Sequence[int] = (1, 28, 28),
-        *,
-        weight_init: str = "glorot",
-        seed: int | np.random.SeedSequence = 1,
-    ) -> None:
-        (c1, c2), k, enc, shape = _check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
-        self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
-        self.weight_init = check_choice(weight_init, "weight_init", WEIGHT_INITS)
-        dense_init = "standard" if self.weight_init == "normal" else "glorot"
-        channels, height, width = shape
-        self.dense = Dense(c2 * height * width, Tanh(), weight_init=dense_init)
+    def _build(self, activation: type[Operation], dense_init: str) -> list[Layer | Operation]:
+        (c1, c2), k = self.hidden_channels, self.kernel_size
+        channels, height, width = self.image_shape
+        self.dense = Dense(c2 * height * width, activation(), weight_init=dense_init)
         self.reshape = Reshape((c2, height, width))
-        self.conv1 = Conv2D(c1, k, weight_init=self.weight_init, activation=Tanh(), bias=True)
-        self.conv2 = Conv2D(channels, k, weight_init=self.weight_init, activation=Tanh(), bias=True)
-        self.steps = [self.dense, self.reshape, self.conv1, self.conv2]
-        self.reseed(seed)
+        self.conv1 = Conv2D(c1, k, weight_init=self.weight_init, activation=activation(), bias=True)
+        self.conv2 = Conv2D(channels, k, weight_init=self.weight_init, activation=activation(), bias=True)
+        return [self.dense, self.reshape, self.conv1, self.conv2]
 
     def forward(self, x: np.ndarray, inference: bool = False) -> np.ndarray:
         check_float_array(x, "Decoder input", ndim=2, layout="[batch, encoding]")
@@ -260,7 +236,7 @@ class Autoencoder:
         mse: str = "book",
         seed: int = 1,
     ) -> None:
-        (c1, c2), k, enc, shape = _check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
+        (c1, c2), k, enc, shape = check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
         self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
         self.mse = check_choice(mse, "mse", MSE_MODES)
         self.seed = check_int(seed, "seed", 0)
@@ -359,7 +335,7 @@ class Autoencoder:
     def load_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Copy ``params`` (keys ``param_names``, book layouts) into the model, before or after setup."""
         if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping name -> array; received {_describe(params)}")
+            raise TypeError(f"params must be a mapping name -> array; received {describe(params)}")
         expected = set(self.param_names)
         if set(params) != expected:
             raise ValueError(

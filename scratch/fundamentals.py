@@ -22,7 +22,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import check_float_array, check_positive
+from ._validation import check_float_array, check_positive, check_real
 
 Array: TypeAlias = npt.NDArray[np.float64]
 ArrayFunction: TypeAlias = Callable[[np.ndarray], np.ndarray]
@@ -117,15 +117,37 @@ def leaky_relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(0.2 * x, x)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Element-wise logistic sigmoid, computed without overflow for any finite input.
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Element-wise logistic sigmoid: the one NumPy sigmoid of the package (``Sigmoid``, the recurrent cells and
+    the book modules compute it with :func:`sigmoid_array`, the same arithmetic).
 
     forward:  y = 1 / (1 + exp(-x))    backward: dy/dx = y (1 - y)            shapes: any, y like x
+
+    Computed as written: exp(-x) overflows to inf below about -709 (float64) or -88 (float32), and
+    1 / (1 + inf) is then exactly 0, the correctly rounded value, so that overflow is silenced; the result is
+    accurate to rounding for every finite x (and is the book's formula bit for bit). ``out``, an array of x's
+    shape and float dtype, receives the result (``out=x`` computes in place); without it a new array is
+    returned (a NumPy scalar for a scalar input). Integer input is computed in float64.
     """
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.ndim:
+        return sigmoid_array(x, out)
     x = np.asarray(x)
-    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
-    # x >= 0: 1 / (1 + e^-x);  x < 0: e^x / (1 + e^x)  (the same value, written stably)
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)
+    if x.ndim == 0 and out is None:  # a scalar: NumPy scalar arithmetic, nothing to update in place
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-x))
+    return sigmoid_array(x, out)
+
+
+def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`sigmoid` of a float ndarray, without its input conversions: 1 / (1 + exp(-x)) with no temporaries,
+    into ``out`` (``out=x``: in place) or a new array; for callers whose input is already checked."""
+    with np.errstate(over="ignore"):  # exp(-x) -> inf gives exactly 0, the correctly rounded value
+        y = np.negative(x, out=out)
+        np.exp(y, out=y)
+    y += 1.0
+    np.reciprocal(y, out=y)
+    return y
 
 
 def deriv(func: ArrayFunction, input_: np.ndarray | float, diff: float = 0.001) -> np.ndarray:
@@ -286,13 +308,21 @@ def matrix_function_backward_1(X: np.ndarray, W: np.ndarray, sigma: ArrayFunctio
     return dS_dN @ dN_dX  # [n, m] @ [m, k] -> [n, k]
 
 
-def matrix_function_forward_sum(X: np.ndarray, W: np.ndarray, sigma: ArrayFunction) -> float:
+def matrix_function_forward_sum(
+    X: np.ndarray, W: np.ndarray, sigma: ArrayFunction, modify_x11: bool = False, x11: float = 0.5
+) -> float:
     """Matrix product, element-wise function, then the sum of every element.
 
     forward:  N = X @ W,  S = sigma(N),  L = Σ_ij S_ij       shapes: X [n, k], W [k, m] -> L scalar
+
+    ``modify_x11=True`` computes L with ``X[0, 0]`` replaced by ``x11`` (on a copy: X itself is not changed),
+    the book's last version of the function, which nudges one input to check its gradient.
     """
     _check_function(sigma, "sigma")
     X, W = _check_matmul_pair(X, W)
+    if modify_x11:
+        X = X.copy()
+        X[0, 0] = check_real(x11, "x11")
     return float(np.sum(sigma(X @ W)))
 
 

@@ -25,9 +25,12 @@ order, the initial weights (only when ``weights`` is not given: ``W`` then ``B``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
+
+from data._checks import as_generator, check_weight_dict, check_xy_columns
 
 from ._validation import check_float_array, check_int, check_positive
 
@@ -64,39 +67,47 @@ RandomSource: TypeAlias = np.random.Generator | np.random.RandomState
 """Where random numbers come from: a ``Generator``, or a legacy ``RandomState`` (the book modules' streams)."""
 
 
-def _as_generator(rng_or_seed: RandomSource | int | None, name: str = "rng_or_seed") -> RandomSource:
-    """Return ``rng_or_seed`` if it is a ``np.random.Generator`` (or a legacy ``RandomState``, drawn from in
-    place), else ``default_rng(rng_or_seed)``."""
-    if isinstance(rng_or_seed, np.random.Generator | np.random.RandomState):
-        return rng_or_seed
-    if rng_or_seed is None:
-        return np.random.default_rng()
-    seed = check_int(rng_or_seed, name, 0)
-    return np.random.default_rng(seed)
-
-
 def _check_xy(X: object, y: object, name_x: str = "X", name_y: str = "y") -> tuple[np.ndarray, np.ndarray]:
     """Check a design matrix ``X`` [n, k] and a target column ``y`` [n, 1] with the same number of rows."""
     X = check_float_array(X, name_x, ndim=2, layout="[n, features]")
     y = check_float_array(y, name_y, ndim=2, layout="[n, 1]")
-    if y.shape[1] != 1:
-        raise ValueError(f"{name_y} must be a column vector of shape [n, 1]; received shape {y.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{name_y} must have as many rows as {name_x} ({X.shape[0]}); received shape {y.shape}")
+    check_xy_columns(X.shape, y.shape, name_x, name_y)
     return X, y
+
+
+def _check_matrix(value: object, name: str) -> np.ndarray:
+    return check_float_array(value, name, ndim=2)
 
 
 def _check_weights(weights: object, shapes: dict[str, tuple[int, int]], name: str = "weights") -> Weights:
     """Check that ``weights`` is a dict holding exactly ``shapes``' keys, each a float array of that shape."""
-    if not isinstance(weights, dict):
-        raise TypeError(f"{name} must be a dict with keys {sorted(shapes)}; received {type(weights).__name__}")
-    if set(weights) != set(shapes):
-        raise ValueError(f"{name} must have exactly the keys {sorted(shapes)}; received {sorted(weights)}")
-    for key, shape in shapes.items():
-        value = check_float_array(weights[key], f"{name}[{key!r}]", ndim=2)
-        if value.shape != shape:
-            raise ValueError(f"{name}[{key!r}] must have shape {shape}; received shape {value.shape}")
-    return weights
+    return check_weight_dict(weights, shapes, _check_matrix, name)
+
+
+def _initial_weights(weights: Weights | None, shapes: dict[str, tuple[int, int]], rng: RandomSource) -> Weights:
+    """The weights training starts from: N(0, 1) draws in ``shapes``' order when ``weights`` is None, else
+    float64 copies of the checked ``weights`` (the caller's arrays are never modified)."""
+    if weights is None:
+        return {key: rng.standard_normal(shape) for key, shape in shapes.items()}
+    _check_weights(weights, shapes)
+    return {key: value.astype(np.float64, copy=True) for key, value in weights.items()}
+
+
+def _book_batches(
+    X: np.ndarray, y: np.ndarray, n_iter: int, batch_size: int, rng: RandomSource
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``n_iter`` batches in the book's order: shuffle the rows, walk through them ``batch_size`` at a time
+    (the last batch of a pass is shorter when the rows do not divide evenly), reshuffle the shuffled copy when
+    they are used up. Shapes: X [n, k], y [n, 1] -> batches [b, k], [b, 1] (views of the shuffled copy)."""
+    n = X.shape[0]
+    start = n  # shuffle before the first batch
+    for _ in range(n_iter):
+        if start >= n:
+            perm = rng.permutation(n)
+            X, y = X[perm], y[perm]
+            start = 0
+        yield X[start : start + batch_size], y[start : start + batch_size]
+        start += batch_size
 
 
 def _check_training_args(n_iter: object, learning_rate: object, batch_size: object) -> tuple[int, float, int]:
@@ -114,7 +125,7 @@ def permute_data(X: np.ndarray, y: np.ndarray, rng: RandomSource | int | None = 
     shapes: X [n, k], y [n, 1] -> the same shapes, rows reordered (new arrays; the inputs are untouched).
     """
     X, y = _check_xy(X, y)
-    perm = _as_generator(rng, "rng").permutation(X.shape[0])
+    perm = as_generator(rng, "rng").permutation(X.shape[0])
     return X[perm], y[perm]
 
 
@@ -146,9 +157,7 @@ def init_weights(n_in: int, rng_or_seed: RandomSource | int | None = None) -> We
     ``rng_or_seed`` is a ``np.random.Generator`` (drawn from in place) or a seed for
     ``np.random.default_rng``.
     """
-    n_in = check_int(n_in, "n_in", 1)
-    rng = _as_generator(rng_or_seed)
-    return {"W": rng.standard_normal((n_in, 1)), "B": rng.standard_normal((1, 1))}
+    return _initial_weights(None, _shapes(check_int(n_in, "n_in", 1)), as_generator(rng_or_seed))
 
 
 def _forward(X: np.ndarray, y: np.ndarray, weights: Weights) -> tuple[float, ForwardInfo]:
@@ -237,23 +246,10 @@ def train(
     """
     X, y = _check_xy(X, y)
     n_iter, learning_rate, batch_size = _check_training_args(n_iter, learning_rate, batch_size)
-    rng = _as_generator(seed, "seed")
-    if weights is None:
-        weights = init_weights(X.shape[1], rng)
-    else:
-        _check_weights(weights, _shapes(X.shape[1]))
-        weights = {key: value.astype(np.float64, copy=True) for key, value in weights.items()}
-
-    n = X.shape[0]
-    X, y = permute_data(X, y, rng)
-    start = 0
+    rng = as_generator(seed, "seed")
+    weights = _initial_weights(weights, _shapes(X.shape[1]), rng)
     losses: list[float] = []
-    for _ in range(n_iter):
-        if start >= n:
-            X, y = permute_data(X, y, rng)
-            start = 0
-        X_batch, y_batch = X[start : start + batch_size], y[start : start + batch_size]
-        start += batch_size
+    for X_batch, y_batch in _book_batches(X, y, n_iter, batch_size, rng):
         loss, forward_info = _forward(X_batch, y_batch, weights)
         if return_losses:
             losses.append(loss)

@@ -35,17 +35,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from data._checks import as_generator
+
 from ._validation import check_float_array, check_int
 from .fundamentals import sigmoid
 from .linear_regression import (
     ForwardInfo,
     RandomSource,
     Weights,
-    _as_generator,
+    _book_batches,
     _check_training_args,
     _check_weights,
     _check_xy,
-    permute_data,
+    _initial_weights,
 )
 
 __all__ = [
@@ -81,8 +83,7 @@ def init_weights(input_size: int, hidden_size: int, rng_or_seed: RandomSource | 
     ``np.random.default_rng``.
     """
     shapes = _shapes(check_int(input_size, "input_size", 1), check_int(hidden_size, "hidden_size", 1))
-    rng = _as_generator(rng_or_seed)
-    return {key: rng.standard_normal(shape) for key, shape in shapes.items()}
+    return _initial_weights(None, shapes, as_generator(rng_or_seed))
 
 
 def _hidden_size(weights: object) -> int:
@@ -217,24 +218,11 @@ def train(
     n_iter, learning_rate, batch_size = _check_training_args(n_iter, learning_rate, batch_size)
     test_every = check_int(test_every, "test_every", 1)
     hidden_size = check_int(hidden_size, "hidden_size", 1)
-    rng = _as_generator(seed, "seed")
-    if weights is None:
-        weights = init_weights(X_train.shape[1], hidden_size, rng)
-    else:
-        _check_weights(weights, _shapes(X_train.shape[1], hidden_size))
-        weights = {key: value.astype(np.float64, copy=True) for key, value in weights.items()}
-
-    n = X_train.shape[0]
-    X, y = permute_data(X_train, y_train, rng)
-    start = 0
+    rng = as_generator(seed, "seed")
+    weights = _initial_weights(weights, _shapes(X_train.shape[1], hidden_size), rng)
     losses: list[float] = []
     scores: list[float] = []
-    for i in range(n_iter):
-        if start >= n:
-            X, y = permute_data(X, y, rng)
-            start = 0
-        X_batch, y_batch = X[start : start + batch_size], y[start : start + batch_size]
-        start += batch_size
+    for i, (X_batch, y_batch) in enumerate(_book_batches(X_train, y_train, n_iter, batch_size, rng)):
         forward_info, loss = _forward(X_batch, y_batch, weights)
         if return_losses:
             losses.append(loss)

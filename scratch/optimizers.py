@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_non_negative, check_positive, check_real
+from data._checks import check_decay
+
+from ._validation import check_int, check_momentum, check_non_negative, check_positive
 
 if TYPE_CHECKING:
     from .network import NeuralNetwork
@@ -79,11 +81,7 @@ class Optimizer:
         self.clip = None if clip is None else check_positive(clip, "clip")
         self.first_lr = self.lr
         self.final_lr = check_non_negative(final_lr, "final_lr")
-        self.decay_type = check_choice(decay_type, "decay_type", DECAY_TYPES)
-        if self.decay_type is not None and self.final_lr > self.lr:
-            raise ValueError(f"final_lr must be <= lr for decay (lr={self.lr}); received final_lr={final_lr!r}")
-        if self.decay_type == "exponential" and self.final_lr == 0:
-            raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
+        self.decay_type = check_decay(decay_type, self.lr, self.final_lr, DECAY_TYPES)
         self.max_epochs = 0
         self.epoch = 0
 
@@ -131,9 +129,10 @@ class Optimizer:
         """Forget per-parameter state (velocities, accumulators): ``Trainer.fit(restart=True)`` calls it."""
 
     def step(self) -> None:
-        """Update every parameter of ``self.net`` with its gradient."""
+        """Update every parameter of ``self.net`` with its gradient (creating the per-parameter state first)."""
         if not hasattr(self, "net"):
             raise RuntimeError(f"{type(self).__name__}.step needs .net (the Trainer sets it)")
+        self._ensure_state()
         for index, (param, grad) in enumerate(zip(self.net.params(), self.net.param_grads(), strict=True)):
             self._update_rule(param=param, grad=self._clipped(grad), index=index)
 
@@ -142,6 +141,10 @@ class Optimizer:
         if self.clip is None:
             return grad
         return np.clip(grad, -self.clip, self.clip)
+
+    def _ensure_state(self) -> None:
+        """Create the per-parameter state the update rule keeps (velocities, accumulators), if there is none yet:
+        nothing for plain SGD."""
 
     def _update_rule(self, **kwargs: Any) -> None:
         raise NotImplementedError
@@ -192,20 +195,15 @@ class SGDMomentum(Optimizer):
         clip: float | None = None,
     ) -> None:
         super().__init__(lr, final_lr, decay_type, clip=clip)
-        self.momentum = check_real(momentum, "momentum")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1); received {momentum!r}")
+        self.momentum = check_momentum(momentum)
         self.velocities: list[np.ndarray] | None = None
 
     def reset_state(self) -> None:
         self.velocities = None
 
-    def step(self) -> None:
-        if not hasattr(self, "net"):
-            raise RuntimeError("SGDMomentum.step needs .net (the Trainer sets it)")
+    def _ensure_state(self) -> None:
         if self.velocities is None:
             self.velocities = [np.zeros_like(p) for p in self.net.params()]
-        super().step()
 
     def _update_rule(self, **kwargs: Any) -> None:
         if self.velocities is None:  # pragma: no cover - step() creates them first
@@ -225,7 +223,7 @@ class AdaGrad(Optimizer):
     computes s ← s + g², p ← p - lr · g / (√s + eps) with eps = 1e-10. The two agree closely for |g| ~ 1
     (3-step displacements 4.7e-8 apart, relative) but not for tiny gradients, where the book's eps
     dominates the denominator: at |g| ~ 1e-6 the book's steps are ~300x smaller than torch's (the
-    displacements differ by 100%; book-vs-torch.md quotes 0.23 for its own measure).
+    displacements differ by 100%; ``docs/porting-guide.md`` section 8.4).
     ``torch_impl.BookAdaGrad`` is the exact torch twin.
 
     ``lr`` decays per epoch as in ``Optimizer`` (the update uses the current lr). With ``clip=c`` (the
@@ -252,13 +250,9 @@ class AdaGrad(Optimizer):
     def reset_state(self) -> None:
         self.sum_squares = None
 
-    def step(self) -> None:
-        """Update every parameter of ``self.net`` (creating the zero accumulators on the first call)."""
-        if not hasattr(self, "net"):
-            raise RuntimeError("AdaGrad.step needs .net (the Trainer sets it)")
+    def _ensure_state(self) -> None:
         if self.sum_squares is None:
             self.sum_squares = [np.zeros_like(p) for p in self.net.params()]
-        super().step()
 
     def _update_rule(self, **kwargs: Any) -> None:
         if self.sum_squares is None:  # pragma: no cover - step() creates them first
@@ -302,10 +296,7 @@ class Adam(Optimizer):
         super().__init__(lr, final_lr, decay_type, clip=clip)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1); received {betas!r}")
-        self.betas = (check_real(betas[0], "betas[0]"), check_real(betas[1], "betas[1]"))
-        for i, beta in enumerate(self.betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"betas[{i}] must be in [0, 1); received {betas[i]!r}")
+        self.betas = (check_momentum(betas[0], "betas[0]"), check_momentum(betas[1], "betas[1]"))
         self.eps = check_non_negative(eps, "eps")
         self.weight_decay = check_non_negative(weight_decay, "weight_decay")
         self.moments: list[tuple[np.ndarray, np.ndarray]] | None = None
@@ -315,14 +306,10 @@ class Adam(Optimizer):
         self.moments = None
         self.steps = []
 
-    def step(self) -> None:
-        """Update every parameter of ``self.net`` (creating the zero moments on the first call)."""
-        if not hasattr(self, "net"):
-            raise RuntimeError("Adam.step needs .net (the Trainer sets it)")
+    def _ensure_state(self) -> None:
         if self.moments is None:
             self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.net.params()]
             self.steps = [0] * len(self.moments)
-        super().step()
 
     def _update_rule(self, **kwargs: Any) -> None:
         if self.moments is None:  # pragma: no cover - step() creates them first

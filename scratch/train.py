@@ -44,6 +44,16 @@ from .network import NeuralNetwork
 from .optimizers import Optimizer
 
 
+def _check_data(X_train: object, y_train: object, X_test: object, y_test: object) -> None:
+    """Check the training and test sets: float arrays, each target with its inputs' number of rows."""
+    X_train, y_train = check_float_array(X_train, "X_train"), check_float_array(y_train, "y_train")
+    X_test, y_test = check_float_array(X_test, "X_test"), check_float_array(y_test, "y_test")
+    if X_train.shape[0] != y_train.shape[0]:
+        raise ValueError(f"y_train must have {X_train.shape[0]} rows like X_train; received {y_train.shape}")
+    if X_test.shape[0] != y_test.shape[0]:
+        raise ValueError(f"y_test must have {X_test.shape[0]} rows like X_test; received {y_test.shape}")
+
+
 class Trainer:
     """Train a ``NeuralNetwork`` with an ``Optimizer`` (the book's ``Trainer``)."""
 
@@ -85,13 +95,7 @@ class Trainer:
         eval_every = check_int(eval_every, "eval_every", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
         seed = check_int(seed, "seed", 0)
-        for name, arr in (("X_train", X_train), ("y_train", y_train), ("X_test", X_test), ("y_test", y_test)):
-            check_float_array(arr, name)
-        if X_train.shape[0] != y_train.shape[0]:
-            raise ValueError(f"y_train must have {X_train.shape[0]} rows like X_train; received {y_train.shape}")
-        if X_test.shape[0] != y_test.shape[0]:
-            raise ValueError(f"y_test must have {X_test.shape[0]} rows like X_test; received {y_test.shape}")
-
+        _check_data(X_train, y_train, X_test, y_test)
         if restart and (loaded := self.net.loaded_layers()):
             raise ValueError(
                 f"Trainer.fit(restart=True) would re-initialise the weights loaded with load_params into layer(s) "
@@ -105,46 +109,74 @@ class Trainer:
             self.optim.reset_state()
             self.best_loss = float("inf")
         orders = self._epoch_orders(X_train.shape[0], seed)
-        history = TrainingHistory()
-        self.history = history
+        self.history = TrainingHistory()
         best: object | None = None
         bar = ProgressBar(epochs, stream, enabled=progress)
-
         for e in range(epochs):
-            history.lrs.append(self.optim.lr)
+            self.history.lrs.append(self.optim.lr)
             order = next(orders)  # drawn when the epoch starts, before its batches
-            batch_losses = []
-            for i, (X_batch, y_batch) in enumerate(iterate_batches(X_train, y_train, batch_size, order)):
-                batch_losses.append(self.net.train_batch(X_batch, y_batch))
-                self.optim.step()
-                self._after_step(i, X_test, y_test)
-            history.train_losses.append(float(np.mean(batch_losses)))
-
+            self.history.train_losses.append(self._train_epoch(X_train, y_train, X_test, y_test, batch_size, order))
             if (e + 1) % eval_every == 0:
-                test_preds = self.net.forward(X_test, inference=True)
-                loss = self.net.loss.forward(test_preds, y_test)
-                history.eval_epochs.append(e + 1)
-                history.val_losses.append(loss)
-                improved = loss < self.best_loss
-                if verbose:
-                    self._report_evaluation(bar, e + 1, loss, improved, early_stopping)
-                if improved:
-                    self.best_loss = loss
-                    history.best_epoch, history.best_loss = e + 1, loss
-                    if early_stopping:
-                        best = self._save_best()
-                elif early_stopping:
-                    if best is not None:
-                        self._restore_best(best)
-                    if verbose:
-                        self._report_stop(bar, e + 1, eval_every)
-                    history.stopped_early = True
-                    bar.update(e + 1, "(stopped early)")
+                stop, best = self._evaluate(e + 1, X_test, y_test, best, bar, verbose, early_stopping, eval_every)
+                if stop:
                     break
             self.optim._decay_lr()
-            bar.update(e + 1, f"train loss {history.train_losses[-1]:.4g}")
+            bar.update(e + 1, f"train loss {self.history.train_losses[-1]:.4g}")
         bar.close()
-        return history
+        return self.history
+
+    def _train_epoch(
+        self,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_test: np.ndarray,
+        y_test: np.ndarray,
+        batch_size: int,
+        order: np.ndarray,
+    ) -> float:
+        """One epoch: ``net.train_batch`` then ``optim.step`` on each batch of the rows in ``order``; returns the
+        mean batch loss."""
+        batch_losses = []
+        for i, (X_batch, y_batch) in enumerate(iterate_batches(X_train, y_train, batch_size, order)):
+            batch_losses.append(self.net.train_batch(X_batch, y_batch))
+            self.optim.step()
+            self._after_step(i, X_test, y_test)
+        return float(np.mean(batch_losses))
+
+    def _evaluate(
+        self,
+        epoch: int,
+        X_test: np.ndarray,
+        y_test: np.ndarray,
+        best: object | None,
+        bar: ProgressBar,
+        verbose: bool,
+        early_stopping: bool,
+        eval_every: int,
+    ) -> tuple[bool, object | None]:
+        """The validation loss after 1-based ``epoch`` (inference mode), recorded in ``self.history``; with early
+        stopping an improvement saves the parameters and a loss that does not improve restores the best saved
+        ones. Returns (whether to stop, what ``_save_best`` kept last)."""
+        loss = self.net.loss.forward(self.net.forward(X_test, inference=True), y_test)
+        history = self.history
+        history.eval_epochs.append(epoch)
+        history.val_losses.append(loss)
+        improved = loss < self.best_loss
+        if verbose:
+            self._report_evaluation(bar, epoch, loss, improved, early_stopping)
+        if improved:
+            self.best_loss = loss
+            history.best_epoch, history.best_loss = epoch, loss
+            return False, self._save_best() if early_stopping else best
+        if not early_stopping:
+            return False, best
+        if best is not None:
+            self._restore_best(best)
+        if verbose:
+            self._report_stop(bar, epoch, eval_every)
+        history.stopped_early = True
+        bar.update(epoch, "(stopped early)")
+        return True, best
 
     def _after_step(self, batch_index: int, X_test: np.ndarray, y_test: np.ndarray) -> None:
         """Called after the optimizer step of batch ``batch_index`` (0-based within the epoch): nothing here; the

@@ -1,8 +1,10 @@
 """Input checks shared by every ``torch_impl`` component.
 
 Every check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (right kind, wrong value
-or shape) with a message that names the argument, what was expected and what was received, in the same
-style as the NumPy package's checks. They never use ``assert``, which disappears under ``python -O``.
+or shape) with a message that names the argument, what was expected and what was received, in the NumPy
+package's words: the checks that do not depend on the array library come from ``data._checks`` (re-exported
+here), shared with ``scratch``; this module adds the tensor checks. They never use ``assert``, which
+disappears under ``python -O``.
 
 Finiteness is checked at the boundary a user calls, not inside it. Checking that a tensor is finite reads
 one boolean back from the tensor's device (on a GPU a synchronisation point), so only the OUTERMOST
@@ -18,14 +20,16 @@ every layer and activation used to read one.
 from __future__ import annotations
 
 import functools
-import math
 import threading
 from collections.abc import Callable
-from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
+
+from data import _checks
+from data._checks import *  # noqa: F403 - the checks shared with scratch: data._checks.__all__
+from data._checks import check_not_empty
 
 #: The dtypes every torch_impl component computes in (the NumPy package accepts the same two).
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -59,19 +63,14 @@ def _diagnose_output(module: nn.Module, owner: str, outputs: list[Tensor]) -> No
     """Raise the clearest ``ValueError`` for a non-finite output of ``module`` computed from finite inputs."""
     for name, param in module.named_parameters():
         if param.is_floating_point() and not bool(torch.isfinite(param).all()):
-            bad = int((~torch.isfinite(param)).sum())
-            raise ValueError(
-                f"{owner} parameter {name} must contain only finite values; received {bad} NaN/inf value(s) "
-                f"(shape {tuple(param.shape)})"
+            raise _checks.parameter_non_finite_error(
+                owner, name, int((~torch.isfinite(param)).sum()), tuple(param.shape)
             )
     for name, buffer in module.named_buffers():
         if buffer.is_floating_point() and not bool(torch.isfinite(buffer).all()):
             raise ValueError(f"{owner} state {name} must contain only finite values; received NaN/inf value(s)")
     dtype = next((t.dtype for t in outputs), torch.float64)
-    raise ValueError(
-        f"{owner} output must be finite for finite inputs and parameters; received NaN/inf: a value overflowed "
-        f"{dtype} (largest finite {torch.finfo(dtype).max:.3g}) inside {owner}"
-    )
+    raise _checks.output_overflow_error(owner, dtype, torch.finfo(dtype).max)
 
 
 def boundary(*, check_output: bool = True) -> Callable[[F], F]:
@@ -101,16 +100,6 @@ def boundary(*, check_output: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-def describe(x: Any) -> str:
-    """A short description of ``x`` for error messages."""
-    if isinstance(x, Tensor):
-        return f"Tensor of dtype {x.dtype} and shape {tuple(x.shape)} on {x.device}"
-    if hasattr(x, "shape") and hasattr(x, "dtype"):
-        return f"{type(x).__name__} of dtype {x.dtype} and shape {tuple(x.shape)}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
 def check_tensor(
     x: Any,
     name: str,
@@ -125,40 +114,21 @@ def check_tensor(
     ``layout`` is a human description of the expected axes (e.g. ``"[batch, features]"``) used in messages.
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of floats; received {describe(x)}")
+        raise TypeError(f"{name} must be a torch.Tensor of floats; received {_checks.describe(x)}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must have a floating-point dtype (torch.float32 or torch.float64); received dtype "
             f"{x.dtype} (convert with .float() or .double())"
         )
     if ndim is not None and x.dim() != ndim:
-        axes = f" {layout}" if layout else ""
-        raise ValueError(f"{name} must be a {ndim}-D tensor{axes}; received shape {tuple(x.shape)}")
+        raise _checks.ndim_error(name, ndim, layout, tuple(x.shape), "tensor")
     if not allow_empty:
-        check_not_empty(tuple(x.shape), name, layout)
+        check_not_empty(tuple(x.shape), name, layout, "tensor")
     # Only at the boundary a user called (see the module docstring): inside a nested component the value was
     # computed from checked inputs, and the outermost component checks the output.
     if finite and _depth() <= 1 and not _all_finite([x]):
-        bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} must contain only finite values; received {bad} NaN/inf value(s)")
+        raise _checks.non_finite_error(name, int((~torch.isfinite(x)).sum()))
     return x
-
-
-def check_not_empty(shape: tuple[int, ...], name: str, layout: str | None = None) -> None:
-    """Raise ``ValueError`` for a 0-d shape or one with an empty axis, naming that axis (the NumPy package's
-    wording): ``layout`` (e.g. ``"[batch, time, features]"``) names the axes, so an empty time axis is not
-    reported as an empty batch."""
-    if len(shape) == 0:
-        raise ValueError(f"{name} must be a non-empty batch; received a 0-d tensor (a scalar), which has no batch axis")
-    if 0 not in shape:
-        return
-    axis = shape.index(0)
-    names = [part.strip() for part in layout.strip("[]").split(",")] if layout else []
-    label = names[axis] if len(names) == len(shape) else ("batch" if axis == 0 else "")
-    what = f"its {label} axis (axis {axis})" if label else f"axis {axis}"
-    if axis == 0:
-        raise ValueError(f"{name} must be a non-empty batch; received shape {shape}: {what} is empty")
-    raise ValueError(f"{name} must have at least one entry along every axis; received shape {shape}: {what} is empty")
 
 
 def check_matches(x: Tensor, name: str, reference: Tensor, what: str) -> None:
@@ -170,14 +140,6 @@ def check_matches(x: Tensor, name: str, reference: Tensor, what: str) -> None:
         )
     if x.device != reference.device:
         raise TypeError(f"{name} must be on the device of {what} ({reference.device}); received a tensor on {x.device}")
-
-
-def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
-    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_b} must have the same shape as {name_a} {tuple(a.shape)}; received shape {tuple(b.shape)}"
-        )
 
 
 def check_features(x: Tensor, name: str, expected: int, owner: str) -> None:
@@ -194,71 +156,13 @@ def check_module(value: Any, name: str, example: str) -> nn.Module:
             f"itself (add parentheses: {value.__name__}())"
         )
     if not isinstance(value, nn.Module):
-        raise TypeError(f"{name} must be an nn.Module instance such as {example}; received {describe(value)}")
+        raise TypeError(f"{name} must be an nn.Module instance such as {example}; received {_checks.describe(value)}")
     return value
-
-
-def check_real(value: Any, name: str) -> float:
-    """Return ``value`` as a float if it is a finite real number (bool excluded)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number; received {describe(value)}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite; received {value!r}")
-    return out
-
-
-def check_positive(value: Any, name: str) -> float:
-    """Return ``value`` as a float if it is a real number > 0."""
-    out = check_real(value, name)
-    if out <= 0:
-        raise ValueError(f"{name} must be > 0; received {value!r}")
-    return out
 
 
 def check_lr(value: Any, name: str = "lr") -> float:
     """Return a learning rate (a real number > 0)."""
-    return check_positive(value, name)
-
-
-def check_non_negative(value: Any, name: str) -> float:
-    """Return ``value`` as a float if it is a real number >= 0."""
-    out = check_real(value, name)
-    if out < 0:
-        raise ValueError(f"{name} must be >= 0; received {value!r}")
-    return out
-
-
-def check_keep_prob(value: Any, name: str = "keep_prob") -> float:
-    """Return a keep probability in (0, 1]."""
-    out = check_real(value, name)
-    if not 0.0 < out <= 1.0:
-        raise ValueError(f"{name} must be a keep probability in (0, 1]; received {value!r}")
-    return out
-
-
-def check_momentum(value: Any, name: str = "momentum") -> float:
-    """Return a momentum coefficient in [0, 1)."""
-    out = check_real(value, name)
-    if not 0.0 <= out < 1.0:
-        raise ValueError(f"{name} must be in [0, 1); received {value!r}")
-    return out
-
-
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """Return ``value`` if it is an integer (bool excluded) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; received {describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
-    return int(value)
-
-
-def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
-    """Return ``value`` if it is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices!r}; received {value!r}")
-    return value
+    return _checks.check_positive(value, name)
 
 
 def check_generator(value: Any, name: str = "generator") -> torch.Generator | None:
@@ -266,7 +170,7 @@ def check_generator(value: Any, name: str = "generator") -> torch.Generator | No
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(
             f"{name} must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None; "
-            f"received {describe(value)}"
+            f"received {_checks.describe(value)}"
         )
     return value
 
@@ -278,8 +182,4 @@ def check_one_hot(target: Tensor, name: str) -> None:
     valid = (ones | (target == 0)).all(dim=-1) & (ones.sum(dim=-1) == 1)  # target's shape less the last dim
     if not bool(valid.all()):
         index = tuple(int(i) for i in torch.nonzero(~valid)[0])
-        where = ", ".join(str(i) for i in index)
-        raise ValueError(
-            f"{name} must be one-hot on its last axis (each row 0s and exactly one 1); {name}[{where}] is "
-            f"{target[index].tolist()}"
-        )
+        raise _checks.one_hot_error(name, index, target[index].tolist())

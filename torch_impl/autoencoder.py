@@ -30,7 +30,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ._validation import boundary, check_choice, check_generator, check_int, check_tensor, describe
+from data._checks import check_architecture, image_shape_error
+
+from ._validation import boundary, check_choice, check_generator, check_tensor
 from .activations import Tanh
 from .conv import CONV_WEIGHT_INITS, ConvLayer
 from .layers import DenseLayer
@@ -43,75 +45,18 @@ _LAYOUT = "[batch, channels, height, width]"
 _DENSE_INIT = {"torch": "torch", "glorot": "glorot", "normal": "standard"}
 
 
-def _check_architecture(
-    hidden_channels: Any, kernel_size: Any, encoding_size: Any, image_shape: Any
-) -> tuple[tuple[int, int], int, int, tuple[int, int, int]]:
-    """Validate the constructor arguments shared by the three modules."""
-    if isinstance(hidden_channels, (str, bytes)) or not isinstance(hidden_channels, Sequence):
-        raise TypeError(f"hidden_channels must be a pair of integers (C1, C2); received {describe(hidden_channels)}")
-    if len(hidden_channels) != 2:
-        raise ValueError(f"hidden_channels must be a pair of integers (C1, C2); received {tuple(hidden_channels)!r}")
-    c1 = check_int(hidden_channels[0], "hidden_channels[0]", 1)
-    c2 = check_int(hidden_channels[1], "hidden_channels[1]", 1)
-    k = check_int(kernel_size, "kernel_size", 1)
-    if k % 2 == 0:
-        raise ValueError(
-            f"kernel_size must be odd (padding k // 2 keeps the image size only for odd k); received {kernel_size}"
-        )
-    enc = check_int(encoding_size, "encoding_size", 1)
-    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence) or len(image_shape) != 3:
-        raise TypeError(f"image_shape must be a triple of integers (C, H, W); received {describe(image_shape)}")
-    shape = tuple(check_int(d, f"image_shape[{i}]", 1) for i, d in enumerate(image_shape))
-    return (c1, c2), k, enc, (shape[0], shape[1], shape[2])
-
-
 def _check_images(x: Any, name: str, image_shape: tuple[int, int, int]) -> Tensor:
     """``x`` if it is a float tensor ``[N, *image_shape]`` with only finite values (dtype, rank and shape are
     checked before finiteness, in the same order as scratch)."""
     check_tensor(x, name, 4, _LAYOUT, finite=False)
     if tuple(x.shape[1:]) != image_shape:
-        c, h, w = image_shape
-        raise ValueError(
-            f"{name} must have image shape [batch, {c}, {h}, {w}] (image_shape={image_shape}); received shape "
-            f"{tuple(x.shape)}"
-        )
+        raise image_shape_error(name, image_shape, tuple(x.shape))
     return check_tensor(x, name)
 
 
 class _Base(nn.Module):
-    def __init__(
-        self,
-        hidden_channels: Sequence[int],
-        kernel_size: int,
-        encoding_size: int,
-        image_shape: Sequence[int],
-        weight_init: str,
-        generator: torch.Generator | None,
-        dtype: torch.dtype | None,
-        device: torch.device | str | None,
-    ) -> None:
-        super().__init__()
-        (c1, c2), k, enc, shape = _check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
-        self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
-        self.weight_init = check_choice(weight_init, "weight_init", CONV_WEIGHT_INITS)
-        # every layer gets its own Tanh() (added at each call below)
-        self._conv_options: dict[str, Any] = {
-            "bias": True,
-            "weight_init": self.weight_init,
-            "generator": check_generator(generator),
-            "dtype": dtype,
-            "device": device,
-        }
-        self._dense_options: dict[str, Any] = {
-            "weight_init": _DENSE_INIT[self.weight_init],
-            "generator": generator,
-            "dtype": dtype,
-            "device": device,
-        }
-
-
-class Encoder(_Base):
-    """Images ``[N, C, H, W]`` -> encodings ``[N, encoding_size]`` (see the module docstring)."""
+    """The constructor the three modules share: it checks the architecture, keeps it as attributes and the
+    layers' options, then builds the submodules (``_build``)."""
 
     def __init__(
         self,
@@ -125,9 +70,26 @@ class Encoder(_Base):
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        super().__init__(
-            hidden_channels, kernel_size, encoding_size, image_shape, weight_init, generator, dtype, device
-        )
+        super().__init__()
+        (c1, c2), k, enc, shape = check_architecture(hidden_channels, kernel_size, encoding_size, image_shape)
+        self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape = (c1, c2), k, enc, shape
+        self.weight_init = check_choice(weight_init, "weight_init", CONV_WEIGHT_INITS)
+        options: dict[str, Any] = {"generator": check_generator(generator), "dtype": dtype, "device": device}
+        self._options = {"weight_init": self.weight_init, **options}
+        # every layer gets its own Tanh() (added at each call in _build)
+        self._conv_options: dict[str, Any] = {"bias": True, "weight_init": self.weight_init, **options}
+        self._dense_options: dict[str, Any] = {"weight_init": _DENSE_INIT[self.weight_init], **options}
+        self._build()
+
+    def _build(self) -> None:
+        """Create the submodules, drawing their initial parameters in the order they are created."""
+        raise NotImplementedError
+
+
+class Encoder(_Base):
+    """Images ``[N, C, H, W]`` -> encodings ``[N, encoding_size]`` (see the module docstring)."""
+
+    def _build(self) -> None:
         (c1, c2), k = self.hidden_channels, self.kernel_size
         channels, height, width = self.image_shape
         self.conv1 = ConvLayer(channels, c1, k, activation=Tanh(), **self._conv_options)
@@ -149,21 +111,7 @@ class Encoder(_Base):
 class Decoder(_Base):
     """Encodings ``[N, encoding_size]`` -> images ``[N, C, H, W]`` (see the module docstring)."""
 
-    def __init__(
-        self,
-        hidden_channels: Sequence[int] = (14, 7),
-        kernel_size: int = 5,
-        encoding_size: int = 28,
-        image_shape: Sequence[int] = (1, 28, 28),
-        *,
-        weight_init: str = "torch",
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__(
-            hidden_channels, kernel_size, encoding_size, image_shape, weight_init, generator, dtype, device
-        )
+    def _build(self) -> None:
         (c1, c2), k = self.hidden_channels, self.kernel_size
         channels, height, width = self.image_shape
         self.dense = DenseLayer(self.encoding_size, c2 * height * width, activation=Tanh(), **self._dense_options)
@@ -180,7 +128,7 @@ class Decoder(_Base):
         return self.conv2(out, inference=inference)
 
 
-class Autoencoder(BookCheckpoint, nn.Module):
+class Autoencoder(BookCheckpoint, _Base):
     """Chapter 7's autoencoder: ``forward(x) -> (reconstruction [N, C, H, W], encoding [N, E])``.
 
     Constructor arguments as the scratch ``Autoencoder`` (``hidden_channels``, ``kernel_size``, ``encoding_size``,
@@ -204,26 +152,10 @@ class Autoencoder(BookCheckpoint, nn.Module):
         for p in ("weight", "bias")
     }
 
-    def __init__(
-        self,
-        hidden_channels: Sequence[int] = (14, 7),
-        kernel_size: int = 5,
-        encoding_size: int = 28,
-        image_shape: Sequence[int] = (1, 28, 28),
-        *,
-        weight_init: str = "torch",
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__()
-        options: dict[str, Any] = {"weight_init": weight_init, "generator": generator, "dtype": dtype, "device": device}
-        self.encoder = Encoder(hidden_channels, kernel_size, encoding_size, image_shape, **options)
-        self.decoder = Decoder(hidden_channels, kernel_size, encoding_size, image_shape, **options)
-        self.hidden_channels = self.encoder.hidden_channels
-        self.kernel_size = self.encoder.kernel_size
-        self.encoding_size = self.encoder.encoding_size
-        self.image_shape = self.encoder.image_shape
+    def _build(self) -> None:
+        architecture = (self.hidden_channels, self.kernel_size, self.encoding_size, self.image_shape)
+        self.encoder = Encoder(*architecture, **self._options)
+        self.decoder = Decoder(*architecture, **self._options)
 
     @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> tuple[Tensor, Tensor]:

@@ -32,26 +32,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from numbers import Integral
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import Tensor, nn
 
+from data._checks import conv_output_size, resolve_padding
+
 from ._validation import (
     boundary,
     check_choice,
     check_generator,
     check_int,
-    check_keep_prob,
     check_matches,
-    check_module,
     check_tensor,
-    describe,
 )
 from .activations import Tanh
-from .dropout import layer_dropout
 from .init import normal_, torch_linear_init_
 from .layers import DenseLayer, PyTorchLayer, finish_layer
 from .model import BookCheckpoint, PyTorchModel
@@ -73,58 +70,24 @@ __all__ = [
 CONV_WEIGHT_INITS = ("torch", "normal", "glorot")
 
 _LAYOUT = "[batch, channels, height, width]"
-_PADDING_HELP = "None (the book's kernel_size // 2), an integer >= 0 or 'same'"
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Geometry shared by every convolution
 # ---------------------------------------------------------------------------------------------------------
-def resolve_padding(padding: Any, kernel_size: int, stride: int = 1) -> int | str:
-    """The padding actually used: ``None`` -> ``kernel_size // 2``; an int ``p >= 0`` -> ``p``; ``"same"``.
-
-    ``"same"`` requires ``stride == 1`` (torch's rule). Raises ``TypeError`` / ``ValueError`` naming
-    ``padding`` otherwise.
-    """
-    if padding is None:
-        return kernel_size // 2
-    if isinstance(padding, str):
-        if padding != "same":
-            raise ValueError(f"padding must be {_PADDING_HELP}; received {padding!r}")
-        if stride != 1:
-            raise ValueError(
-                f"padding='same' requires stride=1 (torch's rule: the output would not have the input's "
-                f"size); received stride={stride}"
-            )
-        return "same"
-    if isinstance(padding, bool) or not isinstance(padding, Integral):
-        raise TypeError(f"padding must be {_PADDING_HELP}; received {describe(padding)}")
-    if padding < 0:
-        raise ValueError(f"padding must be {_PADDING_HELP}; received {padding!r}")
-    return int(padding)
-
-
 def _total_padding(padding: int | str, kernel_size: int) -> int:
     """Zeros added along one axis in total (both sides)."""
     return kernel_size - 1 if padding == "same" else 2 * int(padding)
 
 
-def conv_output_size(size: int, kernel_size: int, padding: Any = None, stride: int = 1) -> int:
-    """Output length along one axis: ``floor((size + pads - kernel_size) / stride) + 1``.
-
-    ``padding`` as for the layers (``None``, an int or ``"same"``). ``ValueError`` if the kernel is larger
-    than the padded input.
-    """
-    size = check_int(size, "size", 1)
-    kernel_size = check_int(kernel_size, "kernel_size", 1)
-    stride = check_int(stride, "stride", 1)
-    resolved = resolve_padding(padding, kernel_size, stride)
-    padded = size + _total_padding(resolved, kernel_size)
-    if padded < kernel_size:
-        raise ValueError(
-            f"size must be at least {kernel_size} once padded (kernel_size={kernel_size}, padding={resolved!r}); "
-            f"received size {size}, {padded} once padded"
-        )
-    return (padded - kernel_size) // stride + 1
+def _check_sizes(in_channels: Any, out_channels: Any, kernel_size: Any, kernel_arg: str) -> tuple[int, int, int]:
+    """A convolution layer's channel counts and kernel size, each an integer >= 1 (``kernel_arg``: the kernel
+    size's argument name in messages)."""
+    return (
+        check_int(in_channels, "in_channels", 1),
+        check_int(out_channels, "out_channels", 1),
+        check_int(kernel_size, kernel_arg, 1),
+    )
 
 
 def conv_glorot_std(in_channels: int, out_channels: int, kernel_size: int) -> float:
@@ -285,22 +248,14 @@ class ConvLayer(PyTorchLayer):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        in_channels = check_int(in_channels, "in_channels", 1)
-        out_channels = check_int(out_channels, "out_channels", 1)
-        filter_size = check_int(filter_size, self._kernel_arg, 1)
+        in_channels, out_channels, filter_size = _check_sizes(in_channels, out_channels, filter_size, self._kernel_arg)
         stride = check_int(stride, "stride", 1)
         resolved = resolve_padding(padding, filter_size, stride)
-        self.keep_prob = check_keep_prob(dropout, "dropout")
-        if activation is not None:
-            activation = check_module(activation, "activation", "Tanh()")
+        activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.weight_init = check_choice(weight_init, "weight_init", CONV_WEIGHT_INITS)
         self.flatten = bool(flatten)
-        self.inverted_dropout = bool(inverted_dropout)
-        self.generator = check_generator(generator)
-
-        # Created without drawing anything, then initialised below from the chosen scheme and generator.
-        if device is None:
-            device = torch.get_default_device()
+        # Created without drawing anything, then initialised from the chosen scheme and generator.
+        device = torch.get_default_device() if device is None else device
         self.conv = nn.utils.skip_init(
             nn.Conv2d,
             in_channels,
@@ -312,9 +267,7 @@ class ConvLayer(PyTorchLayer):
             dtype=dtype,
             device=device,
         )
-        self.activation = activation
-        self.dropout_module = layer_dropout(self.keep_prob, self.inverted_dropout, generator)
-        self.reset_parameters()
+        self._attach_stages(activation)
 
     # geometry ------------------------------------------------------------------------------------------
     @property
@@ -463,16 +416,10 @@ class DeconvLayer(PyTorchLayer):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        in_channels = check_int(in_channels, "in_channels", 1)
-        out_channels = check_int(out_channels, "out_channels", 1)
-        filter_size = check_int(filter_size, "filter_size", 1)
-        self.keep_prob = check_keep_prob(dropout, "dropout")
-        if activation is not None:
-            activation = check_module(activation, "activation", "Tanh()")
+        in_channels, out_channels, filter_size = _check_sizes(in_channels, out_channels, filter_size, "filter_size")
+        activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.flatten = bool(flatten)
-        self.generator = check_generator(generator)
-        if device is None:
-            device = torch.get_default_device()
+        device = torch.get_default_device() if device is None else device
         self.deconv = nn.utils.skip_init(
             nn.ConvTranspose2d,
             in_channels,
@@ -482,9 +429,7 @@ class DeconvLayer(PyTorchLayer):
             dtype=dtype,
             device=device,
         )
-        self.activation = activation
-        self.dropout_module = layer_dropout(self.keep_prob, bool(inverted_dropout), generator)
-        self.reset_parameters()
+        self._attach_stages(activation)
 
     def reset_parameters(self) -> None:
         """(Re-)draw ``deconv.weight`` then ``deconv.bias`` like ``nn.ConvTranspose2d`` (fan-in C_out · k²)."""

@@ -72,6 +72,30 @@ class PyTorchLayer(nn.Module, ABC):
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """Return the layer's output for ``x``."""
 
+    def _check_stages(
+        self, activation: nn.Module | None, dropout: float, inverted_dropout: bool, generator: torch.Generator | None
+    ) -> nn.Module | None:
+        """Check and keep the settings of the stages after the layer's linear map or convolution
+        (``finish_layer``): ``keep_prob``, ``inverted_dropout``, ``generator``; return the checked activation,
+        which ``_attach_stages`` registers once the layer's own module exists (the modules' order in ``repr``
+        and ``named_modules`` is the order they run in)."""
+        self.keep_prob = check_keep_prob(dropout, "dropout")
+        checked = None if activation is None else check_module(activation, "activation", "Tanh()")
+        self.inverted_dropout = bool(inverted_dropout)
+        self.generator = check_generator(generator)
+        return checked
+
+    def _attach_stages(self, activation: nn.Module | None) -> None:
+        """Register the activation and the dropout (``layer_dropout``) after the layer's own module, then draw
+        the initial parameters (``reset_parameters``)."""
+        self.activation = activation
+        self.dropout_module = layer_dropout(self.keep_prob, self.inverted_dropout, self.generator)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """(Re-)draw the layer's parameters (each layer its own scheme)."""
+        raise NotImplementedError
+
     @property
     def dropout_op(self) -> BookDropout | None:
         """The layer's ``BookDropout`` (the name the scratch layers use), or ``None``."""
@@ -123,20 +147,12 @@ class DenseLayer(PyTorchLayer):
         super().__init__()
         input_size = check_int(input_size, "input_size", 1)
         neurons = check_int(neurons, "neurons", 1)
-        self.keep_prob = check_keep_prob(dropout, "dropout")
-        if activation is not None:
-            activation = check_module(activation, "activation", "Tanh()")
+        activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.weight_init = check_choice(weight_init, "weight_init", WEIGHT_INITS)
-        self.inverted_dropout = bool(inverted_dropout)
-        self.generator = check_generator(generator)
-
-        # Created without drawing anything, then initialised below from the chosen scheme and generator.
-        if device is None:
-            device = torch.get_default_device()
+        # Created without drawing anything, then initialised from the chosen scheme and generator.
+        device = torch.get_default_device() if device is None else device
         self.linear = nn.utils.skip_init(nn.Linear, input_size, neurons, dtype=dtype, device=device)
-        self.activation = activation
-        self.dropout_module = layer_dropout(self.keep_prob, self.inverted_dropout, generator)
-        self.reset_parameters()
+        self._attach_stages(activation)
 
     @property
     def input_size(self) -> int:

@@ -32,6 +32,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from data._checks import check_decay
+
 from ._validation import check_choice, check_int, check_lr, check_momentum, check_non_negative, check_positive, describe
 
 __all__ = ["DECAY_TYPES", "BookAdaGrad", "BookLRScheduler", "BookSGDMomentum", "book_lr_scheduler", "clip_grads_"]
@@ -39,7 +41,33 @@ __all__ = ["DECAY_TYPES", "BookAdaGrad", "BookLRScheduler", "BookSGDMomentum", "
 DECAY_TYPES = (None, "linear", "exponential")
 
 
-class BookSGDMomentum(Optimizer):
+class _BookOptimizer(Optimizer):
+    """What the book's update rules share as ``torch.optim.Optimizer``s: ``step`` runs the closure, then hands
+    every parameter that has a (dense) gradient to ``_update`` with its group and its state; parameters without
+    a gradient are skipped, and their state does not change."""
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Apply one update to every parameter that has a gradient; return the closure's loss, if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad: Tensor | None = p.grad
+                if grad is None:
+                    continue
+                if grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                self._update(p, grad, group, self.state[p])
+        return loss
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class BookSGDMomentum(_BookOptimizer):
     """SGD with momentum in the book's (Sutskever et al.) form, the learning rate INSIDE the velocity:
 
         v ← μ v + lr · g,   p ← p - v          (v starts at 0; one velocity per parameter, in ``state``)
@@ -61,28 +89,12 @@ class BookSGDMomentum(Optimizer):
         momentum = check_momentum(momentum)
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; return the closure's loss, if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, momentum = group["lr"], group["momentum"]
-            for p in group["params"]:
-                grad: Tensor | None = p.grad
-                if grad is None:
-                    continue
-                if grad.is_sparse:
-                    raise RuntimeError("BookSGDMomentum does not support sparse gradients")
-                state = self.state[p]
-                if "velocity" not in state:
-                    state["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                velocity: Tensor = state["velocity"]
-                velocity.mul_(momentum).add_(grad, alpha=lr)
-                p.sub_(velocity)
-        return loss
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if "velocity" not in state:
+            state["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        velocity: Tensor = state["velocity"]
+        velocity.mul_(group["momentum"]).add_(grad, alpha=group["lr"])  # v ← μ v + lr · g
+        p.sub_(velocity)
 
 
 def _check_clip(clip: Any) -> float | None:
@@ -102,7 +114,7 @@ def clip_grads_(params: Iterable[Tensor] | Tensor, clip: float) -> None:
     torch.nn.utils.clip_grad_value_(params, clip)
 
 
-class BookAdaGrad(Optimizer):
+class BookAdaGrad(_BookOptimizer):
     """AdaGrad in the book's form (chapter 6), epsilon INSIDE the accumulator:
 
         s ← s + eps + g²,   p ← p - lr · g / √s          (s starts at 0; one s per parameter, in ``state``)
@@ -114,9 +126,8 @@ class BookAdaGrad(Optimizer):
 
     The two agree closely when |g| ~ 1 (3-step displacements 4.7e-8 apart, relative), but not for small
     gradients: the book's s grows by eps = 1e-7 every step, which dominates g² once |g| ≲ 3e-4; at
-    |g| ~ 1e-6 the book's steps are ~300x smaller than torch's (book-vs-torch.md quotes 0.23 for its
-    own measure). Use this class when a run must match the book (or
-    ``scratch.AdaGrad``).
+    |g| ~ 1e-6 the book's steps are ~300x smaller than torch's (``docs/porting-guide.md`` section 8.4). Use
+    this class when a run must match the book (or ``scratch.AdaGrad``).
 
     ``clip=c`` clips each gradient element to ``[-c, c]`` before the update, using a clipped copy
     (``p.grad`` is not modified); the same parameters result from
@@ -138,34 +149,19 @@ class BookAdaGrad(Optimizer):
         clip = _check_clip(clip)
         super().__init__(params, {"lr": lr, "eps": eps, "clip": clip})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Apply one update to every parameter that has a gradient; return the closure's loss, if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, eps, clip = group["lr"], group["eps"], group["clip"]
-            for p in group["params"]:
-                grad: Tensor | None = p.grad
-                if grad is None:
-                    continue
-                if grad.is_sparse:
-                    raise RuntimeError("BookAdaGrad does not support sparse gradients")
-                if clip is not None:
-                    grad = grad.clamp(-clip, clip)
-                state = self.state[p]
-                if "sum_square" not in state:
-                    state["sum_square"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                sum_square: Tensor = state["sum_square"]
-                sum_square.add_(grad * grad + eps)
-                if eps > 0:
-                    scaled_lr = lr / sum_square.sqrt()
-                else:
-                    scaled_lr = torch.where(sum_square > 0, lr / sum_square.sqrt(), torch.zeros_like(sum_square))
-                p.sub_(scaled_lr * grad)
-        return loss
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, eps, clip = group["lr"], group["eps"], group["clip"]
+        if clip is not None:
+            grad = grad.clamp(-clip, clip)
+        if "sum_square" not in state:
+            state["sum_square"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        sum_square: Tensor = state["sum_square"]
+        sum_square.add_(grad * grad + eps)  # s ← s + eps + g²
+        if eps > 0:
+            scaled_lr = lr / sum_square.sqrt()
+        else:
+            scaled_lr = torch.where(sum_square > 0, lr / sum_square.sqrt(), torch.zeros_like(sum_square))
+        p.sub_(scaled_lr * grad)
 
 
 class BookLRScheduler(LRScheduler):
@@ -234,10 +230,7 @@ def book_lr_scheduler(optimizer: Optimizer, decay_type: str | None, final_lr: fl
     lr = float(group.get("initial_lr", group["lr"]))
     if lr <= 0:
         raise ValueError(f"optimizer lr must be > 0 for decay; received lr={lr!r}")
-    if final_lr > lr:
-        raise ValueError(f"final_lr must be <= lr for decay (lr={lr}); received final_lr={final_lr!r}")
-    if decay_type == "exponential" and final_lr == 0:
-        raise ValueError("final_lr must be > 0 for exponential decay; received final_lr=0")
+    check_decay(decay_type, lr, final_lr, DECAY_TYPES)
     if epochs < 2:
         raise ValueError(f"epochs must be >= 2 for learning-rate decay; received epochs={epochs}")
     return BookLRScheduler(optimizer, decay_type, final_lr, epochs, lr)

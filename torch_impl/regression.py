@@ -18,15 +18,19 @@ functions make one ``np.random.default_rng(seed)`` and draw from it the initial 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from numbers import Integral, Real
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 
+from data._checks import as_generator, check_weight_dict, check_xy_columns
+
+from ._validation import check_int, check_positive, check_same_shape, check_tensor, describe
+
 TensorDict: TypeAlias = dict[str, torch.Tensor]
+RandomSource: TypeAlias = np.random.Generator | np.random.RandomState
 
 __all__ = [
     "LinearRegressionResult",
@@ -71,77 +75,25 @@ class OneHiddenLayerResult(NamedTuple):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"tensor of dtype {x.dtype} and shape {tuple(x.shape)}"
-    return type(x).__name__
-
-
-def _check_tensor(x: object, name: str, ndim: int = 2) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of floats; received {_describe(x)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating-point dtype (torch.float64 for parity); received {x.dtype}")
-    if x.dim() != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D tensor; received shape {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise ValueError(f"{name} must be non-empty; received shape {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite values")
-    return x
-
-
 def _check_xy(X: object, y: object, name_x: str = "X", name_y: str = "y") -> tuple[torch.Tensor, torch.Tensor]:
-    X = _check_tensor(X, name_x)
-    y = _check_tensor(y, name_y)
-    if y.shape[1] != 1:
-        raise ValueError(f"{name_y} must be a column vector of shape [n, 1]; received shape {tuple(y.shape)}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{name_y} must have as many rows as {name_x} ({X.shape[0]}); received shape {tuple(y.shape)}")
+    X = check_tensor(X, name_x, 2, "[n, features]")
+    y = check_tensor(y, name_y, 2, "[n, 1]")
+    check_xy_columns(tuple(X.shape), tuple(y.shape), name_x, name_y)
     if y.dtype != X.dtype:
         raise TypeError(f"{name_y} must have the dtype of {name_x} ({X.dtype}); received {y.dtype}")
     return X, y
 
 
 def _check_weights(
-    weights: object, shapes: Mapping[str, tuple[int, int]], dtype: torch.dtype, name: str = "weights"
+    weights: object, shapes: dict[str, tuple[int, int]], dtype: torch.dtype, name: str = "weights"
 ) -> TensorDict:
-    if not isinstance(weights, dict):
-        raise TypeError(f"{name} must be a dict with keys {sorted(shapes)}; received {_describe(weights)}")
-    if set(weights) != set(shapes):
-        raise ValueError(f"{name} must have exactly the keys {sorted(shapes)}; received {sorted(weights)}")
-    for key, shape in shapes.items():
-        value = _check_tensor(weights[key], f"{name}[{key!r}]")
-        if tuple(value.shape) != shape:
-            raise ValueError(f"{name}[{key!r}] must have shape {shape}; received shape {tuple(value.shape)}")
+    def check_value(value: object, label: str) -> torch.Tensor:
+        value = check_tensor(value, label, 2)
         if value.dtype != dtype:
-            raise TypeError(f"{name}[{key!r}] must have the data's dtype {dtype}; received {value.dtype}")
-    return weights
+            raise TypeError(f"{label} must have the data's dtype {dtype}; received {value.dtype}")
+        return value
 
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; received {_describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}")
-    return int(value)
-
-
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number > 0; received {_describe(value)}")
-    out = float(value)
-    if not (np.isfinite(out) and out > 0):
-        raise ValueError(f"{name} must be > 0; received {value!r}")
-    return out
-
-
-def _as_generator(rng_or_seed: np.random.Generator | int | None, name: str) -> np.random.Generator:
-    if isinstance(rng_or_seed, np.random.Generator):
-        return rng_or_seed
-    if rng_or_seed is None:
-        return np.random.default_rng()
-    return np.random.default_rng(_check_int(rng_or_seed, name, 0))
+    return check_weight_dict(weights, shapes, check_value, name)
 
 
 def _lr_shapes(n_in: int) -> dict[str, tuple[int, int]]:
@@ -159,17 +111,77 @@ def _hidden_size(weights: object) -> int:
     return int(W1.shape[1])
 
 
-def _draw(rng: np.random.Generator, shapes: Mapping[str, tuple[int, int]], dtype: torch.dtype) -> TensorDict:
+def _draw(rng: RandomSource, shapes: Mapping[str, tuple[int, int]], dtype: torch.dtype) -> TensorDict:
     # N(0, 1) draws in dict order, with NumPy's generator so that a seed gives scratch's exact weights.
     return {key: torch.from_numpy(rng.standard_normal(shape)).to(dtype) for key, shape in shapes.items()}
+
+
+def _initial_params(
+    weights: TensorDict | None, shapes: dict[str, tuple[int, int]], dtype: torch.dtype, rng: RandomSource
+) -> TensorDict:
+    """Leaf tensors to train: N(0, 1) draws in ``shapes``' order when ``weights`` is None, else copies of the
+    checked ``weights`` (the caller's tensors are never modified)."""
+    if weights is None:
+        weights = _draw(rng, shapes, dtype)
+    else:
+        _check_weights(weights, shapes, dtype)
+    return _copy_params(weights)
 
 
 def _copy_params(weights: TensorDict) -> TensorDict:
     return {key: value.detach().clone().requires_grad_(True) for key, value in weights.items()}
 
 
+LossOf: TypeAlias = Callable[[torch.Tensor, torch.Tensor, TensorDict], torch.Tensor]
+"""A model's batch loss ``L(X, y, weights)``, a 0-d tensor."""
+
+
+def _autograd_gradients(
+    forward_info: object,
+    weights: TensorDict,
+    producer: str,
+    shapes_for: Callable[[torch.Tensor], dict[str, tuple[int, int]]],
+    loss_of: LossOf,
+) -> TensorDict:
+    """Gradients of ``loss_of`` at ``weights`` on the batch ``X``, ``y`` of ``forward_info`` (the dict
+    ``producer`` returns), by ``torch.autograd`` on leaf copies of the weights; each of its weight's shape."""
+    if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
+        raise ValueError(f"forward_info must be the dict returned by {producer}")
+    X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
+    _check_weights(weights, shapes_for(X), X.dtype)
+    params = _copy_params(weights)
+    with torch.enable_grad():
+        grads = torch.autograd.grad(loss_of(X, y, params), list(params.values()))
+    return dict(zip(params, grads, strict=True))
+
+
+def _sgd(
+    params: TensorDict,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loss_of: LossOf,
+    learning_rate: float,
+    return_losses: bool,
+    after_step: Callable[[int], None] | None = None,
+) -> list[float]:
+    """One ``torch.optim.SGD`` step on ``loss_of(X_batch, y_batch, params)`` per batch (autograd gradients);
+    ``after_step(i)`` runs after update ``i`` (0-based). Returns every batch's loss before its update when
+    ``return_losses``, else an empty list."""
+    optimizer = torch.optim.SGD(list(params.values()), lr=learning_rate)
+    losses: list[float] = []
+    for i, (X_batch, y_batch) in enumerate(batches):
+        optimizer.zero_grad()
+        loss = loss_of(X_batch, y_batch, params)
+        if return_losses:
+            losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step(i)
+    return losses
+
+
 def _batches(
-    X: torch.Tensor, y: torch.Tensor, n_iter: int, batch_size: int, rng: np.random.Generator
+    X: torch.Tensor, y: torch.Tensor, n_iter: int, batch_size: int, rng: RandomSource
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The book's batch order: shuffle, walk through in batches, reshuffle (compounding) when exhausted."""
     n = X.shape[0]
@@ -194,11 +206,8 @@ def _batches(
 
 def _check_pair(preds: object, actuals: object) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(preds, torch.Tensor) or not isinstance(actuals, torch.Tensor):
-        raise TypeError(f"preds and actuals must be torch tensors; received {_describe(preds)}, {_describe(actuals)}")
-    if preds.shape != actuals.shape:
-        raise ValueError(
-            f"actuals must have the same shape as preds {tuple(preds.shape)}; received shape {tuple(actuals.shape)}"
-        )
+        raise TypeError(f"preds and actuals must be torch tensors; received {describe(preds)}, {describe(actuals)}")
+    check_same_shape(preds, actuals, "preds", "actuals")
     return preds, actuals
 
 
@@ -223,8 +232,8 @@ def init_linear_regression_weights(
     n_in: int, rng_or_seed: np.random.Generator | int | None = None, dtype: torch.dtype = torch.float64
 ) -> TensorDict:
     """N(0, 1) weights ``W`` [n_in, 1] then ``B`` [1, 1], drawn with NumPy exactly as scratch does."""
-    rng = _as_generator(rng_or_seed, "rng_or_seed")
-    return _draw(rng, _lr_shapes(_check_int(n_in, "n_in", 1)), dtype)
+    rng = as_generator(rng_or_seed, "rng_or_seed")
+    return _draw(rng, _lr_shapes(check_int(n_in, "n_in", 1)), dtype)
 
 
 def _lr_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[torch.Tensor, TensorDict]:
@@ -232,6 +241,10 @@ def _lr_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[
     P = N + weights["B"]  # [n, 1] + [1, 1] -> [n, 1]
     loss = F.mse_loss(P, y)  # mean over the n x 1 elements = mean over rows, since there is one column
     return loss, {"X": X, "N": N, "P": P, "y": y}
+
+
+def _lr_loss(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> torch.Tensor:
+    return _lr_forward(X, y, weights)[0]
 
 
 def forward_linear_regression(
@@ -256,20 +269,14 @@ def linear_regression_loss_gradients(forward_info: TensorDict, weights: TensorDi
     backward: (autograd; mathematically dL/dW = Xᵀ @ (-2 (y - P) / n), dL/dB = Σ_rows -2 (y - P) / n)
     shapes:   dL/dW [k, 1], dL/dB [1, 1]
     """
-    if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
-        raise ValueError("forward_info must be the dict returned by forward_linear_regression (keys X, N, P, y)")
-    X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
-    _check_weights(weights, _lr_shapes(X.shape[1]), X.dtype)
-    params = _copy_params(weights)
-    with torch.enable_grad():
-        loss, _ = _lr_forward(X, y, params)
-        grads = torch.autograd.grad(loss, list(params.values()))
-    return dict(zip(params, grads, strict=True))
+    return _autograd_gradients(
+        forward_info, weights, "forward_linear_regression (keys X, N, P, y)", lambda X: _lr_shapes(X.shape[1]), _lr_loss
+    )
 
 
 def predict_linear_regression(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
     """Predictions ``P = X @ W + B``; shapes X [n, k] -> P [n, 1]. No graph is recorded."""
-    X = _check_tensor(X, "X")
+    X = check_tensor(X, "X", 2, "[n, features]")
     _check_weights(weights, _lr_shapes(X.shape[1]), X.dtype)
     with torch.no_grad():
         return X @ weights["W"] + weights["B"]  # [n, k] @ [k, 1] + [1, 1] -> [n, 1]
@@ -294,25 +301,13 @@ def train_linear_regression(
     only when ``return_losses`` is true; the trained weights are always returned.
     """
     X, y = _check_xy(X, y)
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    learning_rate = _check_positive(learning_rate, "learning_rate")
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    rng = _as_generator(seed, "seed")
-    shapes = _lr_shapes(X.shape[1])
-    if weights is None:
-        weights = _draw(rng, shapes, X.dtype)
-    else:
-        _check_weights(weights, shapes, X.dtype)
-    params = _copy_params(weights)
-    optimizer = torch.optim.SGD(list(params.values()), lr=learning_rate)
-    losses: list[float] = []
-    for X_batch, y_batch in _batches(X, y, n_iter, batch_size, rng):
-        optimizer.zero_grad()
-        loss, _ = _lr_forward(X_batch, y_batch, params)
-        if return_losses:
-            losses.append(loss.item())
-        loss.backward()
-        optimizer.step()
+    n_iter = check_int(n_iter, "n_iter", 1)
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    rng = as_generator(seed, "seed")
+    params = _initial_params(weights, _lr_shapes(X.shape[1]), X.dtype, rng)
+    batches = _batches(X, y, n_iter, batch_size, rng)
+    losses = _sgd(params, batches, _lr_loss, learning_rate, return_losses)
     return LinearRegressionResult(losses, {key: value.detach() for key, value in params.items()})
 
 
@@ -328,8 +323,8 @@ def init_one_hidden_layer_weights(
     dtype: torch.dtype = torch.float64,
 ) -> TensorDict:
     """N(0, 1) weights W1 [in, h], B1 [1, h], W2 [h, 1], B2 [1, 1], drawn with NumPy exactly as scratch."""
-    shapes = _nn_shapes(_check_int(input_size, "input_size", 1), _check_int(hidden_size, "hidden_size", 1))
-    return _draw(_as_generator(rng_or_seed, "rng_or_seed"), shapes, dtype)
+    shapes = _nn_shapes(check_int(input_size, "input_size", 1), check_int(hidden_size, "hidden_size", 1))
+    return _draw(as_generator(rng_or_seed, "rng_or_seed"), shapes, dtype)
 
 
 def _nn_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[TensorDict, torch.Tensor]:
@@ -340,6 +335,10 @@ def _nn_forward(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[
     P = M2 + weights["B2"]  # [n, 1] + [1, 1] -> [n, 1]
     loss = F.mse_loss(P, y)  # one column: the mean over elements is the mean over rows
     return {"X": X, "M1": M1, "N1": N1, "O1": O1, "M2": M2, "P": P, "y": y}, loss
+
+
+def _nn_loss(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> torch.Tensor:
+    return _nn_forward(X, y, weights)[1]
 
 
 def forward_loss_nn(X: torch.Tensor, y: torch.Tensor, weights: TensorDict) -> tuple[TensorDict, torch.Tensor]:
@@ -362,15 +361,13 @@ def nn_loss_gradients(forward_info: TensorDict, weights: TensorDict) -> TensorDi
     backward: (autograd; mathematically dL/dN1 = (dL/dP @ W2ᵀ) ⊙ O1 ⊙ (1 - O1), dL/dP = -2 (y - P) / n, ...)
     shapes:   each gradient has its weight's shape
     """
-    if not isinstance(forward_info, dict) or not {"X", "y"} <= set(forward_info):
-        raise ValueError("forward_info must be the dict returned by forward_loss_nn (keys X, ..., P, y)")
-    X, y = _check_xy(forward_info["X"], forward_info["y"], "forward_info['X']", "forward_info['y']")
-    _check_weights(weights, _nn_shapes(X.shape[1], _hidden_size(weights)), X.dtype)
-    params = _copy_params(weights)
-    with torch.enable_grad():
-        _, loss = _nn_forward(X, y, params)
-        grads = torch.autograd.grad(loss, list(params.values()))
-    return dict(zip(params, grads, strict=True))
+    return _autograd_gradients(
+        forward_info,
+        weights,
+        "forward_loss_nn (keys X, ..., P, y)",
+        lambda X: _nn_shapes(X.shape[1], _hidden_size(weights)),
+        _nn_loss,
+    )
 
 
 def _nn_predict(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
@@ -380,7 +377,7 @@ def _nn_predict(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
 
 def predict_one_hidden_layer(X: torch.Tensor, weights: TensorDict) -> torch.Tensor:
     """Predictions ``P = sigmoid(X @ W1 + B1) @ W2 + B2``; shapes X [n, k] -> P [n, 1]; records no graph."""
-    X = _check_tensor(X, "X")
+    X = check_tensor(X, "X", 2, "[n, features]")
     _check_weights(weights, _nn_shapes(X.shape[1], _hidden_size(weights)), X.dtype)
     with torch.no_grad():
         return _nn_predict(X, weights)
@@ -414,31 +411,22 @@ def train_one_hidden_layer(
     if X_test.shape[1] != X_train.shape[1] or X_test.dtype != X_train.dtype:
         raise ValueError(
             f"X_test must have X_train's columns ({X_train.shape[1]}) and dtype ({X_train.dtype}); "
-            f"received {_describe(X_test)}"
+            f"received {describe(X_test)}"
         )
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    test_every = _check_int(test_every, "test_every", 1)
-    learning_rate = _check_positive(learning_rate, "learning_rate")
-    hidden_size = _check_int(hidden_size, "hidden_size", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    rng = _as_generator(seed, "seed")
-    shapes = _nn_shapes(X_train.shape[1], hidden_size)
-    if weights is None:
-        weights = _draw(rng, shapes, X_train.dtype)
-    else:
-        _check_weights(weights, shapes, X_train.dtype)
-    params = _copy_params(weights)
-    optimizer = torch.optim.SGD(list(params.values()), lr=learning_rate)
-    losses: list[float] = []
+    n_iter = check_int(n_iter, "n_iter", 1)
+    test_every = check_int(test_every, "test_every", 1)
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    hidden_size = check_int(hidden_size, "hidden_size", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    rng = as_generator(seed, "seed")
+    params = _initial_params(weights, _nn_shapes(X_train.shape[1], hidden_size), X_train.dtype, rng)
     scores: list[float] = []
-    for i, (X_batch, y_batch) in enumerate(_batches(X_train, y_train, n_iter, batch_size, rng)):
-        optimizer.zero_grad()
-        _, loss = _nn_forward(X_batch, y_batch, params)
-        if return_losses:
-            losses.append(loss.item())
-        loss.backward()
-        optimizer.step()
+
+    def score(i: int) -> None:
         if return_scores and (i + 1) % test_every == 0:
             with torch.no_grad():
                 scores.append(F.mse_loss(_nn_predict(X_test, params), y_test).item())
+
+    batches = _batches(X_train, y_train, n_iter, batch_size, rng)
+    losses = _sgd(params, batches, _nn_loss, learning_rate, return_losses, score)
     return OneHiddenLayerResult(losses, {key: value.detach() for key, value in params.items()}, scores)

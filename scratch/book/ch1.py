@@ -6,10 +6,10 @@ adds is the book's API around it:
 - ``Array_Function`` and ``Chain``, the notebook's type aliases;
 - ``plot_chain`` / ``plot_chain_deriv``, the notebook's plotting helpers (matplotlib axes in, nothing out),
   with the ``length`` argument of their second version (2 or 3);
-- ``matrix_function_forward_sum(X, W, sigma, modify_x11=False, x11=0.5)``, the notebook's last version: with
-  ``modify_x11=True`` the sum is computed with ``X[0, 0]`` replaced by ``x11``. The book's version raises
-  ``UnboundLocalError`` when ``modify_x11`` is False (its copy of X is made only in the other branch); here it
-  uses X as given (guide erratum E23).
+- ``matrix_function_forward_sum(X, W, sigma, modify_x11=False, x11=0.5)`` is the notebook's last version (the
+  library's function has those arguments): with ``modify_x11=True`` the sum is computed with ``X[0, 0]``
+  replaced by ``x11``. The book's version raises ``UnboundLocalError`` when ``modify_x11`` is False (its copy of
+  X is made only in the other branch); here it uses X as given (guide erratum E23).
 
 ``matmul_backward_first`` is the gradient of the sum of ``X · W`` with respect to X, shape ``[n, k]``; the
 book's returns ``Wᵀ`` (shape ``[m, k]``), which is the same array for the chapter's one-row X.
@@ -21,49 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..fundamentals import (
-    ArrayFunction,
-    Chain,
-    chain_deriv_2,
-    chain_deriv_3,
-    chain_length_2,
-    chain_length_3,
-    deriv,
-    leaky_relu,
-    matmul_backward_first,
-    matmul_forward,
-    matrix_forward_extra,
-    matrix_function_backward_1,
-    matrix_function_backward_sum_1,
-    multiple_inputs_add,
-    multiple_inputs_add_backward,
-    sigmoid,
-    square,
-)
-from ..fundamentals import matrix_function_forward_sum as _forward_sum
+from .. import fundamentals
+from ..fundamentals import *  # noqa: F403 - every chapter 1 function: fundamentals.__all__
+from ..fundamentals import ArrayFunction, Chain, chain_deriv_2, chain_deriv_3, chain_length_2, chain_length_3
 
-__all__ = [
-    "Array_Function",
-    "Chain",
-    "chain_deriv_2",
-    "chain_deriv_3",
-    "chain_length_2",
-    "chain_length_3",
-    "deriv",
-    "leaky_relu",
-    "matmul_backward_first",
-    "matmul_forward",
-    "matrix_forward_extra",
-    "matrix_function_backward_1",
-    "matrix_function_backward_sum_1",
-    "matrix_function_forward_sum",
-    "multiple_inputs_add",
-    "multiple_inputs_add_backward",
-    "plot_chain",
-    "plot_chain_deriv",
-    "sigmoid",
-    "square",
-]
+__all__ = ["Array_Function", "Chain", "plot_chain", "plot_chain_deriv"]
+__all__ += fundamentals.__all__
 
 Array_Function = ArrayFunction  # the notebook's name: a function from an ndarray to an ndarray
 
@@ -84,16 +47,3 @@ def plot_chain(ax: Any, chain: Chain, input_range: np.ndarray, length: int = 2) 
 def plot_chain_deriv(ax: Any, chain: Chain, input_range: np.ndarray, length: int = 2) -> None:
     """Plot the chain's derivative (the chain rule on central differences) over ``input_range`` on ``ax``."""
     ax.plot(input_range, _chain_values(chain, input_range, length, derivative=True))
-
-
-def matrix_function_forward_sum(
-    X: np.ndarray, W: np.ndarray, sigma: ArrayFunction, modify_x11: bool = False, x11: float = 0.5
-) -> float:
-    """L = Σ sigma(X · W), with ``X[0, 0]`` replaced by ``x11`` when ``modify_x11`` (X itself is not changed).
-
-    Shapes: X ``[n, k]``, W ``[k, m]``; L a float.
-    """
-    if modify_x11:
-        X = np.array(X, dtype=np.result_type(X, np.float64), copy=True)
-        X[0, 0] = x11
-    return _forward_sum(X, W, sigma)

@@ -79,21 +79,6 @@ def train(
     if seed:
         _STREAM.seed(seed)
     weights = init_weights(X_train.shape[1], hidden_size=hidden_size)  # drawn before the first permutation
-    result = _train(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        n_iter,
-        test_every,
-        learning_rate,
-        hidden_size,
-        batch_size,
-        return_losses,
-        True,
-        return_scores,
-        _STREAM,
-        weights,
-        book_gradients=True,
-    )
+    args = (X_train, y_train, X_test, y_test, n_iter, test_every, learning_rate, hidden_size, batch_size)
+    result = _train(*args, return_losses, True, return_scores, _STREAM, weights, book_gradients=True)
     return (result.losses, result.weights, result.scores) if return_weights else None

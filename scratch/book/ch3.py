@@ -119,28 +119,21 @@ class Trainer(_Trainer):
     ) -> None:
         """Train as the book does, printing "Validation loss after N epochs is L" (3 decimals) at each
         improving evaluation; the history is kept on ``self.history``."""
-        super().fit(
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            epochs=epochs,
-            eval_every=eval_every,
-            batch_size=batch_size,
-            seed=seed,
-            restart=restart,
-            early_stopping=True,
-            verbose=True,
-            progress=False,
-        )
+        data = (X_train, y_train, X_test, y_test)
+        super().fit(*data, epochs, eval_every, batch_size, seed, restart, early_stopping=True, progress=False)
 
     def _epoch_orders(self, n: int, seed: int) -> Iterator[np.ndarray]:
-        """The book's orders: ``seed`` the stream, then each epoch permute the previous epoch's order."""
-        _STREAM.seed(seed)
-        order = np.arange(n)
-        while True:
-            order = order[_STREAM.permutation(n)]  # the book re-permutes its already shuffled copy
-            yield order
+        return book_epoch_orders(_STREAM, n, seed)
+
+
+def book_epoch_orders(stream: np.random.RandomState, n: int, seed: int) -> Iterator[np.ndarray]:
+    """The book's batch orders of ``n`` rows (chapters 3 to 5): ``seed`` the stream, then each epoch permute the
+    previous epoch's order with the stream's next ``permutation(n)``."""
+    stream.seed(seed)
+    order = np.arange(n)
+    while True:
+        order = order[stream.permutation(n)]  # the book re-permutes its already shuffled copy
+        yield order
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:

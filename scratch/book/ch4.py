@@ -68,6 +68,7 @@ from ..optimizers import SGD as _SGD
 from ..optimizers import Optimizer as _Optimizer
 from ..optimizers import SGDMomentum as _SGDMomentum
 from ..train import Trainer as _Trainer
+from .ch3 import book_epoch_orders
 
 __all__ = [
     "SGD",
@@ -325,20 +326,8 @@ class Trainer(_Trainer):
         """Train as the book does, printing its messages; ``single_output`` is accepted and unused, as in the
         book. The run's record is kept on ``self.history``."""
         self.conv_testing = bool(conv_testing)
-        super().fit(
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            epochs=epochs,
-            eval_every=eval_every,
-            batch_size=batch_size,
-            seed=seed,
-            restart=restart,
-            early_stopping=early_stopping,
-            verbose=True,
-            progress=False,
-        )
+        data = (X_train, y_train, X_test, y_test)
+        super().fit(*data, epochs, eval_every, batch_size, seed, restart, early_stopping, progress=False)
 
     @property
     def stream(self) -> np.random.RandomState:
@@ -347,13 +336,8 @@ class Trainer(_Trainer):
         return stream if isinstance(stream, np.random.RandomState) else self._own_stream
 
     def _epoch_orders(self, n: int, seed: int) -> Iterator[np.ndarray]:
-        """The book's orders: ``seed`` the stream, then each epoch permute the previous epoch's order."""
-        stream = self.stream
-        stream.seed(seed)
-        order = np.arange(n)
-        while True:
-            order = order[stream.permutation(n)]  # the book re-permutes its already shuffled copy
-            yield order
+        """The book's orders (``ch3.book_epoch_orders``) from the network's stream."""
+        return book_epoch_orders(self.stream, n, seed)
 
     def _after_step(self, batch_index: int, X_test: np.ndarray, y_test: np.ndarray) -> None:
         """With ``conv_testing``, every 100 batches (from batch 100 of each epoch) print the accuracy on the test

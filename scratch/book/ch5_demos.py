@@ -25,47 +25,12 @@ import numpy as np
 
 from ..base import Operation
 from ..layers import Conv2D as _Conv2D
-from .ch4 import (
-    SGD,
-    BookStreamLayer,
-    Dense,
-    Dropout,
-    Layer,
-    Linear,
-    Loss,
-    MeanSquaredError,
-    NeuralNetwork,
-    Optimizer,
-    ReLU,
-    SGDMomentum,
-    Sigmoid,
-    SoftmaxCrossEntropy,
-    Tanh,
-    Trainer,
-    logsumexp,
-    softmax,
-)
+from . import ch4
+from .ch4 import *  # noqa: F403 - chapter 4's book API: ch4.__all__
+from .ch4 import BookStreamLayer
 
-__all__ = [
-    "SGD",
-    "Conv2D",
-    "Dense",
-    "Dropout",
-    "Layer",
-    "Linear",
-    "Loss",
-    "MeanSquaredError",
-    "NeuralNetwork",
-    "Optimizer",
-    "ReLU",
-    "SGDMomentum",
-    "Sigmoid",
-    "SoftmaxCrossEntropy",
-    "Tanh",
-    "Trainer",
-    "logsumexp",
-    "softmax",
-]
+__all__ = ["Conv2D"]
+__all__ += ch4.__all__
 
 
 class Conv2D(BookStreamLayer, _Conv2D):

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int
+from ..fundamentals import sigmoid  # σ(x) = 1 / (1 + exp(-x)), the book's formula bit for bit
 from ..losses import Loss
 from ..optimizers import SGD as _SGD
 from ..optimizers import AdaGrad as _AdaGrad
@@ -133,12 +134,6 @@ def logsumexp(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool 
     if keepdims:
         return out
     return out.reshape(())[()] if axis is None else np.squeeze(out, axis=axis)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + exp(-x)), element-wise."""
-    with np.errstate(over="ignore"):  # exp(-x) -> inf for very negative x gives exactly 0
-        return 1.0 / (1.0 + np.exp(-x))
 
 
 def dsigmoid(x: np.ndarray) -> np.ndarray:

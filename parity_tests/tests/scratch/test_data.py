@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -805,3 +806,90 @@ def test_progress_bar_draws_only_when_enabled_and_keeps_messages_clean(capsys):
     assert "[####] epoch 4/4" in text
     assert text.endswith("\n")
     assert capsys.readouterr().out == "line\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# data._checks: the argument checks shared by data, scratch and torch_impl
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_scratch_uses_the_shared_checks_themselves() -> None:
+    """One of everything: the scalar and shape checks scratch calls are data._checks' functions, not copies
+    (torch_impl._validation re-exports the same objects)."""
+    from data import _checks
+    from scratch import _validation
+
+    for name in ("check_int", "check_real", "check_positive", "check_keep_prob", "check_choice", "describe"):
+        assert getattr(_validation, name) is getattr(_checks, name), name
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda c: c.check_int(2.0, "n_iter", 1), TypeError, r"^n_iter must be an integer >= 1; received float 2\.0$"),
+        (lambda c: c.check_int(True, "n", 0), TypeError, r"^n must be an integer >= 0; received bool True$"),
+        (lambda c: c.check_positive(float("nan"), "lr"), ValueError, r"^lr must be finite; received nan$"),
+        (lambda c: c.check_momentum(1.0), ValueError, r"^momentum must be in \[0, 1\); received 1\.0$"),
+        (lambda c: c.check_keep_prob(0), ValueError, r"^keep_prob must be a keep probability in \(0, 1\]; received 0$"),
+        (
+            lambda c: c.check_not_empty((2, 0, 3), "x", "[batch, time, features]", "tensor"),
+            ValueError,
+            r"^x must have at least one entry along every axis; received shape \(2, 0, 3\): its time axis \(axis 1\)",
+        ),
+        (lambda c: c.check_not_empty((), "x", kind="tensor"), ValueError, r"received a 0-d tensor \(a scalar\)"),
+        (
+            lambda c: c.check_decay("exponential", 0.1, 0.0, (None, "linear", "exponential")),
+            ValueError,
+            r"^final_lr must be > 0 for exponential decay; received final_lr=0$",
+        ),
+        (
+            lambda c: c.check_decay("linear", 0.1, 0.2, (None, "linear", "exponential")),
+            ValueError,
+            r"^final_lr must be <= lr for decay \(lr=0\.1\); received final_lr=0\.2$",
+        ),
+        (lambda c: c.as_generator(-1, "seed"), ValueError, r"^seed must be an integer >= 0; received -1$"),
+        (lambda c: c.check_architecture((14,), 5, 28, (1, 28, 28)), ValueError, r"hidden_channels must be a pair"),
+        (lambda c: c.check_architecture((14, 7), 4, 28, (1, 28, 28)), ValueError, r"kernel_size must be odd"),
+        (lambda c: c.check_architecture((14, 7), 5, 28, "1x28x28"), TypeError, r"image_shape must be a triple"),
+        (lambda c: c.resolve_padding("valid", 3), ValueError, r"^padding must be None .* or 'same'; received 'valid'$"),
+        (lambda c: c.resolve_padding("same", 3, 2), ValueError, r"^padding='same' requires stride=1 .*stride=2$"),
+        (lambda c: c.resolve_padding(1.0, 3), TypeError, r"^padding must be None .*; received float 1\.0$"),
+        (lambda c: c.conv_output_size(2, 5, 0), ValueError, r"^size must be at least 5 once padded"),
+        (
+            lambda c: c.check_weight_dict({"W": np.ones((2, 1))}, {"W": (3, 1)}, lambda v, label: v),
+            ValueError,
+            r"^weights\['W'\] must have shape \(3, 1\); received shape \(2, 1\)$",
+        ),
+        (
+            lambda c: c.check_weight_dict([1], {"W": (3, 1)}, lambda v, label: v),
+            TypeError,
+            r"^weights must be a dict with keys \['W'\]; received list \[1\]$",
+        ),
+        (lambda c: c.check_xy_columns((4, 2), (4, 2), "X", "y"), ValueError, r"^y must be a column vector"),
+        (lambda c: c.check_xy_columns((4, 2), (3, 1), "X", "y"), ValueError, r"^y must have as many rows as X \(4\)"),
+    ],
+)
+def test_shared_checks_name_what_they_expected_and_received(
+    call: Callable[[Any], object], error: type[Exception], match: str
+) -> None:
+    from data import _checks
+
+    with pytest.raises(error, match=match):
+        call(_checks)
+
+
+def test_shared_geometry_and_conversions() -> None:
+    from data import _checks
+
+    assert _checks.conv_pads(None, 5) == (2, 2)  # the book's k // 2
+    assert _checks.conv_pads("same", 4) == (1, 2)  # torch's split for an even kernel
+    assert _checks.conv_output_size(28, 3, 1, 2) == 14
+    assert _checks.check_architecture([14, 7], 5, 28, [1, 28, 28]) == ((14, 7), 5, 28, (1, 28, 28))
+    stream = np.random.RandomState(3)
+    assert _checks.as_generator(stream) is stream  # a legacy stream is drawn from in place
+    first = _checks.as_generator(5).standard_normal(3)
+    assert np.array_equal(first, np.random.default_rng(5).standard_normal(3))
+    assert _checks.describe(np.zeros((2, 3), np.float32)) == "ndarray of dtype float32 and shape (2, 3)"
+    long = _checks.describe("x" * 100)  # "str " and a repr cut to 57 characters and "..."
+    assert long.endswith("...")
+    assert len(long) == 64
