@@ -23,8 +23,14 @@ Padding: ``None`` is the book's ``k // 2`` zeros on every side; an int ``p >= 0`
 ``"same"`` pads ``(k - 1) // 2`` before and ``k // 2`` after along each axis (torch's ``padding="same"``,
 asymmetric for even k) so that H_out = H; it requires stride 1 (torch refuses it otherwise too).
 
-``Conv2D_Op`` is the fast version (im2col + BLAS); ``Conv2D_OpLoop`` computes the same thing with the book's
-nested loops and is the readable reference (and the tests' oracle) for small sizes.
+Three ways to compute it, equal to floating-point rounding:
+
+* ``Conv2D_OpLoop``: the chapter's nested loops over samples, output channels, output pixels, input
+  channels and kernel offsets (slow; the tests' oracle for small sizes);
+* ``Conv2D_Op(impl="readable")``: im2col, the same sums as one matrix product per sample, with the patch
+  matrix built (and scattered back, col2im) by a loop over the k·k kernel offsets (``im2col``, ``col2im``);
+* ``Conv2D_Op(impl="fast")``, the default: the same products with a memory layout chosen for BLAS, kept
+  workspaces and a col2im that adds shifted flattened images (``scratch._fast_conv`` explains the tricks).
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ._validation import _describe, check_float_array, check_int
+from . import _fast_conv
+from ._validation import _describe, check_choice, check_float_array, check_int
 from .base import ParamOperation
 
-__all__ = ["ChannelBiasAdd", "Conv2D_Op", "Conv2D_OpLoop", "conv_output_size", "conv_pads"]
+__all__ = ["ChannelBiasAdd", "Conv2D_Op", "Conv2D_OpLoop", "col2im", "conv_output_size", "conv_pads", "im2col"]
+
+IMPLS = ("fast", "readable")  # ``impl`` of Conv2D_Op, Conv2D and the recurrent layers: fused kernels or readable
 
 _LAYOUT = "[batch, channels, height, width]"
 _PADDING_HELP = "None (the book's kernel_size // 2), an integer >= 0 or 'same'"
@@ -160,143 +168,129 @@ class _Conv2DBase(ParamOperation):
 
 
 class Conv2D_Op(_Conv2DBase):
-    """2-D convolution (cross-correlation), vectorised: im2col + one BLAS matrix product per pass.
+    """2-D convolution (cross-correlation) as im2col: every output pixel's patch becomes a column, and the
+    whole layer becomes one matrix product per sample.
 
     Shapes: input ``[N, C, H, W]``, W ``[C, O, k, k]``, output ``[N, O, H_out, W_out]`` (module docstring).
-    Let ``K = C·k·k`` (a patch) and ``P = H_out·W_out`` (output pixels per sample).
+    Let ``K = C·k·k`` (the values under one kernel placement) and ``P = H_out·W_out`` (output pixels per sample).
 
-        im2col:    cols[(c, i, j), n, (y, x)] = x_pad[n, c, y·s + i, x·s + j]       cols ``[K, N, P]``
-        forward:   out[n] = Wm · cols[:, n]          Wm[o, (c, i, j)] = W[c, o, i, j]   Wm ``[O, K]``
-        backward:  dW     = Σ_n cols[:, n] · G[n]ᵀ   (``[K, P]·[P, O] -> [K, O]``, then back to ``[C, O, k, k]``)
-                   dcols  = Wmᵀ · G[n]  for every n   (``[K, O]·[O, P] -> [K, P]``)
-                   dx_pad = col2im(dcols): for each kernel offset (i, j), add dcols[(c, i, j), n, (y, x)] at
-                            x_pad position (y·s + i, x·s + j); dx = dx_pad without the padding.
+        im2col:    cols[n, (c, i, j), (y, x)] = x_pad[n, c, y·s + i, x·s + j]       cols ``[N, K, P]``
+        forward:   out[n] = Wm · cols[n]             Wm[o, (c, i, j)] = W[c, o, i, j]    Wm ``[O, K]``
+                   (``[O, K]·[K, P] -> [O, P]``, i.e. out ``[N, O, H_out, W_out]``)
+        backward:  dWm    = Σ_n G[n] · cols[n]ᵀ      (``[O, P]·[P, K] -> [O, K]``, then back to ``[C, O, k, k]``)
+                   dcols[n] = Wmᵀ · G[n]             (``[K, O]·[O, P] -> [K, P]``)
+                   dx_pad = col2im(dcols): every entry of dcols goes back to the x_pad pixel it was copied
+                            from, (y·s + i, x·s + j), and entries copied from the same pixel add up;
+                   dx = dx_pad without the padding.
 
-    How it is laid out for speed (each choice measured against the alternatives, at 1 thread):
+    im2col and col2im loop over the k·k kernel offsets only: for offset (i, j), the row block (·, i, j) of
+    cols is x_pad sampled at (y·s + i, x·s + j) for all output pixels at once, a strided slice of x_pad;
+    col2im adds the same block back into the same slice. These are the chapter's loops over output pixels
+    with the pixel loops turned into array slices (``Conv2D_OpLoop`` keeps all the loops).
 
-    * im2col is ONE copy from a ``sliding_window_view`` of x_pad into ``cols`` ordered (c, i, j) x n x (y, x):
-      every sample's patch matrix ``cols[:, n]`` is then an ordinary strided matrix, so ``np.matmul`` with a
-      broadcast ``Wm`` runs one BLAS GEMM per sample writing straight into the ``[N, O, P]`` output (no
-      transpose of the output) and ``G[n]`` is used as it comes (no transpose of the gradient). Per-sample
-      products also stay in cache; they measured faster than a single ``[O, K]·[K, N·P]`` GEMM followed by the
-      transposes it needs.
-    * the patch matrix of the forward pass is kept for the weight gradient (the forward input is not re-read).
-    * col2im never uses ``np.add.at``: for each of the k·k kernel offsets, ``dcols`` for that offset is copied
-      into a zero-bordered ``[C, N·H_pad·W_pad]`` scratch image (dilated by the stride) and added to the
-      channel-major padded gradient as ONE contiguous 1-D slice shifted by ``i·W_pad + j``: shifting a whole
-      flattened image moves every pixel by (i, j) at once, and the scratch zeros make the wrap-around rows add
-      nothing. Contiguous adds are ~4x faster in NumPy than adds into strided 2-D windows.
-    * the workspaces (padded input, patch matrix, scratch images) are kept between calls of the same shape,
-      so a training loop does not fault fresh pages in on every batch.
+    ``impl`` chooses the code that runs: ``"fast"`` (the default) runs the kernels of ``scratch._fast_conv``
+    (the same products laid out for BLAS and a col2im that adds shifted flattened images), ``"readable"``
+    runs the methods written out below. Both give the same numbers up to floating-point rounding
+    (``tests/scratch/test_readable_vs_fast.py``). Measured at one thread, a whole forward and backward at
+    stride 1 is faster with ``"fast"`` at every size tried (1.1-1.3x at the chapter's sizes, up to 1.4x on
+    small inputs) or equal within noise where the matrix products dominate (many channels on small images,
+    1x1 kernels); at stride 2 or more the two are within about 15% either way (``scratch._fast_conv`` says
+    why).
 
     ``param_grad`` has W's dtype; ``output`` and ``input_grad`` have the input's dtype (W is cast to it).
     """
 
-    _cols: np.ndarray
+    _cols: np.ndarray  # the forward's patch matrix, kept for the weight gradient (layout depends on ``impl``)
 
-    def __init__(self, W: np.ndarray, *, padding: Any = None, stride: int = 1) -> None:
+    def __init__(self, W: np.ndarray, *, padding: Any = None, stride: int = 1, impl: str = "fast") -> None:
         super().__init__(W, padding=padding, stride=stride)
-        self._work: dict[str, np.ndarray] = {}
+        self._impl: str = check_choice(impl, "impl", IMPLS)
+        self._work: _fast_conv.Workspace = {}  # the fast kernels' workspaces, kept between calls
+
+    @property
+    def impl(self) -> str:
+        """``"fast"`` or ``"readable"`` (fixed at construction)."""
+        return self._impl
 
     def __getstate__(self) -> dict[str, Any]:
-        # copies and pickles leave the scratch workspaces behind (rebuilt on the next call); the patch matrix of
-        # the last forward (``_cols``) is forward state like ``input_`` and is kept
+        # copies and pickles leave the fast kernels' workspaces behind (rebuilt on the next call); the patch
+        # matrix of the last forward (``_cols``) is forward state like ``input_`` and is kept
         state = self.__dict__.copy()
         state["_work"] = {}
         return state
 
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool = False) -> np.ndarray:
-        """A workspace array kept between calls (re-created, zero-filled if ``zero``, when shape/dtype change)."""
-        buf = self._work.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-            self._work[name] = buf
-        return buf
-
     def _output(self, inference: bool) -> np.ndarray:
-        x = self.input_
-        dtype = x.dtype
-        n, c, h, w = x.shape
-        _, o, h_out, w_out = self.output_shape(x.shape)
-        k, s = self.kernel_size, self.stride
-        before, after = self.pads
-        if before or after:
-            # x_pad: [N, C, H + before + after, W + before + after]; the zero border of the kept buffer is
-            # never written, only its interior
-            x_pad = self._buffer("x_pad", (n, c, h + before + after, w + before + after), dtype, zero=True)
-            x_pad[:, :, before : before + h, before : before + w] = x
-        else:
-            x_pad = x
-        # all windows: [N, C, H_pad - k + 1, W_pad - k + 1, k, k] (a view); the stride keeps every s-th:
-        # windows [N, C, H_out, W_out, k, k]
-        windows = sliding_window_view(x_pad, (k, k), axis=(2, 3))[:, :, ::s, ::s]
-        # cols: [C, k, k, N, H_out, W_out], i.e. [K, N, P]: one copy lands the patches in GEMM order
-        cols = self._buffer("cols", (c, k, k, n, h_out, w_out), dtype)
-        np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
-        self._cols = cols  # kept for the weight gradient
-        # Wm: [O, K] from W [C, O, k, k]
-        Wm = self.param.transpose(1, 0, 2, 3).reshape(o, c * k * k).astype(dtype, copy=False)
-        out = np.empty((n, o, h_out, w_out), dtype)
-        # per sample: [O, K] · [K, P] -> [O, P], written straight into out viewed as [N, O, P]
-        np.matmul(Wm, cols.reshape(c * k * k, n, h_out * w_out).transpose(1, 0, 2), out=out.reshape(n, o, -1))
-        return out
-
-    def _grad_3d(self, output_grad: np.ndarray) -> np.ndarray:
-        """G ``[N, O, H_out, W_out]`` -> ``[N, O, P]`` in the input's dtype (a view when G is contiguous)."""
-        g = output_grad.astype(self.input_.dtype, copy=False)
-        return g.reshape(g.shape[0], g.shape[1], -1)
+        if self._impl == "fast":
+            out, self._cols = _fast_conv.forward(self.input_, self.param, self.pads, self.stride, self._work)
+            return out
+        n, o, h_out, w_out = self.output_shape(self.input_.shape)
+        self._cols = im2col(self._padded(self.input_), self.kernel_size, self.stride, h_out, w_out)  # [N, K, P]
+        y: np.ndarray = self._weight_matrix() @ self._cols  # [O, K] · [N, K, P] -> [N, O, P], one GEMM per sample
+        return y.reshape(n, o, h_out, w_out)  # [N, O, P] -> [N, O, H_out, W_out]
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        x = self.input_
-        dtype = x.dtype
-        n, c, h, w = x.shape
-        _, o, h_out, w_out = self.output.shape
-        k, s = self.kernel_size, self.stride
+        if self._impl == "fast":
+            x = self.input_
+            return _fast_conv.input_grad(output_grad, self.param, x.shape, x.dtype, self.pads, self.stride, self._work)
+        n, o, h_out, w_out = output_grad.shape
+        G = output_grad.reshape(n, o, h_out * w_out)  # [N, O, H_out, W_out] -> [N, O, P]
+        dcols = self._weight_matrix().T @ G  # [K, O] · [N, O, P] -> [N, K, P]
         before, after = self.pads
-        hp, wp = h + before + after, w + before + after
-        plane = n * hp * wp  # one channel of the padded gradient, all samples, flattened
-        kk = c * k * k
-        Wm = self.param.transpose(1, 0, 2, 3).reshape(o, kk).astype(dtype, copy=False)  # [O, K]
-        # dcols: [K, N, P]; per sample [K, O] · [O, P] -> [K, P], written into dcols viewed as [N, K, P]
-        dcols = self._buffer("dcols", (kk, n, h_out * w_out), dtype)
-        np.matmul(Wm.T, self._grad_3d(output_grad), out=dcols.transpose(1, 0, 2))
-        # dcols per kernel offset: [C, k·k, N, H_out, W_out]
-        dcols5 = dcols.reshape(c, k * k, n, h_out, w_out)
-        # scratch: [C, N, H_pad, W_pad]; only the dilated grid [.., y·s, x·s] is ever written, the rest stays 0
-        scratch = self._buffer("scratch", (c, n, hp, wp), dtype, zero=True)
-        grid = scratch[:, :, : (h_out - 1) * s + 1 : s, : (w_out - 1) * s + 1 : s]  # [C, N, H_out, W_out] view
-        flat_scratch = scratch.reshape(c, plane)  # [C, N·H_pad·W_pad]
-        # dx_pad, channel-major and flattened: [C, N·H_pad·W_pad + tail]; the tail takes the (zero) overflow
-        # of the last rows when a whole image is shifted by (i, j)
-        tail = (k - 1) * (wp + 1)
-        dx_flat = self._buffer("dx_pad", (c, plane + tail), dtype)
-        dx_flat[:, plane:] = 0
-        for i in range(k):
-            for j in range(k):
-                grid[...] = dcols5[:, i * k + j]
-                shift = i * wp + j
-                if shift == 0:
-                    dx_flat[:, :plane] = flat_scratch
-                else:
-                    dx_flat[:, shift : shift + plane] += flat_scratch
-        # [C, N, H_pad, W_pad] -> crop the padding -> [N, C, H, W]
-        dx_pad = dx_flat[:, :plane].reshape(c, n, hp, wp)
-        dx = np.empty((n, c, h, w), dtype)
-        dx[...] = dx_pad[:, :, before : before + h, before : before + w].transpose(1, 0, 2, 3)
-        return dx
+        _, c, h, w = self.input_.shape
+        padded_shape = (n, c, h + before + after, w + before + after)
+        dx_pad = col2im(dcols, padded_shape, self.kernel_size, self.stride, h_out, w_out)  # [N, C, H_pad, W_pad]
+        return dx_pad[:, :, before : before + h, before : before + w].copy()  # crop: [N, C, H, W]
 
     def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        n, c, _, _ = self.input_.shape
-        o, k = self.out_channels, self.kernel_size
-        cols = self._cols  # [C, k, k, N, H_out, W_out] from the forward pass
-        # per sample [K, P] · [P, O] -> [K, O], then the sum over samples: [N, K, O] -> [K, O]
-        per_sample = np.matmul(
-            cols.reshape(c * k * k, n, -1).transpose(1, 0, 2), self._grad_3d(output_grad).transpose(0, 2, 1)
-        )
-        dWm = per_sample.sum(axis=0)
-        # [K, O] = [C, k, k, O] -> [C, O, k, k]
-        dW = dWm.reshape(c, k, k, o).transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(dW, dtype=self.param.dtype)
+        if self._impl == "fast":
+            return _fast_conv.param_grad(output_grad, self._cols, self.param)
+        n, o, _, _ = output_grad.shape
+        c, k = self.in_channels, self.kernel_size
+        G = output_grad.reshape(n, o, -1)  # [N, O, H_out, W_out] -> [N, O, P]
+        dWm = (G @ self._cols.transpose(0, 2, 1)).sum(axis=0)  # [N, O, P] · [N, P, K] -> [N, O, K] -> Σ_n [O, K]
+        # [O, K] = [O, C, k, k] -> [C, O, k, k]
+        return np.ascontiguousarray(dWm.reshape(o, c, k, k).transpose(1, 0, 2, 3), dtype=self.param.dtype)
+
+    def _weight_matrix(self) -> np.ndarray:
+        """Wm ``[O, K]``: Wm[o, (c, i, j)] = W[c, o, i, j], in the input's dtype."""
+        c, o, k = self.in_channels, self.out_channels, self.kernel_size
+        # W [C, O, k, k] -> [O, C, k, k] -> [O, C·k·k]
+        return self.param.transpose(1, 0, 2, 3).reshape(o, c * k * k).astype(self.input_.dtype, copy=False)
+
+
+def im2col(x_pad: np.ndarray, k: int, stride: int, h_out: int, w_out: int) -> np.ndarray:
+    """The patch matrix cols ``[N, C·k·k, H_out·W_out]`` of x_pad ``[N, C, H_pad, W_pad]`` (a new array):
+
+        cols[n, (c, i, j), (y, x)] = x_pad[n, c, y·s + i, x·s + j]
+
+    one loop step per kernel offset (i, j): all output pixels (y, x) read x_pad at rows i, i + s, ...,
+    i + (H_out - 1)·s and columns j, j + s, ..., j + (W_out - 1)·s, a strided slice.
+    """
+    n, c = x_pad.shape[:2]
+    s = stride
+    cols = np.empty((n, c, k, k, h_out, w_out), dtype=x_pad.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = x_pad[:, :, i : i + s * h_out : s, j : j + s * w_out : s]  # [N, C, H_out, W_out]
+    return cols.reshape(n, c * k * k, h_out * w_out)  # [N, C, k, k, H_out, W_out] -> [N, K, P]
+
+
+def col2im(dcols: np.ndarray, padded_shape: tuple[int, ...], k: int, stride: int, h_out: int, w_out: int) -> np.ndarray:
+    """The inverse scatter of ``im2col``: dx_pad ``padded_shape = [N, C, H_pad, W_pad]`` from dcols
+    ``[N, C·k·k, H_out·W_out]``, adding every entry back where ``im2col`` copied it from:
+
+        dx_pad[n, c, y·s + i, x·s + j] += dcols[n, (c, i, j), (y, x)]     for every (i, j) and (y, x)
+
+    Overlapping windows (s < k) send several entries to one pixel: the ``+=`` sums them.
+    """
+    n, c = padded_shape[:2]
+    s = stride
+    dcols6 = dcols.reshape(n, c, k, k, h_out, w_out)  # [N, K, P] -> [N, C, k, k, H_out, W_out]
+    dx_pad = np.zeros(padded_shape, dtype=dcols.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx_pad[:, :, i : i + s * h_out : s, j : j + s * w_out : s] += dcols6[:, :, i, j]  # [N, C, H_out, W_out]
+    return dx_pad
 
 
 class Conv2D_OpLoop(_Conv2DBase):
@@ -394,10 +388,12 @@ class ChannelBiasAdd(ParamOperation):
             )
 
     def _output(self, inference: bool) -> np.ndarray:
-        return self.input_ + self.param.astype(self.input_.dtype, copy=False)
+        out: np.ndarray = self.input_ + self.param.astype(self.input_.dtype, copy=False)
+        return out
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         return output_grad
 
     def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        return output_grad.sum(axis=(0, 2, 3), keepdims=True).astype(self.param.dtype, copy=False)
+        dB: np.ndarray = output_grad.sum(axis=(0, 2, 3), keepdims=True)  # [N, C, H, W] -> [1, C, 1, 1]
+        return dB.astype(self.param.dtype, copy=False)

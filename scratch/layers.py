@@ -28,7 +28,7 @@ from ._validation import (
 )
 from .activations import Linear
 from .base import Operation, ParamOperation, check_output_grad
-from .conv import ChannelBiasAdd, Conv2D_Op, conv_pads
+from .conv import IMPLS, ChannelBiasAdd, Conv2D_Op, conv_pads
 from .dropout import Dropout
 from .operations import BiasAdd, WeightMultiply
 from .reshape import Flatten
@@ -253,7 +253,8 @@ class Conv2D(Layer):
     The bias, when there is one, is drawn from the same distribution as W (the book's convention for Dense).
 
     ``activation`` defaults to a fresh ``Linear()``; the instance given is copied, so one activation object is
-    never shared between layers. ``padding`` and ``stride`` are passed to ``Conv2D_Op``.
+    never shared between layers. ``padding``, ``stride`` and ``impl`` (``"fast"``, the default, or
+    ``"readable"``: which code computes the convolution, see ``Conv2D_Op``) are passed to ``Conv2D_Op``.
     """
 
     def __init__(
@@ -270,9 +271,11 @@ class Conv2D(Layer):
         bias: bool = False,
         rng: np.random.Generator | int | None = None,
         inverted_dropout: bool = False,
+        impl: str = "fast",
     ) -> None:
         super().__init__(out_channels, rng=rng)
         self.out_channels = self.neurons
+        self.impl = check_choice(impl, "impl", IMPLS)
         self.param_size = check_int(param_size, "param_size", 1)
         self.dropout = check_keep_prob(dropout, "dropout")
         self.inverted_dropout = bool(inverted_dropout)
@@ -339,7 +342,7 @@ class Conv2D(Layer):
             raise ValueError(
                 f"Conv2D W must have shape [in_channels, {self.out_channels}, {k}, {k}]; received shape {W.shape}"
             )
-        self.operations = [Conv2D_Op(W, padding=self.padding, stride=self.stride)]
+        self.operations = [Conv2D_Op(W, padding=self.padding, stride=self.stride, impl=self.impl)]
         if self.bias:
             B = params[1]
             if B.shape != (1, self.out_channels, 1, 1):

@@ -4,7 +4,8 @@ NumPy only (this file must not import torch). The oracles:
 
 * ``Conv2D_OpLoop``, the chapter's nested loops, for the vectorised ``Conv2D_Op`` (forward, input gradient,
   weight gradient) on a grid of batch sizes, channels, odd and even kernels, paddings, strides and
-  non-square inputs, in float64 to 1e-12 relative;
+  non-square inputs, in float64 to 1e-12 relative (``test_readable_vs_fast.py`` compares its two ``impl``
+  paths with each other);
 * float64 central differences (``scratch.gradcheck``) for every component's backward;
 * hand-made examples and a brute-force window loop for max pooling's tie rule (first maximum in row-major
   window order) and for overlapping windows.
@@ -198,9 +199,10 @@ def test_conv_keeps_the_input_dtype(dtype: type) -> None:
     ("k", "padding", "stride", "shape"),
     [(3, None, 1, (2, 2, 5, 4)), (2, 1, 2, (2, 1, 5, 6)), (4, "same", 1, (1, 2, 5, 4)), (5, 2, 1, (1, 1, 4, 5))],
 )
-def test_conv_op_central_differences(k: int, padding: Any, stride: int, shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize("impl", ["fast", "readable"])
+def test_conv_op_central_differences(k: int, padding: Any, stride: int, shape: tuple[int, ...], impl: str) -> None:
     rng = np.random.default_rng(10 + k)
-    op = Conv2D_Op(rng.standard_normal((shape[1], 2, k, k)), padding=padding, stride=stride)
+    op = Conv2D_Op(rng.standard_normal((shape[1], 2, k, k)), padding=padding, stride=stride, impl=impl)
     assert_fd(op, rng.standard_normal(shape))
 
 

@@ -4,8 +4,9 @@ NumPy only (this file must not import torch). Everything in float64. The oracles
 
 * central differences (eps 1e-6) of J = Σ y ⊙ G for a random upstream G, for every parameter, the input
   and a given initial state, relative tolerance 1e-6 (max |analytic - numeric| / max |numeric|);
-* a slow forward written here from the equations (per step, per gate, separate matmuls), and a chain of
-  the module's ``*Node`` objects (forward and backward, per gate), against the fused layers to 1e-12;
+* a slow forward written here from the equations (per step, per gate, separate matmuls), against both
+  paths of every layer (the fused default and ``impl="readable"``, which steps the module's ``*Node``
+  objects) to 1e-12 (``test_readable_vs_fast.py`` compares the two paths result by result);
 * the book's hidden-state carry: the second call equals a stateless call from the first call's batch mean,
   and nothing of the first call receives gradient.
 """
@@ -36,12 +37,12 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return relative_error(a, b)
 
 
-def make_layer(kind: str, hidden_state: str = "zeros", hidden: int = H, out: int = OUT) -> Layer:
+def make_layer(kind: str, hidden_state: str = "zeros", hidden: int = H, out: int = OUT, impl: str = "fast") -> Layer:
     if kind == "rnn":
-        return RNNLayer(hidden, out, hidden_state=hidden_state, rng=0)
+        return RNNLayer(hidden, out, hidden_state=hidden_state, rng=0, impl=impl)
     if kind == "lstm":
-        return LSTMLayer(hidden, out, hidden_state=hidden_state, rng=0)
-    return GRULayer(hidden, out, reset=kind.removeprefix("gru_"), hidden_state=hidden_state, rng=0)
+        return LSTMLayer(hidden, out, hidden_state=hidden_state, rng=0, impl=impl)
+    return GRULayer(hidden, out, reset=kind.removeprefix("gru_"), hidden_state=hidden_state, rng=0, impl=impl)
 
 
 def expected_shapes(kind: str, v: int = V, h: int = H, o: int = OUT) -> dict[str, tuple[int, int]]:
@@ -126,9 +127,9 @@ def test_float32_input_keeps_float32() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def fd_check(kind: str, T: int, given_state: bool, seed: int) -> dict[str, float]:
+def fd_check(kind: str, T: int, given_state: bool, seed: int, impl: str = "fast") -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    layer = make_layer(kind, hidden_state="zeros")
+    layer = make_layer(kind, hidden_state="zeros", impl=impl)
     layer.load_params(random_params(kind, rng))
     x = rng.standard_normal((N, T, V))
     G = rng.standard_normal((N, T, OUT))
@@ -161,11 +162,12 @@ def fd_check(kind: str, T: int, given_state: bool, seed: int) -> dict[str, float
     return errors
 
 
+@pytest.mark.parametrize("impl", ["fast", "readable"])
 @pytest.mark.parametrize("given_state", [False, True], ids=["zeros", "initial_state"])
 @pytest.mark.parametrize("T", [1, 3, 5])
 @pytest.mark.parametrize("kind", KINDS)
-def test_gradients_match_central_differences(kind: str, T: int, given_state: bool) -> None:
-    errors = fd_check(kind, T, given_state, seed=T + 10 * given_state)
+def test_gradients_match_central_differences(kind: str, T: int, given_state: bool, impl: str) -> None:
+    errors = fd_check(kind, T, given_state, seed=T + 10 * given_state, impl=impl)
     assert set(errors) >= {"x", *expected_shapes(kind)}
     assert max(errors.values()) <= FD_RTOL, errors
 
@@ -210,64 +212,17 @@ def slow_forward(kind: str, p: dict[str, np.ndarray], x: np.ndarray, state: Any)
     return np.stack(ys, axis=1)
 
 
-def node_chain(
-    kind: str, p: dict[str, np.ndarray], x: np.ndarray, state: Any, G: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:
-    """Forward and backpropagation through time with the module's per-gate ``*Node`` objects."""
-    params = {k: {"value": v, "deriv": np.zeros_like(v)} for k, v in p.items()}
-    T = x.shape[1]
-    nodes: list[Any] = []
-    ys = []
-    h = state[0] if kind == "lstm" else state
-    c = state[1] if kind == "lstm" else None
-    for t in range(T):
-        if kind == "rnn":
-            node: Any = RNNNode()
-            y, h = node.forward(x[:, t], h, params)
-        elif kind == "lstm":
-            node = LSTMNode()
-            y, h, c = node.forward(x[:, t], h, c, params)
-        else:
-            node = GRUNode(reset=kind.removeprefix("gru_"))
-            y, h = node.forward(x[:, t], h, params)
-        nodes.append(node)
-        ys.append(y)
-    dx = np.zeros_like(x)
-    dh = np.zeros_like(h)
-    dc = np.zeros_like(h)
-    for t in range(T - 1, -1, -1):
-        if kind == "lstm":
-            dx[:, t], dh, dc = nodes[t].backward(G[:, t], dh, dc, params)
-        else:
-            dx[:, t], dh = nodes[t].backward(G[:, t], dh, params)
-    state_grads = [dh, dc] if kind == "lstm" else [dh]
-    return np.stack(ys, axis=1), dx, {k: v["deriv"] for k, v in params.items()}, state_grads
-
-
+@pytest.mark.parametrize("impl", ["fast", "readable"])
 @pytest.mark.parametrize("T", [1, 4])
 @pytest.mark.parametrize("kind", KINDS)
-def test_fused_layer_matches_slow_references(kind: str, T: int) -> None:
+def test_layer_matches_the_slow_forward(kind: str, T: int, impl: str) -> None:
     rng = np.random.default_rng(100 + T)
     p = random_params(kind, rng)
     x = rng.standard_normal((N, T, V))
-    G = rng.standard_normal((N, T, OUT))
     state = random_state(kind, rng)
-    layer = make_layer(kind)
+    layer = make_layer(kind, impl=impl)
     layer.load_params(p)
-    y = layer.forward(x, initial_state=state)
-    dx = layer.backward(G)
-
-    assert rel_err(y, slow_forward(kind, p, x, state)) <= REF_RTOL
-    y_nodes, dx_nodes, derivs, state_grads = node_chain(kind, p, x, state, G)
-    assert rel_err(y, y_nodes) <= REF_RTOL
-    assert rel_err(dx, dx_nodes) <= REF_RTOL
-    for name, d in derivs.items():
-        assert rel_err(layer.params[name]["deriv"], d) <= REF_RTOL, name
-    assert layer.initial_state_grad is not None
-    assert rel_err(layer.initial_state_grad, state_grads[0]) <= REF_RTOL
-    if kind == "lstm":
-        assert layer.initial_cell_grad is not None
-        assert rel_err(layer.initial_cell_grad, state_grads[1]) <= REF_RTOL
+    assert rel_err(layer.forward(x, initial_state=state), slow_forward(kind, p, x, state)) <= REF_RTOL
 
 
 def test_gru_reset_placements_differ() -> None:
