@@ -382,10 +382,12 @@ def versions(session: nox.Session, numpy: str) -> None:
 
 @nox.session(python=MAIN_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and mypy (configured in pyproject.toml)."""
+    """ruff check, ruff format --check and mypy (configured in pyproject.toml), and the guide's drift check."""
     install(session, "-e", ".[dev]")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("mypy", *session.posargs)
+    session.run("python", "-m", "parity_tests.guide", "--check")
 
 
 @nox.session(python=MAIN_PYTHON)

@@ -364,6 +364,35 @@ def _relabel(text: str, relabel: Relabel) -> str:
 Progress = Callable[[str, "CellResult"], None]
 
 
+def _execute(result: CellResult, source: str, namespace: dict[str, Any], label: str, mode: str) -> bool:
+    """Run one cell into ``result`` (its printed output and time); False if it raised (the error is recorded,
+    with the traceback's last frames in project mode)."""
+    t0 = time.perf_counter()
+    try:
+        result.ours = run_source(source, namespace, label)
+    except ManifestError:
+        raise
+    except Exception as exc:  # a cell that raises fails the run, with its traceback in the report
+        result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        result.status = "ERROR"
+        if mode == "project":
+            result.error += "\n" + traceback.format_exc(limit=-3)
+        return False
+    finally:
+        result.seconds = time.perf_counter() - t0
+    return True
+
+
+def _book_code_output(result: CellResult, spec: NotebookSpec, mode: str) -> None:
+    """In book mode, the lines the book's current lincoln prints but the saved run did not are dropped, and the
+    manifest's relabelled numbers shifted."""
+    if mode != "book":
+        return
+    result.ours = _drop_lines(result.ours, spec.book_code_drops)
+    if result.index in spec.book_code_relabel:
+        result.ours = _relabel(result.ours, spec.book_code_relabel[result.index])
+
+
 def run_notebook(
     name: str,
     *,
@@ -402,26 +431,9 @@ def run_notebook(
             if quick and rule is not None and rule.quick_edits:
                 to_run = apply_quick_edits(to_run, rule.quick_edits, f"{name} cell {index} ({mode} mode)")
                 result.action += " (quick edits)"
-            t0 = time.perf_counter()
-            try:
-                result.ours = run_source(to_run, namespace, f"<{name} cell {index}>")
-            except ManifestError:
-                raise
-            except Exception as exc:  # a cell that raises fails the run, with its traceback in the report
-                result.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                result.status = "ERROR"
-                result.seconds = time.perf_counter() - t0
-                if mode == "project":
-                    result.error += "\n" + traceback.format_exc(limit=-3)
-                if progress is not None:
-                    progress(mode, result)
-                continue
-            result.seconds = time.perf_counter() - t0
-            if mode == "book":
-                result.ours = _drop_lines(result.ours, spec.book_code_drops)
-                if index in spec.book_code_relabel:
-                    result.ours = _relabel(result.ours, spec.book_code_relabel[index])
-            _judge(result, spec, mode)
+            if _execute(result, to_run, namespace, f"<{name} cell {index}>", mode):
+                _book_code_output(result, spec, mode)
+                _judge(result, spec, mode)  # a cell that raised keeps its ERROR status
             if progress is not None:
                 progress(mode, result)
     run.seconds = time.perf_counter() - start
