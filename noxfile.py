@@ -217,7 +217,7 @@ ASSERT_NO_TORCH = (
 # --------------------------------------------------------------------------------------------------------
 @nox.session(python=MAIN_PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite (parity_tests/tests: scratch/ and parity/) with torch, benchmarks disabled."""
+    """The whole suite (tests: scratch/ and parity/) with torch, benchmarks disabled."""
     install(session, "-e", ".[tests]")
     show_versions(session, "numpy", "torch")
     session.run("pytest", "--benchmark-disable", *session.posargs, env=session_env())
@@ -231,7 +231,7 @@ def scratch(session: nox.Session) -> None:
     show_versions(session, "numpy")
     session.run(
         "pytest",
-        "parity_tests/tests/scratch",
+        "tests/scratch",
         "-p",
         "no:cacheprovider",
         "--benchmark-disable",
@@ -329,7 +329,7 @@ def versions(session: nox.Session, numpy: str) -> None:
     try:
         session.run(
             "pytest",
-            "parity_tests/tests",
+            "tests",
             "--benchmark-disable",
             "-q",
             f"--junitxml={junit}",
@@ -414,7 +414,7 @@ def bench(session: nox.Session) -> None:
     install(session, "-e", ".[tests]")
     session.run(
         "pytest",
-        "parity_tests/tests",
+        "tests",
         "--benchmark-only",
         "--benchmark-group-by=group",
         "--benchmark-columns=min,median,mean,stddev,rounds",

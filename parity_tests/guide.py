@@ -179,7 +179,7 @@ def model_tables() -> list[str]:
         "`to_scratch(module, model, target)` reads them back through (`model_key_table(model, target)` prints it). "
         "Shapes are symbolic: a recurrent layer has V input features, hidden size H and output size O.",
         "",
-        "Both round trips are bit-exact in float64 (`parity_tests/tests/parity/test_port_models.py`; a torch "
+        "Both round trips are bit-exact in float64 (`tests/parity/test_port_models.py`; a torch "
         "recurrent layer's two biases come back as their sum, exact where the summed `bias_hh` blocks are 0, as "
         "`to_torch` and the twins keep them). No plain "
         'equivalent, so `target="plain"` is a `ValueError` (use the twin): the book\'s non-inverted dropout '

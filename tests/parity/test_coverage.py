@@ -26,14 +26,14 @@ import torch_impl
 from parity_tests.harness import case_seed
 from parity_tests.specs import ComponentSpec, TorchClass, all_specs, get_spec
 
-TESTS = Path(__file__).resolve().parents[1]  # parity_tests/tests
+TESTS = Path(__file__).resolve().parents[1]  # tests
 PACKAGES = (scratch, torch_impl)
 TORCH_NAMESPACES = ("torch", "torch.optim")  # torch's own classes may be a twin; they are not ours to cover
 
 
 @dataclasses.dataclass(frozen=True)
 class Exemption:
-    """Why a public class has no spec. ``tested_in`` names the test files (under ``parity_tests/tests``) that
+    """Why a public class has no spec. ``tested_in`` names the test files (under ``tests``) that
     run it, each mentioning ``by`` (the class's name unless given: the function that returns a record); an
     abstract base has no test file of its own: ``base=True`` requires a spec for one of its subclasses."""
 

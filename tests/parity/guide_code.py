@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-GUIDE = Path(__file__).resolve().parents[3] / "docs" / "porting-guide.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "porting-guide.md"
 _BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 

@@ -2,7 +2,7 @@
 
 A case a spec declares skipped for ``"fd"`` (a kink of the function on purpose, such as tied maxima) shows as a
 skipped test with the spec's reason; that every differentiable spec has this oracle is checked in
-``parity_tests/tests/parity/test_coverage.py``. NumPy only: this file runs in the sessions without torch too.
+``tests/parity/test_coverage.py``. NumPy only: this file runs in the sessions without torch too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 NOXFILE = REPO / "noxfile.py"
 CI_RUN = REPO / ".ci" / "run"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    fuzz = sys.modules.get("parity_tests.tests.parity.test_fuzz_bad_input")
+    fuzz = sys.modules.get("tests.parity.test_fuzz_bad_input")
     if fuzz is not None and fuzz.COUNTS:
         terminalreporter.section("bad-input fuzz (hypothesis, derandomized)")
         for key in sorted(fuzz.COUNTS):

@@ -481,7 +481,7 @@ def test_plot_file_names_are_safe() -> None:
 
 
 def test_report_reads_where_the_versions_session_writes() -> None:
-    noxfile = Path(__file__).resolve().parents[3] / "noxfile.py"
+    noxfile = Path(__file__).resolve().parents[2] / "noxfile.py"
     if not noxfile.is_file():
         pytest.skip("not run from a source checkout")
     tree = ast.parse(noxfile.read_text(encoding="utf-8"))

@@ -42,7 +42,7 @@ from parity_tests.specs import all_specs
 from parity_tests.specs.base import ComponentSpec, Problem
 from parity_tests.tolerances import TOLERANCES
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = tuple(str(REPO / name) + "/" for name in ("scratch", "torch_impl", "data"))
 FUZZED = [spec for spec in all_specs() if spec.fuzz is not None]
 FUZZ_SPECS = [pytest.param(spec, id=spec.name) for spec in FUZZED]

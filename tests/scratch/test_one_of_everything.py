@@ -17,7 +17,7 @@ import pytest
 
 from parity_tests import _io, _markdown
 
-PACKAGE = Path(__file__).resolve().parents[2]  # parity_tests/
+PACKAGE = Path(__file__).resolve().parents[2] / "parity_tests"
 
 
 def _library_modules() -> list[Path]:

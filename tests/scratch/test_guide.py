@@ -20,7 +20,7 @@ import pytest
 
 from parity_tests import guide
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "porting-guide.md"
 IMPLEMENTED_CHAPTERS = 7  # every chapter has landed: no erratum may be pending
 
@@ -211,7 +211,7 @@ def test_every_test_the_guide_names_exists() -> None:
 
 def test_every_backticked_test_name_is_defined_somewhere() -> None:
     defined: set[str] = set()
-    for path in (ROOT / "parity_tests" / "tests").rglob("test_*.py"):
+    for path in (ROOT / "tests").rglob("test_*.py"):
         defined |= defined_tests(path)
     named = set(TEST_NAME.findall(GUIDE.read_text(encoding="utf-8")))
     assert named, "the guide names no tests"

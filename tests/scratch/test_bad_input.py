@@ -1,6 +1,6 @@
 """Bad input on the scratch side: every spec's error cases raise the documented exception and message.
 
-NumPy only (the torch side is in parity_tests/tests/parity/test_bad_input_torch.py).
+NumPy only (the torch side is in tests/parity/test_bad_input_torch.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ differ (conventions, not bugs): learning-rate scale in chapter 2, momentum under
 dropout scaling, the chapter 7 schedule, max-pool ties (the book has no pooling code).
 
 The porting guide (docs/porting-guide.md, "Errata") links to each test here by name;
-``parity_tests/tests/scratch/test_guide.py`` checks that every linked test exists. Everything runs in float64
+``tests/scratch/test_guide.py`` checks that every linked test exists. Everything runs in float64
 (the float32 erratum excepted) with explicit seeds, and the whole file takes a few seconds.
 """
 

@@ -28,7 +28,7 @@ from data.text import (
     sequence_windows,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATED_MD5 = "fa6175dcfb631e98a9c2faa674465bbd"
 
 
