@@ -21,7 +21,7 @@ from data.progress import TrainingHistory as History  # what both trainers' fit 
 
 from ..converters import TensorConverter
 from ..port import load_arrays, relative_error
-from ..report_recipes import IMPLEMENTATIONS
+from ..report.recipes import IMPLEMENTATIONS
 from ._cli import parse
 from ._repro import SkipRecipe, first_sentence, make_curve, row, save_figure_atomic
 

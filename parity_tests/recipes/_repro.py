@@ -33,7 +33,7 @@ from typing import Any
 
 from .._io import write_atomic
 from .._markdown import cell as _cell
-from ..plots import png
+from ..report.plots import png
 
 __all__ = [
     "IMPLEMENTATION_ORDER",

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parity_tests import _io, plots, report, report_model, report_render
+from parity_tests import _io, report
 from parity_tests.harness import CaseResult, Comparison, run_case
 from parity_tests.mutants import Detection
+from parity_tests.report import markdown as report_render
+from parity_tests.report import model as report_model
+from parity_tests.report import plots
 from parity_tests.specs import all_specs, get_spec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

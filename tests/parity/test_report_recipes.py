@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 import parity_tests.recipes.__main__ as recipes_main
-from parity_tests import report, report_recipes
+from parity_tests import report
 from parity_tests.recipes._repro import SkipRecipe, first_sentence, row
+from parity_tests.report import recipes as report_recipes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,7 @@ without them and says so. The version matrix is read from ``report/versions/*.js
 which ``python3 noxfile.py -s versions`` writes. The book reproduction table (``--recipes quick``, the default;
 ``full``; ``none``) goes to ``reproduction-quick/`` (full: ``reproduction/``) with one ``recipe_<name>.png`` of
 loss curves per recipe; a recipe whose dataset is missing is listed as skipped with the reason (see
-``report_recipes``). The book's own notebooks run on this project (``--book quick``, the default; ``full``;
+``parity_tests.report.recipes``). The book's own notebooks run on this project (``--book quick``, the default; ``full``;
 ``none``) go to ``book/`` (``book.md``, ``book.json``) with a summary in ``parity.md``; a missing book repository
 (``DLFS_BOOK``) is listed as skipped.
 
@@ -25,9 +25,9 @@ usage (for example an unwritable report folder). Every file is first
 written to a temporary name in the report folder and renamed only once all of them are complete
 (``parity_tests._io.staged``), so an interrupted run never leaves a half-written report file.
 
-The report is built in three steps, each its own module: ``report_model`` runs the cases, benchmarks and
+The report is built in three steps, each its own module: ``report.model`` runs the cases, benchmarks and
 mutants and collects everything into one JSON model (``parity.json``); ``plots`` draws the figures and
-``report_render`` the Markdown from that model alone. This module is the command line and the writing.
+``report.markdown`` the Markdown from that model alone. This module is the command line and the writing.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from . import plots as _plots
-from ._io import check_writable, staged
-from .book.report import BookSection, book_section
-from .mutants import Detection
+from .._io import check_writable, staged
+from ..book.report import BookSection, book_section
+from ..mutants import Detection
 from .plots import SPEED_PLOT, figure_class, file_name, loss_figure, speed_figure
-from .report_model import (
+from .model import (
     Curves,
     Model,
     SpecReport,
@@ -62,11 +62,11 @@ from .report_model import (
     to_json,
     whole_model_rows,
 )
-from .report_recipes import MODES as RECIPE_MODES
-from .report_recipes import RecipeSummary, run_recipes
-from .report_render import render, render_versions, render_whole_model
-from .specs import all_specs
-from .tolerances import TOLERANCES
+from .recipes import MODES as RECIPE_MODES
+from .recipes import RecipeSummary, run_recipes
+from .markdown import render, render_versions, render_whole_model
+from ..specs import all_specs
+from ..tolerances import TOLERANCES
 
 __all__ = [
     "DEFAULT_VERSIONS_DIR",
@@ -248,7 +248,7 @@ def collect(args: argparse.Namespace, specs: Sequence[Any]) -> Model:
             limiter.unregister()
     recipes: RecipeSummary | None = None
     if args.recipes != "none":
-        from .recipes.__main__ import REPRODUCTIONS
+        from ..recipes.__main__ import REPRODUCTIONS
 
         names = list(dict.fromkeys(args.recipe or REPRODUCTIONS))
         _progress(f"book reproduction ({args.recipes}): {', '.join(names)}")
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(args.spec) - {s.name for s in known}
     if unknown:
         parser.error(f"unknown --spec {sorted(unknown)}; known: {[s.name for s in known]}")
-    from .recipes.__main__ import REPRODUCTIONS
+    from ..recipes.__main__ import REPRODUCTIONS
 
     unknown_recipes = set(args.recipe) - set(REPRODUCTIONS)
     if unknown_recipes:
@@ -301,7 +301,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = model["meta"]["seconds"]
     print(f"report written to {args.out}/parity.md ({'all passed' if ok else 'FAILURES'}; {seconds} s)")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

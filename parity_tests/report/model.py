@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from .harness import CaseResult, Comparison, case_seed, run_case, torch_device
-from .mutants import MUTANTS, Detection, detect
-from .report_recipes import RecipeSummary
-from .specs import ComponentSpec
-from .specs.base import Case, Problem, Results
-from .tolerances import CATEGORIES, TOLERANCES
+from ..harness import CaseResult, Comparison, case_seed, run_case, torch_device
+from ..mutants import MUTANTS, Detection, detect
+from .recipes import RecipeSummary
+from ..specs import ComponentSpec
+from ..specs.base import Case, Problem, Results
+from ..tolerances import CATEGORIES, TOLERANCES
 
 SCHEMA = 2
 Model = dict[str, Any]  # the JSON model described in the module docstring

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ._markdown import cell
-from .port import relative_error
+from .._markdown import cell
+from ..port import relative_error
 
 MODES = ("quick", "full", "none")
 SUBDIR = {"quick": "reproduction-quick", "full": "reproduction"}  # as ``recipes all [--quick]`` names them
@@ -82,7 +82,7 @@ def run_recipes(mode: str, names: Sequence[str], out: Path) -> RecipeSummary:
     """Run the reproduction table for ``names`` in ``mode`` (``quick`` or ``full``) into ``out/SUBDIR[mode]``."""
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full'; received {mode!r}")
-    from .recipes.__main__ import run_table
+    from ..recipes.__main__ import run_table
 
     folder = out / SUBDIR[mode]
     code = run_table(list(names), mode == "quick", folder, echo=False)

@@ -1,4 +1,4 @@
-"""The parity report's Markdown (``parity.md``), rendered from the report model alone (``report_model``).
+"""The parity report's Markdown (``parity.md``), rendered from the report model alone (``parity_tests.report.model``).
 
 :func:`render` lays out, in order: the parity table (worst error per component, dtype and category), the
 whole-model table, the speed table and plot, the training loss plots, the mutation self-test, the book
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ._markdown import cell
-from .book.report import section_lines as book_lines
+from .._markdown import cell
+from ..book.report import section_lines as book_lines
 from .plots import SPEED_PLOT, file_name
-from .report_recipes import render_recipes
-from .tolerances import CATEGORIES
+from .recipes import render_recipes
+from ..tolerances import CATEGORIES
 
 DTYPES = ("float64", "float32")
 

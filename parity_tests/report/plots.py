@@ -1,4 +1,4 @@
-"""The parity report's figures, drawn from the report model (``report_model``) with matplotlib.
+"""The parity report's figures, drawn from the report model (``parity_tests.report.model``) with matplotlib.
 
 matplotlib is optional (the ``plots`` extra): :func:`figure_class` is its ``Figure`` (drawn by Agg, no pyplot
 state) or None. Every figure is a function of model data only:
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .report_recipes import IMPLEMENTATIONS, curve_difference, curves_by_experiment, has_curves
+from .recipes import IMPLEMENTATIONS, curve_difference, curves_by_experiment, has_curves
 
 SPEED_PLOT = "speed_ratios.png"
 PLOT_COLUMNS = 4  # panels side by side before wrapping
