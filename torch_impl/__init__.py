@@ -11,27 +11,27 @@ Chapters 5 and 7 add convolutions (``Conv2DOp``, ``ChannelBiasAdd``, ``ConvLayer
 torchvision-style transforms written here, ``mnist_loaders``); torchvision is optional.
 
 Chapter 2's functions (linear regression and the one-hidden-layer network with autograd gradients)
-are in ``torch_impl.regression`` and re-exported here. ``torch_impl.book.ch7`` is chapter 7's notebook API on
-these components (the book's names, tuple-returning models, trainers and random stream).
+are in ``torch_impl.linear_regression`` and ``torch_impl.one_hidden_layer`` (named like their scratch modules)
+and re-exported here. ``torch_impl.book.ch7`` is chapter 7's notebook API on these components (the book's
+names, tuple-returning models, trainers and random stream).
 """
 
 from .activations import Linear, ReLU, Sigmoid, Tanh
 from .autoencoder import Autoencoder, Decoder, Encoder
-from .conv import (
-    CONV_WEIGHT_INITS,
-    ChannelBiasAdd,
-    Conv2D,
-    Conv2DOp,
-    ConvLayer,
-    DeconvLayer,
-    MNISTConvNet,
-    conv_glorot_std,
-    conv_output_size,
-    resolve_padding,
-)
+from .conv import CONV_WEIGHT_INITS, ChannelBiasAdd, Conv2DOp, conv_glorot_std, conv_output_size, resolve_padding
 from .dropout import BookDropout
 from .init import book_glorot_std, glorot_normal_, standard_normal_, torch_linear_init_
-from .layers import Dense, DenseLayer, PyTorchLayer
+from .layers import Conv2D, ConvLayer, DeconvLayer, Dense, DenseLayer, PyTorchLayer
+from .linear_regression import (
+    LinearRegressionResult,
+    forward_linear_regression,
+    init_linear_regression_weights,
+    linear_regression_loss_gradients,
+    mae,
+    predict_linear_regression,
+    rmse,
+    train_linear_regression,
+)
 from .losses import MeanSquaredError, SoftmaxCrossEntropy
 from .mnist import (
     Compose,
@@ -43,34 +43,23 @@ from .mnist import (
     torchvision_available,
     transforms_backend,
 )
-from .model import PyTorchModel, SequentialModel
-from .operations import BiasAdd, WeightMultiply
-from .optim import DECAY_TYPES, BookAdaGrad, BookLRScheduler, BookSGDMomentum, book_lr_scheduler, clip_grads_
-from .pooling import AvgPool2D, MaxPool2D
-from .regression import (
-    LinearRegressionResult,
+from .network import MNISTConvNet, PyTorchModel, SequentialModel
+from .one_hidden_layer import (
     OneHiddenLayerResult,
-    forward_linear_regression,
     forward_loss_nn,
-    init_linear_regression_weights,
     init_one_hidden_layer_weights,
-    linear_regression_loss_gradients,
-    mae,
     nn_loss_gradients,
-    predict_linear_regression,
     predict_one_hidden_layer,
-    rmse,
-    train_linear_regression,
     train_one_hidden_layer,
 )
+from .operations import BiasAdd, WeightMultiply
+from .optimizers import DECAY_TYPES, BookAdaGrad, BookLRScheduler, BookSGDMomentum, book_lr_scheduler, clip_grads_
+from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
-from .rnn import (
-    GRULayer,
-    LSTMLayer,
+from .rnn import GRULayer, LSTMLayer, ResetBeforeGRU, RNNLayer
+from .rnn_model import (
     NextCharacterModel,
     NextCharacterTrainer,
-    ResetBeforeGRU,
-    RNNLayer,
     SequenceSoftmaxCrossEntropy,
     sample_text,
     sliding_window_batches,

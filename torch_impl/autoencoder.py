@@ -34,9 +34,9 @@ from data._checks import check_architecture, image_shape_error
 
 from ._validation import boundary, check_choice, check_generator, check_tensor
 from .activations import Tanh
-from .conv import CONV_WEIGHT_INITS, ConvLayer
-from .layers import DenseLayer
-from .model import BookCheckpoint
+from .conv import CONV_WEIGHT_INITS
+from .layers import ConvLayer, DenseLayer
+from .network import BookCheckpoint
 from .reshape import Reshape
 
 __all__ = ["Autoencoder", "Decoder", "Encoder"]

@@ -42,6 +42,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+from data._checks import conv_output_size, resolve_padding
+
 from ._validation import (
     boundary,
     check_choice,
@@ -53,10 +55,11 @@ from ._validation import (
     check_module,
     check_tensor,
 )
+from .conv import _LAYOUT, CONV_WEIGHT_INITS, _check_conv_input, _check_sizes, conv_glorot_std
 from .dropout import BookDropout, layer_dropout
 from .init import book_glorot_std, normal_, torch_linear_init_
 
-__all__ = ["Dense", "DenseLayer", "PyTorchLayer"]
+__all__ = ["Conv2D", "ConvLayer", "DeconvLayer", "Dense", "DenseLayer", "PyTorchLayer"]
 
 WEIGHT_INITS = ("torch", "standard", "glorot")
 
@@ -219,3 +222,263 @@ class Dense(DenseLayer):
             dtype=dtype,
             device=device,
         )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Layers (chapter 7's ConvLayer; chapter 5's Conv2D)
+# ---------------------------------------------------------------------------------------------------------
+class ConvLayer(PyTorchLayer):
+    """Chapter 7's convolutional layer: ``nn.Conv2d``, activation, optional flatten, then dropout.
+
+        forward:  y = dropout(flatten(a(conv(x))))      flatten: x.flatten(1), only if ``flatten=True``
+
+    ``dropout`` is the KEEP probability (1.0: no dropout). As in ``DenseLayer``: with
+    ``inverted_dropout=True`` and no ``generator`` it is ``nn.Dropout(1 - dropout)``; otherwise
+    ``BookDropout(dropout, inverted=inverted_dropout, generator=generator)`` (inverted: the same function
+    as ``nn.Dropout`` with masks from the generator; book: ``x ⊙ mask`` in training, ``keep · x`` at
+    inference). ``forward(x, inference=True)`` gives dropout's inference behaviour without touching the
+    training flag (``model.eval()`` does the same).
+
+    ``weight_init`` (drawn from ``generator`` when given, weight first, then bias):
+
+    * ``"torch"``: ``nn.Conv2d``'s default, weight and bias ~ U(±1/sqrt(C_in · k²));
+    * ``"normal"``: weight and bias ~ N(0, 1) (the book's conv default);
+    * ``"glorot"``: weight and bias ~ N(0, sqrt(2 / ((C_in + C_out) · k²))), the receptive-field Glorot
+      scale (``nn.init.xavier_normal_`` for the weight). The book's code used ``2 / (C_in + C_out)``
+      (a variance used as a std, without k²); this is the corrected scale.
+
+    Attributes: ``conv`` (the ``nn.Conv2d``; ``state_dict`` keys ``conv.weight`` and, with ``bias=True``,
+    ``conv.bias``), ``activation``, ``flatten``, ``dropout_module`` and ``keep_prob``.
+    """
+
+    dropout_module: nn.Module | None
+    _kernel_arg = "filter_size"  # the kernel size's argument name, for error messages
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        filter_size: int,
+        activation: nn.Module | None = None,
+        dropout: float = 1.0,
+        flatten: bool = False,
+        *,
+        padding: int | str | None = None,
+        stride: int = 1,
+        bias: bool = True,
+        weight_init: str = "torch",
+        inverted_dropout: bool = True,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        in_channels, out_channels, filter_size = _check_sizes(in_channels, out_channels, filter_size, self._kernel_arg)
+        stride = check_int(stride, "stride", 1)
+        resolved = resolve_padding(padding, filter_size, stride)
+        activation = self._check_stages(activation, dropout, inverted_dropout, generator)
+        self.weight_init = check_choice(weight_init, "weight_init", CONV_WEIGHT_INITS)
+        self.flatten = bool(flatten)
+        # Created without drawing anything, then initialised from the chosen scheme and generator.
+        device = torch.get_default_device() if device is None else device
+        self.conv = nn.utils.skip_init(
+            nn.Conv2d,
+            in_channels,
+            out_channels,
+            filter_size,
+            stride=stride,
+            padding=resolved,
+            bias=bool(bias),
+            dtype=dtype,
+            device=device,
+        )
+        self._attach_stages(activation)
+
+    # geometry ------------------------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        """Number of input channels."""
+        return self.conv.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        """Number of output channels."""
+        return self.conv.out_channels
+
+    @property
+    def kernel_size(self) -> int:
+        """The (square) kernel size k."""
+        return int(self.conv.kernel_size[0])
+
+    @property
+    def stride(self) -> int:
+        """The stride."""
+        return int(self.conv.stride[0])
+
+    @property
+    def padding(self) -> int | str:
+        """The padding used: an int (zeros per side) or ``"same"``."""
+        pad = self.conv.padding
+        return pad if isinstance(pad, str) else int(pad[0])
+
+    def output_shape(self, height: int, width: int) -> tuple[int, ...]:
+        """Per-sample output shape for an ``height x width`` input: ``(C_out, H_out, W_out)``, or
+        ``(C_out · H_out · W_out,)`` with ``flatten``."""
+        h = conv_output_size(height, self.kernel_size, self.padding, self.stride)
+        w = conv_output_size(width, self.kernel_size, self.padding, self.stride)
+        return (self.out_channels * h * w,) if self.flatten else (self.out_channels, h, w)
+
+    # parameters ----------------------------------------------------------------------------------------
+    def reset_parameters(self) -> None:
+        """(Re-)draw ``conv.weight`` then ``conv.bias`` with ``weight_init`` from ``generator``."""
+        weight, bias = self.conv.weight, self.conv.bias
+        if self.weight_init == "torch":
+            torch_linear_init_(weight, bias, self.generator)  # nn.Conv2d's own scheme (same fans rule)
+            return
+        if self.weight_init == "normal":
+            std = 1.0
+        else:
+            std = conv_glorot_std(self.in_channels, self.out_channels, self.kernel_size)
+        normal_(weight, std, self.generator)
+        if bias is not None:
+            normal_(bias, std, self.generator)
+
+    # forward -------------------------------------------------------------------------------------------
+    @boundary()
+    def forward(self, x: Tensor, inference: bool = False) -> Tensor:
+        """``x`` ``[N, in_channels, H, W]`` -> ``[N, out_channels, H_out, W_out]`` (or flattened)."""
+        name = f"{type(self).__name__} input"
+        _check_conv_input(x, name, self.in_channels, self.kernel_size, self.padding, self.conv.weight)
+        return finish_layer(self.conv(x), self.activation, self.flatten, self.dropout_module, inference)
+
+    def extra_repr(self) -> str:
+        return f"keep_prob={self.keep_prob}, flatten={self.flatten}, weight_init={self.weight_init!r}"
+
+
+class Conv2D(ConvLayer):
+    """The torch twin of ``scratch.Conv2D`` (chapter 5), with ``in_channels`` given.
+
+    ``ConvLayer`` with the book's choices: ``inverted_dropout=False`` (book dropout), ``weight_init="normal"``
+    and no bias by default (``bias=True`` adds the per-channel bias that scratch's bias option adds).
+    ``state_dict`` keys: ``conv.weight`` (``= W.transpose(1, 0, 2, 3)`` of the scratch layer) and, with a
+    bias, ``conv.bias`` (``= B.reshape(-1)``). ``activation=None`` is the identity, like scratch's default
+    ``Linear()``.
+    """
+
+    _kernel_arg = "param_size"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        param_size: int,
+        activation: nn.Module | None = None,
+        dropout: float = 1.0,
+        weight_init: str = "normal",
+        flatten: bool = False,
+        *,
+        padding: int | str | None = None,
+        stride: int = 1,
+        bias: bool = False,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            param_size,
+            activation,
+            dropout,
+            flatten,
+            padding=padding,
+            stride=stride,
+            bias=bias,
+            weight_init=weight_init,
+            inverted_dropout=False,
+            generator=generator,
+            dtype=dtype,
+            device=device,
+        )
+
+    @property
+    def param_size(self) -> int:
+        """The kernel size (the book's name)."""
+        return self.kernel_size
+
+
+class DeconvLayer(PyTorchLayer):
+    """Chapter 7's transposed-convolution layer: ``nn.ConvTranspose2d`` (stride 1, padding ``k // 2``, with a
+    bias), activation, optional flatten, then dropout. The chapter defines it and leaves it unused (its
+    autoencoder decodes with ``ConvLayer``).
+
+        forward:  y = dropout(flatten(a(deconv(x))))
+        deconv:   out[n, o, h, w] = Σ_{c, i, j} x[n, c, h + p - i, w + p - j] · weight[c, o, i, j] + bias[o]
+                  (terms whose x index falls outside the image are 0; p = k // 2)
+
+    i.e. the convolution of ``x`` padded by ``k - 1 - p`` with the kernel rotated by 180° and its channel axes
+    swapped, the input gradient of ``ConvLayer``'s convolution. Shapes: ``x [N, C_in, H, W] -> [N, C_out,
+    H + k - 1 - 2p, W + k - 1 - 2p]`` (``[N, C_out, H, W]`` for odd k); ``weight [C_in, C_out, k, k]`` (torch's
+    transposed layout), ``bias [C_out]``. Initialisation: ``nn.ConvTranspose2d``'s default, weight and bias
+    ~ U(±1/sqrt(C_out · k²)), drawn from ``generator`` when given (else torch's global generator, in the
+    same order as ``nn.ConvTranspose2d``). ``dropout`` is the KEEP probability, as in ``ConvLayer``.
+    """
+
+    dropout_module: nn.Module | None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        filter_size: int,
+        activation: nn.Module | None = None,
+        dropout: float = 1.0,
+        flatten: bool = False,
+        *,
+        inverted_dropout: bool = True,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        in_channels, out_channels, filter_size = _check_sizes(in_channels, out_channels, filter_size, "filter_size")
+        activation = self._check_stages(activation, dropout, inverted_dropout, generator)
+        self.flatten = bool(flatten)
+        device = torch.get_default_device() if device is None else device
+        self.deconv = nn.utils.skip_init(
+            nn.ConvTranspose2d,
+            in_channels,
+            out_channels,
+            filter_size,
+            padding=filter_size // 2,
+            dtype=dtype,
+            device=device,
+        )
+        self._attach_stages(activation)
+
+    def reset_parameters(self) -> None:
+        """(Re-)draw ``deconv.weight`` then ``deconv.bias`` like ``nn.ConvTranspose2d`` (fan-in C_out · k²)."""
+        torch_linear_init_(self.deconv.weight, self.deconv.bias, self.generator)
+
+    @boundary()
+    def forward(self, x: Tensor, inference: bool = False) -> Tensor:
+        """``x [N, in_channels, H, W]`` -> ``[N, out_channels, H', W']`` (or flattened); see the class docstring."""
+        name = f"{type(self).__name__} input"
+        check_tensor(x, name, 4, _LAYOUT)
+        channels = self.deconv.in_channels
+        if x.shape[1] != channels:
+            raise ValueError(
+                f"{name} must have {channels} channels (the layer was built for in_channels={channels}); "
+                f"received shape {tuple(x.shape)}"
+            )
+        check_matches(x, name, self.deconv.weight, "the layer's weight")
+        k, p = int(self.deconv.kernel_size[0]), int(self.deconv.padding[0])
+        if min(x.shape[2], x.shape[3]) + k - 1 - 2 * p < 1:
+            raise ValueError(
+                f"{name} must be at least {2 * p - k + 2} pixels high and wide (kernel {k}, padding {p}); "
+                f"received shape {tuple(x.shape)}"
+            )
+        return finish_layer(self.deconv(x), self.activation, self.flatten, self.dropout_module, inference)
+
+    def extra_repr(self) -> str:
+        return f"keep_prob={self.keep_prob}, flatten={self.flatten}"

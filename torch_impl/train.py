@@ -51,7 +51,7 @@ from data.batching import batch_slices, epoch_order
 from data.progress import ProgressBar, TrainingHistory
 
 from ._validation import check_int, check_tensor, describe
-from .model import accepts_inference
+from .network import accepts_inference
 
 __all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy", "check_labels"]
 

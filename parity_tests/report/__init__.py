@@ -39,11 +39,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import plots as _plots
 from .._io import check_writable, staged
 from ..book.report import BookSection, book_section
 from ..mutants import Detection
-from .plots import SPEED_PLOT, figure_class, file_name, loss_figure, speed_figure
+from ..specs import all_specs
+from ..tolerances import TOLERANCES
+from . import plots as _plots
+from .markdown import render, render_versions, render_whole_model
 from .model import (
     Curves,
     Model,
@@ -62,11 +64,9 @@ from .model import (
     to_json,
     whole_model_rows,
 )
+from .plots import SPEED_PLOT, figure_class, file_name, loss_figure, speed_figure
 from .recipes import MODES as RECIPE_MODES
 from .recipes import RecipeSummary, run_recipes
-from .markdown import render, render_versions, render_whole_model
-from ..specs import all_specs
-from ..tolerances import TOLERANCES
 
 __all__ = [
     "DEFAULT_VERSIONS_DIR",

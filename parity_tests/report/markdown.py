@@ -16,9 +16,9 @@ import numpy as np
 
 from .._markdown import cell
 from ..book.report import section_lines as book_lines
+from ..tolerances import CATEGORIES
 from .plots import SPEED_PLOT, file_name
 from .recipes import render_recipes
-from ..tolerances import CATEGORIES
 
 DTYPES = ("float64", "float32")
 

@@ -40,10 +40,10 @@ import numpy as np
 
 from ..harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from ..mutants import MUTANTS, Detection, detect
-from .recipes import RecipeSummary
 from ..specs import ComponentSpec
 from ..specs.base import Case, Problem, Results
 from ..tolerances import CATEGORIES, TOLERANCES
+from .recipes import RecipeSummary
 
 SCHEMA = 2
 Model = dict[str, Any]  # the JSON model described in the module docstring

@@ -40,7 +40,7 @@ from parity_tests.converters import (
 )
 from scratch.rnn_model import RNNModel
 from torch_impl.book import ch7
-from torch_impl.model import BookCheckpoint
+from torch_impl.network import BookCheckpoint
 
 from .book_ch7_code import book_cells, book_missing
 

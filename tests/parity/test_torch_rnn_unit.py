@@ -17,16 +17,8 @@ import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import Tensor, nn
 
 import scratch
-from torch_impl.rnn import (
-    GRULayer,
-    LSTMLayer,
-    NextCharacterModel,
-    NextCharacterTrainer,
-    ResetBeforeGRU,
-    RNNLayer,
-    SequenceSoftmaxCrossEntropy,
-    sample_text,
-)
+from torch_impl.rnn import GRULayer, LSTMLayer, ResetBeforeGRU, RNNLayer
+from torch_impl.rnn_model import NextCharacterModel, NextCharacterTrainer, SequenceSoftmaxCrossEntropy, sample_text
 
 N, T, V, H, OUT = 3, 4, 5, 6, 7
 KINDS = ("RNN", "LSTM", "GRU-before", "GRU-after")

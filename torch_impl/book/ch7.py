@@ -67,11 +67,10 @@ from data.mnist import find_mnist_dir, load_mnist_full
 from data.text import Vocabulary
 
 from .._validation import check_int, check_tensor, describe
-from ..conv import ConvLayer, DeconvLayer
-from ..layers import PyTorchLayer
+from ..layers import ConvLayer, DeconvLayer, PyTorchLayer
 from ..mnist import MNISTDataset, mnist_transforms, torchvision_available
-from ..model import BookCheckpoint
-from ..rnn import sliding_window_batches
+from ..network import BookCheckpoint
+from ..rnn_model import sliding_window_batches
 
 __all__ = [
     "MNIST",
