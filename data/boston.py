@@ -97,7 +97,8 @@ def _standardize_columns(X: Float64Array) -> Float64Array:
     mean = X.mean(axis=0)
     std = X.std(axis=0)
     std[std == 0.0] = 1.0  # as scikit-learn does for constant features
-    return (X - mean) / std
+    standardized: Float64Array = (X - mean) / std  # [n, k] - [k], / [k]
+    return standardized
 
 
 def load_boston(

@@ -197,7 +197,7 @@ def _check_indices(indices: Any, name: str = "indices") -> npt.NDArray[np.int64]
 
 def _check_dtype(dtype: Any) -> np.dtype[Any]:
     try:
-        out = np.dtype(dtype)
+        out: np.dtype[Any] = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be a floating-point dtype; received {describe(dtype)}") from None
     if out.kind != "f":

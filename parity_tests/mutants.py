@@ -197,7 +197,7 @@ def _gru_update_uses_reset_weights(self: Any, name: str) -> np.ndarray:
     return self.params[{"W_xu": "W_xr", "W_hu": "W_hr"}.get(name, name)]["value"]
 
 
-_GRU_BACKWARD_CORE = scratch.GRULayer.__dict__["_backward_core"]
+_GRU_BACKWARD_CORE = scratch.GRULayer._backward_core  # inherited: _RecurrentLayer._backward_core
 
 
 def _gru_backward_ignores_output_grad(self: Any, dH_seq: np.ndarray, derivs: dict[str, np.ndarray]) -> Any:

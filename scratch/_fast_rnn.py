@@ -40,9 +40,12 @@ they fill with the book's names; they return ``(dx [T, N, V], initial-state grad
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from .fundamentals import _sigmoid_unguarded  # the one sigmoid, under the loops' errstate
 
 Value = Callable[[str], np.ndarray]
 Cache = dict[str, Any]
@@ -55,16 +58,6 @@ class Kernels(NamedTuple):
 
     forward: Callable[[Value, np.ndarray, list[np.ndarray], Cache], tuple[np.ndarray, list[np.ndarray]]]
     backward: Callable[[np.ndarray, Cache, dict[str, np.ndarray]], tuple[np.ndarray, list[np.ndarray]]]
-
-
-def sigmoid_inplace(a: np.ndarray) -> np.ndarray:
-    """a ← σ(a) = 1 / (1 + exp(-a)) in place, no temporaries; returns ``a``. exp(-a) overflowing to inf for
-    very negative a gives exactly 0 (call under ``np.errstate(over="ignore")``)."""
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    a += 1.0
-    np.reciprocal(a, out=a)
-    return a
 
 
 def _one_minus_square(a: np.ndarray) -> np.ndarray:
@@ -203,7 +196,8 @@ def lstm_forward(
             a = A[:, t]  # [4, N, H]: o, f, i, c̄ (each gate's block contiguous)
             np.matmul(H_all[t], W_h, out=hW)  # [N, H] @ [4, H, H] -> [4, N, H]
             a += hW  # A_t
-            sigmoid_inplace(a[:3])  # o, f, i
+            ofi = a[:3]  # [3, N, H]: the σ gates o, f, i, one contiguous block
+            _sigmoid_unguarded(ofi, ofi)  # in place
             np.tanh(a[3], out=a[3])  # c̄
             C = C_all[t + 1]
             np.multiply(a[1], C_all[t], out=C)  # f ⊙ C_{t-1}
@@ -304,12 +298,12 @@ def gru_forward(
             ru = a[:2]
             if after:
                 ru += hW[1:]
-                sigmoid_inplace(ru)  # r, u
+                _sigmoid_unguarded(ru, ru)  # r, u (in place)
                 np.add(hW[0], B_hn, out=e)  # n
                 np.multiply(r, e, out=tmp)  # r ⊙ n
             else:
                 ru += hW
-                sigmoid_inplace(ru)  # r, u
+                _sigmoid_unguarded(ru, ru)  # r, u (in place)
                 np.multiply(r, h, out=e)  # r ⊙ h_{t-1}
                 np.matmul(e, W_hh, out=tmp)  # (r ⊙ h_{t-1}) W_hh
             hb += tmp
@@ -395,3 +389,5 @@ def gru_backward(
 
 RNN = Kernels(rnn_forward, rnn_backward)
 LSTM = Kernels(lstm_forward, lstm_backward)
+GRU_BEFORE = Kernels(partial(gru_forward, after=False), partial(gru_backward, after=False))  # the book's reset
+GRU_AFTER = Kernels(partial(gru_forward, after=True), partial(gru_backward, after=True))  # torch's reset

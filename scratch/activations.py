@@ -25,7 +25,7 @@ class Sigmoid(Operation):
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         # One new array, updated in place: temporaries cost more than the arithmetic at these sizes.
-        grad = np.subtract(1.0, self.output)  # 1 - y
+        grad: np.ndarray = np.subtract(1.0, self.output)  # 1 - y
         grad *= self.output  # y (1 - y)
         grad *= output_grad  # G ⊙ y (1 - y)
         return grad
@@ -39,10 +39,11 @@ class Tanh(Operation):
     """
 
     def _output(self, inference: bool) -> np.ndarray:
-        return np.tanh(self.input_)
+        y: np.ndarray = np.tanh(self.input_)
+        return y
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        grad = np.multiply(self.output, self.output)  # y²
+        grad: np.ndarray = np.multiply(self.output, self.output)  # y²
         np.subtract(1.0, grad, out=grad)  # 1 - y²
         grad *= output_grad  # G ⊙ (1 - y²)
         return grad
@@ -56,7 +57,8 @@ class ReLU(Operation):
     """
 
     def _output(self, inference: bool) -> np.ndarray:
-        return np.maximum(self.input_, 0)
+        y: np.ndarray = np.maximum(self.input_, 0)
+        return y
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         return output_grad * (self.input_ > 0)

@@ -40,6 +40,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from . import fundamentals
 from ._validation import _describe, check_float_array, check_real
 
 GradFn = Callable[[Any], Any]
@@ -547,9 +548,7 @@ class Tensor(_Node):
         return Tensor._result(out, "tanh", [(self, lambda g: g * (1.0 - out * out))])
 
     def sigmoid(self) -> Tensor:
-        a = self.value
-        z = np.exp(-np.abs(a))  # never overflows
-        out = np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+        out = np.asarray(fundamentals.sigmoid(self.value))  # the package's one sigmoid (a 0-d input gives a scalar)
         return Tensor._result(out, "sigmoid", [(self, lambda g: g * out * (1.0 - out))])
 
     # ----- reductions -----

@@ -35,13 +35,19 @@ Three ways to compute it, equal to floating-point rounding:
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from . import _fast_conv
-from ._validation import _describe, check_choice, check_float_array, check_int
+from ._validation import (  # conv_output_size, conv_pads, resolve_padding: data._checks', shared with torch_impl
+    check_choice,
+    check_float_array,
+    check_int,
+    conv_output_size,
+    conv_pads,
+    resolve_padding,
+)
 from .base import ParamOperation
 
 __all__ = ["ChannelBiasAdd", "Conv2D_Op", "Conv2D_OpLoop", "col2im", "conv_output_size", "conv_pads", "im2col"]
@@ -49,53 +55,6 @@ __all__ = ["ChannelBiasAdd", "Conv2D_Op", "Conv2D_OpLoop", "col2im", "conv_outpu
 IMPLS = ("fast", "readable")  # ``impl`` of Conv2D_Op, Conv2D and the recurrent layers: fused kernels or readable
 
 _LAYOUT = "[batch, channels, height, width]"
-_PADDING_HELP = "None (the book's kernel_size // 2), an integer >= 0 or 'same'"
-
-
-def _resolve_padding(padding: Any, kernel_size: int, stride: int) -> int | str:
-    """``None`` -> ``kernel_size // 2``; an int ``p >= 0`` -> ``p``; ``"same"`` (stride 1 only)."""
-    if padding is None:
-        return kernel_size // 2
-    if isinstance(padding, str):
-        if padding != "same":
-            raise ValueError(f"padding must be {_PADDING_HELP}; received {padding!r}")
-        if stride != 1:
-            raise ValueError(
-                f"padding='same' requires stride=1 (torch's rule: the output could not keep the input's size); "
-                f"received stride={stride}"
-            )
-        return "same"
-    if isinstance(padding, bool) or not isinstance(padding, Integral):
-        raise TypeError(f"padding must be {_PADDING_HELP}; received {_describe(padding)}")
-    if padding < 0:
-        raise ValueError(f"padding must be {_PADDING_HELP}; received {padding!r}")
-    return int(padding)
-
-
-def conv_pads(padding: Any, kernel_size: int, stride: int = 1) -> tuple[int, int]:
-    """Zeros ``(before, after)`` added along each spatial axis for ``padding`` (see the module docstring)."""
-    kernel_size = check_int(kernel_size, "kernel_size", 1)
-    stride = check_int(stride, "stride", 1)
-    resolved = _resolve_padding(padding, kernel_size, stride)
-    if isinstance(resolved, str):  # "same"
-        return (kernel_size - 1) // 2, kernel_size // 2
-    return resolved, resolved
-
-
-def conv_output_size(size: int, kernel_size: int, padding: Any = None, stride: int = 1) -> int:
-    """Output length along one axis: ``floor((size + before + after - kernel_size) / stride) + 1``.
-
-    ``ValueError`` when the kernel is larger than the padded input.
-    """
-    size = check_int(size, "size", 1)
-    before, after = conv_pads(padding, kernel_size, stride)
-    padded = size + before + after
-    if padded < kernel_size:
-        raise ValueError(
-            f"size must be at least {kernel_size} once padded (kernel_size={kernel_size}, padding={padding!r}); "
-            f"received size {size}, {padded} once padded"
-        )
-    return (padded - kernel_size) // stride + 1
 
 
 class _Conv2DBase(ParamOperation):
@@ -111,7 +70,7 @@ class _Conv2DBase(ParamOperation):
         super().__init__(W)
         self.kernel_size = int(W.shape[2])
         self.stride = check_int(stride, "stride", 1)
-        self.padding: int | str = _resolve_padding(padding, self.kernel_size, self.stride)
+        self.padding: int | str = resolve_padding(padding, self.kernel_size, self.stride)
         self.pads: tuple[int, int] = conv_pads(self.padding, self.kernel_size, self.stride)
 
     @property

@@ -65,7 +65,7 @@ class Dropout(Operation):
                 self._next_mask = None
         else:
             self.mask = self._draw_mask(x.shape, x.dtype)
-        out = x * self.mask
+        out: np.ndarray = x * self.mask
         if self.inverted:
             out /= self.keep_prob
         return out
@@ -79,7 +79,7 @@ class Dropout(Operation):
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         if not self._training:
             return output_grad if self.inverted else output_grad * self.keep_prob
-        grad = output_grad * self.mask
+        grad: np.ndarray = output_grad * self.mask
         if self.inverted:
             grad /= self.keep_prob
         return grad

@@ -82,11 +82,12 @@ class MeanSquaredError(Loss):
 
     def _input_grad(self) -> np.ndarray:
         n = self.prediction.shape[0]
-        g = 2.0 * (self._q - self.target) / n
+        g: np.ndarray = 2.0 * (self._q - self.target) / n  # [N, K]
         if not self.normalize:
             return g
         inner = np.sum(g * self._q, axis=1, keepdims=True)  # [N, 1]
-        return (g - inner) / self._row_sums
+        grad: np.ndarray = (g - inner) / self._row_sums  # [N, K] / [N, 1]
+        return grad
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -119,10 +120,11 @@ class SoftmaxCrossEntropy(Loss):
     def _output(self) -> float:
         x = self.prediction
         self.softmax_preds, log_p = softmax_and_log(x, axis=1)  # both [N, C]
-        return -target_log_likelihood(self.target, log_p) / x.shape[0]
+        return -target_log_likelihood(self.target, log_p) / len(x)  # len: N, the rows
 
     def _input_grad(self) -> np.ndarray:
-        return (self.softmax_preds - self.target) / self.prediction.shape[0]
+        grad: np.ndarray = (self.softmax_preds - self.target) / len(self.prediction)  # [N, C]
+        return grad
 
     def book_value(self) -> float:
         """The value the book's code printed: Σ[-Y log p - (1 - Y) log(1 - p)] / N with p clipped to
@@ -134,7 +136,7 @@ class SoftmaxCrossEntropy(Loss):
         """
         if not hasattr(self, "softmax_preds"):
             raise RuntimeError("SoftmaxCrossEntropy.book_value called before forward")
-        return book_cross_entropy_terms(self.prediction, self.target, self.eps, axis=1) / self.prediction.shape[0]
+        return book_cross_entropy_terms(self.prediction, self.target, self.eps, axis=1) / len(self.prediction)
 
 
 def softmax_and_log(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,13 +31,16 @@ class WeightMultiply(ParamOperation):
             )
 
     def _output(self, inference: bool) -> np.ndarray:
-        return self.input_ @ self.param
+        y: np.ndarray = self.input_ @ self.param  # [N, in] @ [in, out] -> [N, out]
+        return y
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        return output_grad @ self.param.T  # W.T: [out, in]
+        dx: np.ndarray = output_grad @ self.param.T  # W.T: [out, in]; [N, out] @ [out, in] -> [N, in]
+        return dx
 
     def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        return self.input_.T @ output_grad  # X.T: [in, N]
+        dW: np.ndarray = self.input_.T @ output_grad  # X.T: [in, N]; [in, N] @ [N, out] -> [in, out]
+        return dW
 
 
 class BiasAdd(ParamOperation):
@@ -65,10 +68,12 @@ class BiasAdd(ParamOperation):
             )
 
     def _output(self, inference: bool) -> np.ndarray:
-        return self.input_ + self.param
+        y: np.ndarray = self.input_ + self.param  # [N, out] + [1, out]
+        return y
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         return output_grad
 
     def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        return output_grad.sum(axis=0, keepdims=True)
+        dB: np.ndarray = output_grad.sum(axis=0, keepdims=True)  # [N, out] -> [1, out]
+        return dB

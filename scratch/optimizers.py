@@ -140,7 +140,8 @@ class Optimizer:
         """``grad`` clipped element-wise to ``[-clip, clip]`` as a new array (``grad`` itself if no clip)."""
         if self.clip is None:
             return grad
-        return np.clip(grad, -self.clip, self.clip)
+        clipped: np.ndarray = np.clip(grad, -self.clip, self.clip)
+        return clipped
 
     def _ensure_state(self) -> None:
         """Create the per-parameter state the update rule keeps (velocities, accumulators), if there is none yet:

@@ -87,6 +87,7 @@ from ._validation import (
 )
 from .base import check_output_grad
 from .conv import IMPLS
+from .fundamentals import sigmoid_array
 
 __all__ = ["GRULayer", "GRUNode", "LSTMLayer", "LSTMNode", "RNNLayer", "RNNNode"]
 
@@ -95,12 +96,6 @@ ParamDict = dict[str, dict[str, np.ndarray]]
 _SEQ_LAYOUT = "[batch, time, features]"
 _HIDDEN_MODES = ("book", "zeros")
 _RESET_MODES = ("before", "after")
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """σ(a) = 1 / (1 + exp(-a)) as a new array; exp overflow for very negative a gives exactly 0."""
-    with np.errstate(over="ignore"):
-        return _fast_rnn.sigmoid_inplace(np.array(a, copy=True))
 
 
 def _acc(params: ParamDict, name: str, grad: np.ndarray) -> None:
@@ -161,10 +156,10 @@ class LSTMNode:
         self.V = x_in.shape[1]
         self.Z = np.concatenate([x_in, H_in], axis=1)  # [N, V] ++ [N, H] -> [N, V+H]
         self.C_in = C_in
-        self.f = _sigmoid(self.Z @ params["W_f"]["value"] + params["B_f"]["value"])
-        self.i = _sigmoid(self.Z @ params["W_i"]["value"] + params["B_i"]["value"])
+        self.f = sigmoid_array(self.Z @ params["W_f"]["value"] + params["B_f"]["value"])
+        self.i = sigmoid_array(self.Z @ params["W_i"]["value"] + params["B_i"]["value"])
         self.c_bar = np.tanh(self.Z @ params["W_c"]["value"] + params["B_c"]["value"])
-        self.o = _sigmoid(self.Z @ params["W_o"]["value"] + params["B_o"]["value"])
+        self.o = sigmoid_array(self.Z @ params["W_o"]["value"] + params["B_o"]["value"])
         self.C_out = self.f * C_in + self.i * self.c_bar
         self.tanh_C = np.tanh(self.C_out)
         self.H_out = self.o * self.tanh_C
@@ -217,8 +212,8 @@ class GRUNode:
         """Return ``(x_out [N, O], H_out [N, H])``."""
         p = {k: v["value"] for k, v in params.items()}
         self.x_in, self.H_in = x_in, H_in
-        self.r = _sigmoid(x_in @ p["W_xr"] + H_in @ p["W_hr"] + p["B_r"])
-        self.u = _sigmoid(x_in @ p["W_xu"] + H_in @ p["W_hu"] + p["B_u"])
+        self.r = sigmoid_array(x_in @ p["W_xr"] + H_in @ p["W_hr"] + p["B_r"])
+        self.u = sigmoid_array(x_in @ p["W_xu"] + H_in @ p["W_hu"] + p["B_u"])
         if self.reset == "before":
             self.rh = self.r * H_in
             self.h_bar = np.tanh(x_in @ p["W_xh"] + self.rh @ p["W_hh"] + p["B_h"])
@@ -648,6 +643,7 @@ class GRULayer(_RecurrentLayer):
         impl: str = "fast",
     ) -> None:
         self.reset = check_choice(reset, "reset", _RESET_MODES)
+        self._kernels = _fast_rnn.GRU_AFTER if self.reset == "after" else _fast_rnn.GRU_BEFORE
         super().__init__(hidden_size, output_size, weight_scale, hidden_state=hidden_state, rng=rng, impl=impl)
 
     def _recurrent_rows(self) -> int:
@@ -670,9 +666,3 @@ class GRULayer(_RecurrentLayer):
 
     def _new_node(self) -> GRUNode:
         return GRUNode(self.reset)
-
-    def _forward_core(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        return _fast_rnn.gru_forward(self._v, x, states, self._cache, after=self.reset == "after")
-
-    def _backward_core(self, dH: np.ndarray, derivs: dict[str, np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        return _fast_rnn.gru_backward(dH, self._cache, derivs, after=self.reset == "after")

@@ -109,7 +109,7 @@ class SequenceSoftmaxCrossEntropy(Loss):
         return -target_log_likelihood(self.target, log_p) / self._divisor()
 
     def _input_grad(self) -> np.ndarray:
-        grad = self.softmax_preds - self.target
+        grad: np.ndarray = self.softmax_preds - self.target  # [N, T, C]
         return grad if self.reduction == "sum" else grad / self._divisor()
 
     def book_value(self) -> float:
@@ -274,7 +274,8 @@ def _softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndar
     with np.errstate(over="ignore"):  # z / 1e-300 may overflow to -inf: exp gives exactly 0
         z = z / temperature
     p = np.exp(z)
-    return p / p.sum()
+    probabilities: np.ndarray = p / p.sum()
+    return probabilities
 
 
 def sample(

@@ -43,6 +43,8 @@ from ._validation import check_float_array, check_int
 from .network import NeuralNetwork
 from .optimizers import Optimizer
 
+__all__ = ["Trainer", "TrainingHistory"]  # TrainingHistory: data.progress's, shared with torch_impl
+
 
 def _check_data(X_train: object, y_train: object, X_test: object, y_test: object) -> None:
     """Check the training and test sets: float arrays, each target with its inputs' number of rows."""

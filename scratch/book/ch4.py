@@ -136,7 +136,8 @@ def logsumexp(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
 def softmax(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     """exp(x - logsumexp(x)) along ``axis`` (over every element for None); the shape of x (the book's
     ``lincoln.utils.np_utils.softmax``)."""
-    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    p: np.ndarray = np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    return p
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ class SoftmaxCrossEntropy(_SoftmaxCrossEntropy):
         x, y = self.prediction, self.target
         self.softmax_preds = np.clip(softmax(x, axis=1), self.eps, 1 - self.eps)
         if x.dtype != np.float64:
-            return book_cross_entropy_terms(x, y, self.eps, axis=1) / x.shape[0]
+            return book_cross_entropy_terms(x, y, self.eps, axis=1) / len(x)  # len: N, the rows
         p = self.softmax_preds
         terms = -1.0 * y * np.log(p) - (1.0 - y) * np.log(1 - p)
         return float(np.sum(terms) / x.shape[0])

@@ -19,6 +19,8 @@ Nothing here draws random numbers: the notebook's own cells seed and draw NumPy'
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..conv import Conv2D_Op
@@ -92,9 +94,10 @@ def conv_1d(inp: np.ndarray, param: np.ndarray) -> np.ndarray:
     return _correlate(_pad_1d(inp, param.shape[0] // 2), param)
 
 
-def conv_1d_sum(inp: np.ndarray, param: np.ndarray) -> float:
+def conv_1d_sum(inp: np.ndarray, param: np.ndarray) -> np.float64:
     """Σ_o conv_1d(inp, param)[o]: the scalar whose gradients the chapter checks."""
-    return np.sum(conv_1d(inp, param))  # a NumPy float, shown as the book shows it
+    total: np.float64 = np.sum(conv_1d(inp, param))  # a NumPy float, shown as the book shows it
+    return total
 
 
 def _param_grad_1d(inp: np.ndarray, param: np.ndarray, output_grad: np.ndarray | None = None) -> np.ndarray:
@@ -137,13 +140,14 @@ def param_grad_1d_batch(inp: np.ndarray, param: np.ndarray) -> np.ndarray:
     """The gradient of Σ conv_1d_batch(inp, param) with respect to ``param``: Σ over rows of
     ``_param_grad_1d``; ``[k]``, param's dtype."""
     assert_dim(inp, 2)
-    total = np.sum([_param_grad_1d(row, param.astype(np.float64)) for row in inp], axis=0)
+    total: np.ndarray = np.sum([_param_grad_1d(row, param.astype(np.float64)) for row in inp], axis=0)  # [k]
     return total.astype(param.dtype)
 
 
-def conv_1d_batch_sum(inp: np.ndarray, fil: np.ndarray) -> float:
+def conv_1d_batch_sum(inp: np.ndarray, fil: np.ndarray) -> np.float64:
     """Σ conv_1d_batch(inp, fil)."""
-    return np.sum(conv_1d_batch(inp, fil))
+    total: np.float64 = np.sum(conv_1d_batch(inp, fil))
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -181,7 +185,8 @@ def _compute_output_2d(img_batch: np.ndarray, param: np.ndarray) -> np.ndarray:
 def _compute_output_obs_2d(obs: np.ndarray, param: np.ndarray) -> np.ndarray:
     """``_compute_output_2d`` of one image ``[H, W]``."""
     assert_dim(obs, 2)
-    return _compute_output_2d(obs[None], param)[0]  # [H, W] -> [1, H, W] -> [H, W]
+    out: np.ndarray = _compute_output_2d(obs[None], param)[0]  # [H, W] -> [1, H, W] -> [H, W]
+    return out
 
 
 def _compute_grads_2d(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> np.ndarray:
@@ -194,7 +199,8 @@ def _compute_grads_2d(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarra
 def _compute_grads_obs_2d(input_obs: np.ndarray, output_grad_obs: np.ndarray, param: np.ndarray) -> np.ndarray:
     """``_compute_grads_2d`` of one image ``[H, W]``."""
     assert_dim(input_obs, 2)
-    return _compute_grads_2d(input_obs[None], np.asarray(output_grad_obs)[None], param)[0]
+    grad: np.ndarray = _compute_grads_2d(input_obs[None], np.asarray(output_grad_obs)[None], param)[0]  # [H, W]
+    return grad
 
 
 def _param_grad_2d(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> np.ndarray:
@@ -202,12 +208,14 @@ def _param_grad_2d(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) 
     op = _single_channel_op(param)
     op.forward(_as_channel(inp))
     op.backward(_as_channel(output_grad))
-    return op.param_grad[0, 0]  # [1, 1, k, k] -> [k, k]
+    grad: np.ndarray = op.param_grad[0, 0]  # [1, 1, k, k] -> [k, k]
+    return grad
 
 
-def _compute_output_2d_sum(img_batch: np.ndarray, param: np.ndarray) -> float:
-    """Σ _compute_output_2d(img_batch, param)."""
-    return _compute_output_2d(img_batch, param).sum()
+def _compute_output_2d_sum(img_batch: np.ndarray, param: np.ndarray) -> np.float64:
+    """Σ _compute_output_2d(img_batch, param) (computed in float64)."""
+    total: np.float64 = _compute_output_2d(img_batch, param).sum()
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -237,7 +245,8 @@ def _output(inp: np.ndarray, param: np.ndarray) -> np.ndarray:
 def _compute_output_obs(obs: np.ndarray, param: np.ndarray) -> np.ndarray:
     """``_output`` of one image ``[C_in, H, W]`` -> ``[C_out, H, W]``."""
     assert_dim(obs, 3)
-    return _output(obs[None], param)[0]
+    out: np.ndarray = _output(obs[None], param)[0]  # [C_in, H, W] -> [1, C_in, H, W] -> [C_out, H, W]
+    return out
 
 
 def _input_grad(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> np.ndarray:
@@ -252,7 +261,8 @@ def _input_grad(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> 
 def _compute_grads_obs(input_obs: np.ndarray, output_grad_obs: np.ndarray, param: np.ndarray) -> np.ndarray:
     """``_input_grad`` of one image ``[C_in, H, W]``."""
     assert_dim(input_obs, 3)
-    return _input_grad(input_obs[None], np.asarray(output_grad_obs)[None], param)[0]
+    grad: np.ndarray = _input_grad(input_obs[None], np.asarray(output_grad_obs)[None], param)[0]  # [C_in, H, W]
+    return grad
 
 
 def _param_grad(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> np.ndarray:
@@ -264,6 +274,7 @@ def _param_grad(inp: np.ndarray, output_grad: np.ndarray, param: np.ndarray) -> 
     return op.param_grad
 
 
-def _compute_output_sum(imgs: np.ndarray, param: np.ndarray) -> float:
-    """Σ _output(imgs, param)."""
-    return _output(imgs, param).sum()
+def _compute_output_sum(imgs: np.ndarray, param: np.ndarray) -> np.floating[Any]:
+    """Σ _output(imgs, param) (a NumPy float in the kernel's dtype)."""
+    total: np.floating[Any] = _output(imgs, param).sum()
+    return total

@@ -139,23 +139,27 @@ def logsumexp(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool 
 def dsigmoid(x: np.ndarray) -> np.ndarray:
     """dσ/dx = σ(x) (1 - σ(x)), element-wise."""
     s = sigmoid(x)
-    return s * (1.0 - s)
+    ds: np.ndarray = s * (1.0 - s)
+    return ds
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
     """tanh(x), element-wise."""
-    return np.tanh(x)
+    t: np.ndarray = np.tanh(x)
+    return t
 
 
 def dtanh(x: np.ndarray) -> np.ndarray:
     """d tanh/dx = 1 - tanh²(x), element-wise."""
     t = np.tanh(x)
-    return 1.0 - t * t
+    dt: np.ndarray = 1.0 - t * t
+    return dt
 
 
 def softmax(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     """exp(x - logsumexp(x)) along ``axis`` (over all elements for None); the same shape as x."""
-    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    p: np.ndarray = np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    return p
 
 
 def batch_softmax(input_array: np.ndarray) -> np.ndarray:
@@ -284,7 +288,8 @@ class SoftmaxCrossEntropy(SequenceSoftmaxCrossEntropy):
         self.single_class = False
 
     def _input_grad(self) -> np.ndarray:
-        return np.clip(self.softmax_preds, self.eps, 1 - self.eps) - self.target
+        grad: np.ndarray = np.clip(self.softmax_preds, self.eps, 1 - self.eps) - self.target
+        return grad
 
 
 class RNNOptimizer(Optimizer):
