@@ -17,7 +17,7 @@ __all__ = ["ProgressBar", "TrainingHistory"]
 
 @dataclass
 class TrainingHistory:
-    """What a trainer's ``fit`` observed (``scratch.Trainer`` and ``torch_impl.PyTorchTrainer`` alike)."""
+    """What a trainer's ``fit`` observed (``scratch.Trainer`` and ``torch_impl.Trainer`` alike)."""
 
     eval_epochs: list[int] = field(default_factory=list)  # 1-based epoch numbers of evaluations
     val_losses: list[float] = field(default_factory=list)

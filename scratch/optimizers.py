@@ -182,7 +182,7 @@ class SGDMomentum(Optimizer):
 
     ``torch.optim.SGD(momentum=μ)`` keeps lr outside: b ← μ b + g, p ← p - lr · b. The two are identical
     while lr is constant, and differ as soon as lr decays, because here past gradients keep the lr they
-    were taken with. ``torch_impl.BookSGDMomentum`` is the exact torch twin of this class.
+    were taken with. ``torch_impl.SGDMomentum`` is the exact torch twin of this class.
     ``clip=c`` clips g element-wise to ``[-c, c]`` first (a copy), as for ``SGD``.
     """
 
@@ -225,7 +225,7 @@ class AdaGrad(Optimizer):
     (3-step displacements 4.7e-8 apart, relative) but not for tiny gradients, where the book's eps
     dominates the denominator: at |g| ~ 1e-6 the book's steps are ~300x smaller than torch's (the
     displacements differ by 100%; ``docs/porting-guide.md`` section 8.4).
-    ``torch_impl.BookAdaGrad`` is the exact torch twin.
+    ``torch_impl.AdaGrad`` is the exact torch twin.
 
     ``lr`` decays per epoch as in ``Optimizer`` (the update uses the current lr). With ``clip=c`` (the
     chapter uses 2) g is clipped element-wise to ``[-c, c]`` before both the accumulator and the step

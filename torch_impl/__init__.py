@@ -1,12 +1,12 @@
 """torch_impl: the book's components written the way PyTorch users write PyTorch.
 
-Chapter 7's classes (``PyTorchLayer``, ``DenseLayer``, ``PyTorchModel``, ``PyTorchTrainer``) and a torch twin
-of every ``scratch`` component, so that each pair can be compared in the parity tests: ``nn.Module``s in
-torch's layouts (weight ``[out, in]``, bias ``[out]``), autograd for every gradient and ``torch.Generator``
-for randomness. Every component works in float32 and float64 and on any device: tensors are created with
-the input's (or the parameters') dtype and device. This package never imports ``scratch``.
+Chapter 7's classes (``PyTorchLayer``, ``DenseLayer``, ``PyTorchModel``, ``Trainer``, alias ``PyTorchTrainer``) and
+a torch twin of every ``scratch`` component, so that each pair can be compared in the parity tests: ``nn.Module``s
+in torch's layouts (weight ``[out, in]``, bias ``[out]``), autograd for every gradient and ``torch.Generator`` for
+randomness. Every component works in float32 and float64 and on any device: tensors are created with the input's (or
+the parameters') dtype and device. This package never imports ``scratch``.
 
-Chapters 5 and 7 add convolutions (``Conv2DOp``, ``ChannelBiasAdd``, ``ConvLayer``, ``Conv2D``), pooling,
+Chapters 5 and 7 add convolutions (``Conv2D_Op``, ``ChannelBiasAdd``, ``ConvLayer``, ``Conv2D``), pooling,
 ``Flatten``/``Reshape``, chapter 7's ``MNISTConvNet`` and the torch MNIST pipeline (``MNISTDataset``,
 torchvision-style transforms written here, ``mnist_loaders``); torchvision is optional.
 
@@ -18,8 +18,16 @@ names, tuple-returning models, trainers and random stream).
 
 from .activations import Linear, ReLU, Sigmoid, Tanh
 from .autoencoder import Autoencoder, Decoder, Encoder
-from .conv import CONV_WEIGHT_INITS, ChannelBiasAdd, Conv2DOp, conv_glorot_std, conv_output_size, resolve_padding
-from .dropout import BookDropout
+from .conv import (
+    CONV_WEIGHT_INITS,
+    ChannelBiasAdd,
+    Conv2D_Op,
+    Conv2DOp,
+    conv_glorot_std,
+    conv_output_size,
+    resolve_padding,
+)
+from .dropout import BookDropout, Dropout
 from .init import book_glorot_std, glorot_normal_, standard_normal_, torch_linear_init_
 from .layers import Conv2D, ConvLayer, DeconvLayer, Dense, DenseLayer, PyTorchLayer
 from .linear_regression import (
@@ -53,7 +61,16 @@ from .one_hidden_layer import (
     train_one_hidden_layer,
 )
 from .operations import BiasAdd, WeightMultiply
-from .optimizers import DECAY_TYPES, BookAdaGrad, BookLRScheduler, BookSGDMomentum, book_lr_scheduler, clip_grads_
+from .optimizers import (
+    DECAY_TYPES,
+    AdaGrad,
+    BookAdaGrad,
+    BookLRScheduler,
+    BookSGDMomentum,
+    SGDMomentum,
+    book_lr_scheduler,
+    clip_grads_,
+)
 from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
 from .rnn import GRULayer, LSTMLayer, ResetBeforeGRU, RNNLayer
@@ -64,11 +81,12 @@ from .rnn_model import (
     sample_text,
     sliding_window_batches,
 )
-from .train import PyTorchTrainer, TrainingHistory, accuracy
+from .train import PyTorchTrainer, Trainer, TrainingHistory, accuracy
 
 __all__ = [
     "CONV_WEIGHT_INITS",
     "DECAY_TYPES",
+    "AdaGrad",
     "Autoencoder",
     "AvgPool2D",
     "BiasAdd",
@@ -80,11 +98,13 @@ __all__ = [
     "Compose",
     "Conv2D",
     "Conv2DOp",
+    "Conv2D_Op",
     "ConvLayer",
     "Decoder",
     "DeconvLayer",
     "Dense",
     "DenseLayer",
+    "Dropout",
     "Encoder",
     "Flatten",
     "GRULayer",
@@ -106,12 +126,14 @@ __all__ = [
     "ReLU",
     "ResetBeforeGRU",
     "Reshape",
+    "SGDMomentum",
     "SequenceSoftmaxCrossEntropy",
     "SequentialModel",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
     "ToTensor",
+    "Trainer",
     "TrainingHistory",
     "WeightMultiply",
     "accuracy",

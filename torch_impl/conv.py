@@ -1,4 +1,4 @@
-"""Convolutions (chapters 5 and 7): ``Conv2DOp``, ``ChannelBiasAdd``, ``ConvLayer``, ``Conv2D`` and
+"""Convolutions (chapters 5 and 7): ``Conv2D_Op``, ``ChannelBiasAdd``, ``ConvLayer``, ``Conv2D`` and
 chapter 7's ``MNISTConvNet``.
 
 Every convolution here is torch's 2-D cross-correlation (no kernel flip), in torch's layouts:
@@ -50,6 +50,7 @@ __all__ = [
     "CONV_WEIGHT_INITS",
     "ChannelBiasAdd",
     "Conv2DOp",
+    "Conv2D_Op",
     "conv_glorot_std",
     "conv_output_size",
     "resolve_padding",
@@ -112,7 +113,7 @@ def _check_conv_input(
 # ---------------------------------------------------------------------------------------------------------
 # Operations (chapter 5 twins)
 # ---------------------------------------------------------------------------------------------------------
-class Conv2DOp(nn.Module):
+class Conv2D_Op(nn.Module):
     """The torch twin of ``scratch.Conv2D_Op``: ``F.conv2d(x, weight, None, stride, padding)``.
 
     ``weight`` is ``[out_channels, in_channels, k, k]`` (the book's ``W.transpose(1, 0, 2, 3)``). It
@@ -143,7 +144,7 @@ class Conv2DOp(nn.Module):
     @boundary()
     def forward(self, x: Tensor) -> Tensor:
         """``x`` ``[N, in_channels, H, W]`` -> ``[N, out_channels, H_out, W_out]``."""
-        _check_conv_input(x, "Conv2DOp input", self.in_channels, self.kernel_size, self.padding, self.weight)
+        _check_conv_input(x, "Conv2D_Op input", self.in_channels, self.kernel_size, self.padding, self.weight)
         return F.conv2d(x, self.weight, None, self.stride, self.padding)
 
     def extra_repr(self) -> str:
@@ -151,6 +152,9 @@ class Conv2DOp(nn.Module):
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"padding={self.padding!r}, stride={self.stride}"
         )
+
+
+Conv2DOp = Conv2D_Op  # the old name, kept as an alias
 
 
 class ChannelBiasAdd(nn.Module):

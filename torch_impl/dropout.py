@@ -1,4 +1,4 @@
-"""``BookDropout``: dropout with the book's keep-probability semantics (chapter 4), and an inverted option.
+"""``Dropout``: dropout with the book's keep-probability semantics (chapter 4), and an inverted option.
 
 Book semantics (``inverted=False``, the default), keep probability p:
 
@@ -27,10 +27,10 @@ from torch import Tensor, nn
 
 from ._validation import boundary, check_generator, check_keep_prob, check_tensor, describe
 
-__all__ = ["BookDropout"]
+__all__ = ["BookDropout", "Dropout"]
 
 
-class BookDropout(nn.Module):
+class Dropout(nn.Module):
     """Zero each activation with probability ``1 - keep_prob`` during training (book or inverted scaling)."""
 
     mask: Tensor | None
@@ -54,11 +54,9 @@ class BookDropout(nn.Module):
         """Use ``mask`` (0/1 values, the input's shape) for the next training forward, or for every one if
         ``persistent``. A floating or boolean tensor; it is cast to the input's dtype and device."""
         if not isinstance(mask, Tensor) or not (mask.is_floating_point() or mask.dtype == torch.bool):
-            raise TypeError(
-                f"BookDropout mask must be a floating-point or bool torch.Tensor; received {describe(mask)}"
-            )
+            raise TypeError(f"Dropout mask must be a floating-point or bool torch.Tensor; received {describe(mask)}")
         if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError("BookDropout mask must contain only 0 and 1; received other values")
+            raise ValueError("Dropout mask must contain only 0 and 1; received other values")
         self._next_mask = mask.detach()
         self._persistent = bool(persistent)
 
@@ -76,13 +74,13 @@ class BookDropout(nn.Module):
     @boundary()
     def forward(self, x: Tensor, inference: bool = False) -> Tensor:
         """Apply dropout to ``x`` (any shape); see the module docstring for the two modes."""
-        check_tensor(x, "BookDropout input")
+        check_tensor(x, "Dropout input")
         if inference or not self.training:
             return x if self.inverted else x * self.keep_prob
         if self._next_mask is not None:
             if self._next_mask.shape != x.shape:
                 raise ValueError(
-                    f"BookDropout mask must have the input's shape {tuple(x.shape)}; received shape "
+                    f"Dropout mask must have the input's shape {tuple(x.shape)}; received shape "
                     f"{tuple(self._next_mask.shape)}"
                 )
             mask = self._next_mask.to(dtype=x.dtype, device=x.device)
@@ -98,14 +96,17 @@ class BookDropout(nn.Module):
         return f"keep_prob={self.keep_prob}, inverted={self.inverted}"
 
 
+BookDropout = Dropout  # the old name, kept as an alias
+
+
 def layer_dropout(keep_prob: float, inverted: bool, generator: torch.Generator | None) -> nn.Module | None:
     """The dropout module a layer appends for keep probability ``keep_prob`` (``None`` when it is 1).
 
     ``nn.Dropout(1 - keep_prob)`` for torch's (inverted) convention without a generator; otherwise a
-    ``BookDropout`` (which can draw from ``generator`` and take an injected mask), inverted or the book's.
+    ``Dropout`` (which can draw from ``generator`` and take an injected mask), inverted or the book's.
     """
     if keep_prob >= 1.0:
         return None
     if inverted and generator is None:
         return nn.Dropout(1.0 - keep_prob)
-    return BookDropout(keep_prob, inverted=inverted, generator=generator)
+    return Dropout(keep_prob, inverted=inverted, generator=generator)

@@ -12,13 +12,13 @@ Dropout variants:
 
 * ``inverted_dropout=True`` (``DenseLayer``'s default, chapter 7): ``nn.Dropout(1 - dropout)``, i.e.
   training ``x ⊙ mask / keep`` and the identity at inference. Because ``nn.Dropout`` cannot take a
-  generator, a layer given a ``generator`` uses ``BookDropout(dropout, inverted=True, generator=...)``
+  generator, a layer given a ``generator`` uses ``Dropout(dropout, inverted=True, generator=...)``
   instead, which computes the same function with masks from that generator.
-* ``inverted_dropout=False`` (``Dense``'s only mode): ``BookDropout(dropout)``, the book's chapter 4
+* ``inverted_dropout=False`` (``Dense``'s only mode): ``Dropout(dropout)``, the book's chapter 4
   semantics (training ``x ⊙ mask``, inference ``keep · x``), the exact twin of ``scratch.Dropout``.
 
 ``forward(x, inference=True)`` gives dropout's inference behaviour whatever the module's training flag:
-an ``nn.Dropout`` is skipped (its eval behaviour is the identity) and a ``BookDropout`` is called with
+an ``nn.Dropout`` is skipped (its eval behaviour is the identity) and a ``Dropout`` is called with
 ``inference=True`` (its eval behaviour). The linear map and the activation do not depend on the mode. The
 book's chapter 7 code switched the modules to ``eval()`` for good when it saw ``inference=True``; here the
 training flag is never changed by ``forward``, so ``model.eval()`` and ``inference=True`` are two ways to
@@ -56,7 +56,7 @@ from ._validation import (
     check_tensor,
 )
 from .conv import _LAYOUT, CONV_WEIGHT_INITS, _check_conv_input, _check_sizes, conv_glorot_std
-from .dropout import BookDropout, layer_dropout
+from .dropout import Dropout, layer_dropout
 from .init import book_glorot_std, normal_, torch_linear_init_
 
 __all__ = ["Conv2D", "ConvLayer", "DeconvLayer", "Dense", "DenseLayer", "PyTorchLayer"]
@@ -100,10 +100,10 @@ class PyTorchLayer(nn.Module, ABC):
         raise NotImplementedError
 
     @property
-    def dropout_op(self) -> BookDropout | None:
-        """The layer's ``BookDropout`` (the name the scratch layers use), or ``None``."""
+    def dropout_op(self) -> Dropout | None:
+        """The layer's ``Dropout`` (the name the scratch layers use), or ``None``."""
         module = getattr(self, "dropout_module", None)
-        return module if isinstance(module, BookDropout) else None
+        return module if isinstance(module, Dropout) else None
 
 
 def finish_layer(
@@ -111,13 +111,13 @@ def finish_layer(
 ) -> Tensor:
     """The stages every book layer applies after its linear map or convolution, in the book's order:
     ``activation`` (if any), then ``flatten`` to ``[N, features]`` (if asked), then ``dropout`` (if any:
-    ``BookDropout`` is told about ``inference``; any other dropout module runs only in training)."""
+    ``Dropout`` is told about ``inference``; any other dropout module runs only in training)."""
     if activation is not None:
         out = activation(out)
     if flatten:
         out = out.flatten(1)  # [N, C, H, W] -> [N, C·H·W]
     if dropout is not None:
-        if isinstance(dropout, BookDropout):
+        if isinstance(dropout, Dropout):
             out = dropout(out, inference=inference)
         elif not inference:
             out = dropout(out)
@@ -129,7 +129,7 @@ class DenseLayer(PyTorchLayer):
 
     See the module docstring for the dropout variants, ``inference`` and ``weight_init``. Attributes:
     ``linear`` (the ``nn.Linear``), ``activation`` (the module given, or ``None``), ``dropout_module``
-    (``nn.Dropout``, ``BookDropout`` or ``None``) and ``keep_prob``.
+    (``nn.Dropout``, ``Dropout`` or ``None``) and ``keep_prob``.
     """
 
     dropout_module: nn.Module | None
@@ -234,7 +234,7 @@ class ConvLayer(PyTorchLayer):
 
     ``dropout`` is the KEEP probability (1.0: no dropout). As in ``DenseLayer``: with
     ``inverted_dropout=True`` and no ``generator`` it is ``nn.Dropout(1 - dropout)``; otherwise
-    ``BookDropout(dropout, inverted=inverted_dropout, generator=generator)`` (inverted: the same function
+    ``Dropout(dropout, inverted=inverted_dropout, generator=generator)`` (inverted: the same function
     as ``nn.Dropout`` with masks from the generator; book: ``x ⊙ mask`` in training, ``keep · x`` at
     inference). ``forward(x, inference=True)`` gives dropout's inference behaviour without touching the
     training flag (``model.eval()`` does the same).

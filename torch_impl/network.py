@@ -3,7 +3,7 @@
 
 A Boston-housing MLP is ``SequentialModel(Dense(13, 13, Sigmoid()), Dense(13, 1))``; its parameters are
 ``layers.0.linear.weight``, ``layers.0.linear.bias``, ``layers.1.linear.weight``, ... in ``state_dict``.
-The loss is not part of the model (torch keeps the criterion separate; ``PyTorchTrainer`` takes both).
+The loss is not part of the model (torch keeps the criterion separate; ``Trainer`` takes both).
 
 The book's checkpoints: a ``state_dict`` saved by the book's chapter 7 models (``07_PyTorch`` and
 ``lincoln.pytorch``) names its tensors after the book's attributes (``lstm.fc.linear.weight``, the autoencoder's
@@ -192,7 +192,7 @@ class MNISTConvNet(BookCheckpoint, PyTorchModel):
 
     torch's default initialisation and inverted dropout (``nn.Dropout(0.2)``), as in the book's chapter 7
     code; with a ``generator`` every initial weight and every dropout mask is drawn from it (dropout is then
-    ``BookDropout(0.8, inverted=True)``, the same function).
+    ``Dropout(0.8, inverted=True)``, the same function).
 
     Its ``state_dict`` keys are those of the book's ``MNIST_ConvNet`` (``BOOK_KEYS``, the identity), so the book's
     checkpoints load as they are; ``book_state_dict()`` exports them.

@@ -1,7 +1,7 @@
 """The book's momentum optimizer, learning-rate decay (chapter 4), AdaGrad and clipping (chapter 6) for
 ``torch.optim``.
 
-``BookSGDMomentum`` and ``BookAdaGrad`` are ``torch.optim.Optimizer``s with the book's updates;
+``SGDMomentum`` and ``AdaGrad`` are ``torch.optim.Optimizer``s with the book's updates;
 ``book_lr_scheduler`` builds the ``torch.optim.lr_scheduler`` that reproduces the book's per-epoch decay.
 Plain SGD needs nothing new: ``torch.optim.SGD(params, lr)`` is the book's ``SGD`` (p ← p - lr·g).
 
@@ -18,7 +18,7 @@ rate during epoch e (0-based) is
 
 computed in that closed form from e (``BookLRScheduler``; torch's ``LinearLR``/``ExponentialLR`` chain one
 factor onto the last rate, which drifts like the book's repeated subtraction), so the last epoch trains with
-exactly ``final_lr``: call ``scheduler.step()`` once after each epoch (``PyTorchTrainer.fit(..., scheduler=...)``
+exactly ``final_lr``: call ``scheduler.step()`` once after each epoch (``Trainer.fit(..., scheduler=...)``
 does).
 """
 
@@ -36,7 +36,16 @@ from data._checks import check_decay
 
 from ._validation import check_choice, check_int, check_lr, check_momentum, check_non_negative, check_positive, describe
 
-__all__ = ["DECAY_TYPES", "BookAdaGrad", "BookLRScheduler", "BookSGDMomentum", "book_lr_scheduler", "clip_grads_"]
+__all__ = [
+    "DECAY_TYPES",
+    "AdaGrad",
+    "BookAdaGrad",
+    "BookLRScheduler",
+    "BookSGDMomentum",
+    "SGDMomentum",
+    "book_lr_scheduler",
+    "clip_grads_",
+]
 
 DECAY_TYPES = (None, "linear", "exponential")
 
@@ -67,7 +76,7 @@ class _BookOptimizer(Optimizer):
         raise NotImplementedError
 
 
-class BookSGDMomentum(_BookOptimizer):
+class SGDMomentum(_BookOptimizer):
     """SGD with momentum in the book's (Sutskever et al.) form, the learning rate INSIDE the velocity:
 
         v ← μ v + lr · g,   p ← p - v          (v starts at 0; one velocity per parameter, in ``state``)
@@ -97,6 +106,9 @@ class BookSGDMomentum(_BookOptimizer):
         p.sub_(velocity)
 
 
+BookSGDMomentum = SGDMomentum  # the old name, kept as an alias
+
+
 def _check_clip(clip: Any) -> float | None:
     return None if clip is None else check_positive(clip, "clip")
 
@@ -114,7 +126,7 @@ def clip_grads_(params: Iterable[Tensor] | Tensor, clip: float) -> None:
     torch.nn.utils.clip_grad_value_(params, clip)
 
 
-class BookAdaGrad(_BookOptimizer):
+class AdaGrad(_BookOptimizer):
     """AdaGrad in the book's form (chapter 6), epsilon INSIDE the accumulator:
 
         s ← s + eps + g²,   p ← p - lr · g / √s          (s starts at 0; one s per parameter, in ``state``)
@@ -162,6 +174,9 @@ class BookAdaGrad(_BookOptimizer):
         else:
             scaled_lr = torch.where(sum_square > 0, lr / sum_square.sqrt(), torch.zeros_like(sum_square))
         p.sub_(scaled_lr * grad)
+
+
+BookAdaGrad = AdaGrad  # the old name, kept as an alias
 
 
 class BookLRScheduler(LRScheduler):

@@ -51,7 +51,7 @@ Any sequence length works, and it may change between calls (the feature count ma
 ``sequence_length`` is the book's informational argument, kept as an attribute (``None`` allowed).
 
 Dropout: ``dropout`` is the KEEP probability (1.0: none). A layer with ``dropout < 1`` appends a
-``BookDropout(dropout, inverted=inverted_dropout, generator=generator)`` applied to y; ``inverted_dropout=True``
+``Dropout(dropout, inverted=inverted_dropout, generator=generator)`` applied to y; ``inverted_dropout=True``
 (default) is chapter 7's ``nn.Dropout(1 - dropout)`` function. ``forward(x, inference=True)`` (or ``eval()``)
 gives dropout's inference behaviour, as in ``DenseLayer``.
 
@@ -91,7 +91,7 @@ from ._validation import (
     check_tensor,
     describe,
 )
-from .dropout import BookDropout
+from .dropout import Dropout
 from .init import torch_linear_init_
 from .layers import PyTorchLayer
 from .network import BookCheckpoint
@@ -235,7 +235,7 @@ class _RecurrentLayer(PyTorchLayer):
 
     n_states = 1  # 1: h only; 2: (h, c) for the LSTM
     core_name = "rnn"  # the recurrent submodule's attribute name
-    dropout_module: BookDropout | None
+    dropout_module: Dropout | None
     fc: nn.Linear
 
     def __init__(
@@ -263,7 +263,7 @@ class _RecurrentLayer(PyTorchLayer):
         self.inverted_dropout = bool(inverted_dropout)
         self.generator = check_generator(generator)
         self.dropout_module = (
-            BookDropout(self.keep_prob, inverted=self.inverted_dropout, generator=generator)
+            Dropout(self.keep_prob, inverted=self.inverted_dropout, generator=generator)
             if self.keep_prob < 1.0
             else None
         )

@@ -1,4 +1,4 @@
-"""``PyTorchTrainer`` (chapter 7's name): the torch twin of ``scratch.Trainer``.
+"""``Trainer`` (chapter 7's name): the torch twin of ``scratch.Trainer``.
 
 Per epoch e = 0 .. epochs-1, exactly as the NumPy trainer does it:
 
@@ -28,7 +28,7 @@ everything else (losses, evaluation, early stopping, scheduler, modes) is as abo
 still the mean of the epoch's batch losses; a validation loss over a loader is the mean of its batch losses
 weighted by batch size (the loss over the whole set for a criterion that averages over rows). ``X_test`` may
 be a loader (``y_test=None``) or arrays in either mode. :func:`accuracy` (and
-``PyTorchTrainer.evaluate_accuracy``) measures classification accuracy on arrays or a loader.
+``Trainer.evaluate_accuracy``) measures classification accuracy on arrays or a loader.
 
 Like ``scratch.Trainer(restart=False)`` (the only scratch mode that keeps loaded weights), ``fit`` trains
 the model as it is and the best validation loss is kept on the trainer (``best_loss``, starting at +inf, so the
@@ -53,7 +53,7 @@ from data.progress import ProgressBar, TrainingHistory
 from ._validation import check_int, check_tensor, describe
 from .network import accepts_inference
 
-__all__ = ["PyTorchTrainer", "TrainingHistory", "accuracy", "check_labels"]
+__all__ = ["PyTorchTrainer", "Trainer", "TrainingHistory", "accuracy", "check_labels"]
 
 
 def _model_reference(model: nn.Module) -> tuple[torch.dtype, torch.device]:
@@ -219,8 +219,8 @@ def accuracy(
     return float(correct) / total
 
 
-class PyTorchTrainer:
-    """Train ``model`` with ``optim`` on ``criterion`` (the book's chapter 7 ``PyTorchTrainer``).
+class Trainer:
+    """Train ``model`` with ``optim`` on ``criterion`` (the book's chapter 7 ``Trainer``).
 
     ``criterion(prediction, target)`` must return a scalar tensor, e.g. ``MeanSquaredError()``,
     ``SoftmaxCrossEntropy()`` or any torch loss module. See the module docstring for the exact order of
@@ -232,7 +232,7 @@ class PyTorchTrainer:
             raise TypeError(f"model must be an nn.Module instance; received {describe(model)}")
         if isinstance(optim, type) or not isinstance(optim, Optimizer):
             raise TypeError(
-                f"optim must be a torch.optim.Optimizer instance (e.g. BookSGDMomentum(model.parameters())); "
+                f"optim must be a torch.optim.Optimizer instance (e.g. SGDMomentum(model.parameters())); "
                 f"received {describe(optim)}"
             )
         if isinstance(criterion, type):
@@ -442,3 +442,6 @@ class PyTorchTrainer:
             self.model.train(was_training)
             bar.close()
         return history
+
+
+PyTorchTrainer = Trainer  # the chapter 7 name, kept as an alias

@@ -40,7 +40,7 @@ What has no plain-torch equivalent, and what is only a note:
 
 * the book's (non-inverted) dropout (``x ⊙ mask`` in training, ``keep · x`` at inference): ``nn.Dropout`` is
   inverted (``x ⊙ mask / keep``, identity at inference), so ``target="plain"`` is a ``ValueError``; the twin
-  has ``torch_impl.BookDropout``;
+  has ``torch_impl.Dropout``;
 * ``GRULayer(reset="before")`` (the book's ``(r ⊙ h) W_hh``): ``nn.GRU`` resets after (``r ⊙ (h W_hh + b_hn)``),
   another function, so ``target="plain"`` is a ``ValueError``; the twin has ``torch_impl.ResetBeforeGRU``;
 * ``hidden_state="book"`` (the carried state) is a note, not an error: the weights are the same, only the
@@ -654,8 +654,8 @@ def _structure(module: nn.Module) -> list[tuple[str, str]]:
     for name, sub in module.named_modules():
         if isinstance(sub, nn.Identity | torch_impl.Linear):
             continue
-        if isinstance(sub, nn.Dropout | torch_impl.BookDropout):
-            inverted = sub.inverted if isinstance(sub, torch_impl.BookDropout) else True
+        if isinstance(sub, nn.Dropout | torch_impl.Dropout):
+            inverted = sub.inverted if isinstance(sub, torch_impl.Dropout) else True
             label = f"dropout ({'inverted' if inverted else 'the book’s'})"
         else:
             label = f"{type(sub).__module__}.{type(sub).__qualname__}"

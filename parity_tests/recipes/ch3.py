@@ -101,7 +101,7 @@ def run_model(
         X_train, y_train, X_test, y_test, restart=False, progress=False, verbose=False, **fit
     )
     t1 = time.perf_counter()
-    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=args.lr), ti.MeanSquaredError())
+    trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=args.lr), ti.MeanSquaredError())
     t_hist = trainer.fit(X_train, y_train, X_test, y_test, progress=False, verbose=False, stream=messages, **fit)
     t2 = time.perf_counter()
 

@@ -211,8 +211,8 @@ def share_dropout_masks(module: torch.nn.Module, rng: np.random.Generator) -> No
     injected with ``set_mask``: the scratch layer draws the same sequence, so both see identical masks as long
     as both are given the same batches in the same order.
     """
-    if not isinstance(module, ti.BookDropout):
-        raise TypeError(f"module must be a torch_impl.BookDropout; received {type(module).__name__}")
+    if not isinstance(module, ti.Dropout):
+        raise TypeError(f"module must be a torch_impl.Dropout; received {type(module).__name__}")
 
     def hook(mod: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if mod.training and not kwargs.get("inference", False):
@@ -246,7 +246,7 @@ def _optimizers(
     if exp.momentum is None:
         return scratch.SGD(exp.lr), torch.optim.SGD(model.parameters(), lr=exp.lr), None
     s_opt = scratch.SGDMomentum(exp.lr, final_lr=exp.final_lr, decay_type=exp.decay, momentum=exp.momentum)
-    t_opt = ti.BookSGDMomentum(model.parameters(), lr=exp.lr, momentum=exp.momentum)
+    t_opt = ti.SGDMomentum(model.parameters(), lr=exp.lr, momentum=exp.momentum)
     return s_opt, t_opt, ti.book_lr_scheduler(t_opt, exp.decay, exp.final_lr, epochs)
 
 
@@ -307,7 +307,7 @@ def run_experiment(
     t0 = time.perf_counter()
     s_hist = scratch.Trainer(net, s_opt).fit(X_train, y_train, X_test, y_test, restart=False, **fit)
     t1 = time.perf_counter()
-    trainer = ti.PyTorchTrainer(model, t_opt, t_loss)
+    trainer = ti.Trainer(model, t_opt, t_loss)
     t_hist = trainer.fit(X_train, y_train, X_test, y_test, scheduler=scheduler, **fit)
     t2 = time.perf_counter()
 

@@ -96,7 +96,7 @@ def run(
     model = build_twin(net, getattr(torch, args.dtype))
     optim = scratch.SGDMomentum(lr=0.1, momentum=0.9)
     optim.net = net
-    t_optim = ti.BookSGDMomentum(model.parameters(), lr=0.1, momentum=0.9)
+    t_optim = ti.SGDMomentum(model.parameters(), lr=0.1, momentum=0.9)
     t_loss = ti.SoftmaxCrossEntropy()
     predictors = {
         "scratch": lambda x: net.forward(x, inference=True),

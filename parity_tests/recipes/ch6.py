@@ -316,7 +316,7 @@ def run_experiment(
         t_optim: torch.optim.Optimizer = torch.optim.SGD(twin.parameters(), lr=experiment.lr)
     else:
         optim = scratch.AdaGrad(lr=experiment.lr, gradient_clipping=True)
-        t_optim = ti.BookAdaGrad(twin.parameters(), lr=experiment.lr)
+        t_optim = ti.AdaGrad(twin.parameters(), lr=experiment.lr)
     # the book's trainer hands the model to its optimizer; RNNModel provides params() / param_grads()
     optim.net = model  # type: ignore[assignment]
     t_loss = ti.SequenceSoftmaxCrossEntropy("sum")

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, data: tuple[np.ndarray, ...], emit: Callable[[
     )
     t1 = time.perf_counter()
     optim = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    t_hist = ti.PyTorchTrainer(model, optim, nn.MSELoss()).fit(
+    t_hist = ti.Trainer(model, optim, nn.MSELoss()).fit(
         X_train, y_train, X_test, y_test, progress=False, verbose=False, **fit
     )
     t2 = time.perf_counter()

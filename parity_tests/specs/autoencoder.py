@@ -7,14 +7,13 @@ every parameter (book names ``encoder.conv1.W`` ... ``decoder.conv2.B``). Centra
 backward on the tiny cases; the bench case is the book's model (1 x 28 x 28, channels 14/7, k 5, encoding 28)
 on a batch of 60.
 
-``AutoencoderTraining``: 5 steps of SGD with momentum 0.9 (constant lr) on the same batches from the same
-weights. Scratch always uses its book-form ``SGDMomentum``; torch uses ``BookSGDMomentum`` or
-``torch.optim.SGD(momentum=0.9)`` (identical at a constant lr), per case. The loss normalisation differs between
+``AutoencoderTraining``: 5 steps of SGD with momentum 0.9 (constant lr) on the same batches from the same weights.
+Scratch always uses its book-form ``SGDMomentum``; torch uses ``torch_impl.SGDMomentum`` (alias ``BookSGDMomentum``)
+or ``torch.optim.SGD(momentum=0.9)`` (identical at a constant lr), per case. The loss normalisation differs between
 the book (Σ/N) and ``nn.MSELoss()`` (Σ/(N·C·H·W)); the cases convert it three ways: torch_impl's book-style
 ``MeanSquaredError``; ``nn.MSELoss()`` scaled by C·H·W; or scratch's ``mse="mean"`` against ``nn.MSELoss()``.
-Results: ``traj:loss`` (the loss at every step), ``traj:reconstruction`` (the last batch's reconstruction
-after training) and ``traj:<name>`` (every final weight).
-"""
+Results: ``traj:loss`` (the loss at every step), ``traj:reconstruction`` (the last batch's reconstruction after
+training) and ``traj:<name>`` (every final weight). """
 
 from __future__ import annotations
 
@@ -406,7 +405,7 @@ def run_train_torch(problem: Problem) -> Results:
     model = build_torch(problem)
     optim: torch.optim.Optimizer
     if case.torch_optim == "BookSGDMomentum":
-        optim = ti.BookSGDMomentum(model.parameters(), lr=case.lr, momentum=0.9)
+        optim = ti.SGDMomentum(model.parameters(), lr=case.lr, momentum=0.9)
     else:
         optim = torch.optim.SGD(model.parameters(), lr=case.lr, momentum=0.9)
     per_sample = math.prod(case.image)  # C·H·W
@@ -445,8 +444,8 @@ AUTOENCODER_TRAINING_SPEC = ComponentSpec(
     scratch_class=ScratchAutoencoder,
     torch_class=TorchClass("Autoencoder"),
     scratch_detail=" + SGDMomentum",
-    torch_detail=" + BookSGDMomentum / torch.optim.SGD",
-    exercises=(SGDMomentum, TorchClass("BookSGDMomentum")),
+    torch_detail=" + SGDMomentum / torch.optim.SGD",
+    exercises=(SGDMomentum, TorchClass("SGDMomentum")),
     cases=TRAIN_CASES,
     make_problem=make_train_problem,
     run_scratch=run_train_scratch,

@@ -153,14 +153,14 @@ def _scratch_conv_op(kind: type[scratch.Conv2D_Op] | type[scratch.Conv2D_OpLoop]
 
 def _torch_conv_op(problem: Problem) -> Any:
     c = problem.case_as(ConvCase)
-    return _ti().Conv2DOp(c.cin, c.cout, c.k, padding=c.padding, stride=c.stride, dtype=torch_dtype(problem.dtype))
+    return _ti().Conv2D_Op(c.cin, c.cout, c.k, padding=c.padding, stride=c.stride, dtype=torch_dtype(problem.dtype))
 
 
 def _conv_errors(make_scratch: Any) -> tuple[ErrorCase, ...]:
     f64 = np.float64
 
     def torch_op(cin: int, cout: int, k: int, **kw: Any) -> Any:
-        return _ti().Conv2DOp(cin, cout, k, dtype=torch_dtype(f64), **kw)
+        return _ti().Conv2D_Op(cin, cout, k, dtype=torch_dtype(f64), **kw)
 
     return (
         ErrorCase(
@@ -240,7 +240,7 @@ CONV2D_OP_SPEC = operation_spec(
     name="Conv2D_Op",
     chapter=5,
     scratch_class=scratch.Conv2D_Op,
-    torch_class=TorchClass("Conv2DOp"),
+    torch_class=TorchClass("Conv2D_Op"),
     cases=_conv_cases(),
     shapes=_conv_shapes,
     param_shapes=_conv_params,
@@ -260,7 +260,7 @@ CONV2D_OP_LOOP_SPEC = operation_spec(
     name="Conv2D_OpLoop",
     chapter=5,
     scratch_class=scratch.Conv2D_OpLoop,
-    torch_class=TorchClass("Conv2DOp"),
+    torch_class=TorchClass("Conv2D_Op"),
     cases=tuple(c for c in _conv_cases() if c.n == 1 or c.k in (2, 3))[:12],
     shapes=_conv_shapes,
     param_shapes=_conv_params,

@@ -10,7 +10,7 @@ starting parameters (``grad_scale=4`` with ``clip=2`` clips about 60% of the gra
 ``grad_scale=1e-6`` is where the book's AdaGrad and ``torch.optim.Adagrad`` part ways); ``clip`` clips on
 the scratch side through the optimizer's ``clip`` argument and on the torch side with
 ``torch.nn.utils.clip_grad_value_`` before ``step()``, or, with ``torch_clip="optimizer"``, through
-``BookAdaGrad(clip=...)``.
+``torch_impl.AdaGrad(clip=...)``.
 """
 
 from __future__ import annotations
@@ -141,10 +141,10 @@ def _torch_optimizer(case: OptimCase, params: list[Any]) -> Any:
     import torch
 
     if case.optim == "SGDMomentum":
-        return _torch_impl().BookSGDMomentum(params, lr=case.lr, momentum=case.momentum)
+        return _torch_impl().SGDMomentum(params, lr=case.lr, momentum=case.momentum)
     if case.optim == "AdaGrad":
         clip = case.clip if case.torch_clip == "optimizer" else None
-        return _torch_impl().BookAdaGrad(params, lr=case.lr, eps=_eps(case), clip=clip)
+        return _torch_impl().AdaGrad(params, lr=case.lr, eps=_eps(case), clip=clip)
     if case.optim == "Adam":
         return torch.optim.Adam(params, lr=case.lr, betas=case.betas, eps=_eps(case), weight_decay=case.wd)
     return torch.optim.SGD(params, lr=case.lr)
@@ -302,27 +302,27 @@ SGD_MOMENTUM_SPEC = _optimizer_spec(
         ErrorCase(
             "lr-zero",
             scratch=lambda: scratch.SGDMomentum(lr=0.0),
-            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=0.0),
+            torch=lambda: _torch_impl().SGDMomentum(_param(), lr=0.0),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "lr-negative",
             scratch=lambda: scratch.SGDMomentum(lr=-0.1),
-            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=-0.1),
+            torch=lambda: _torch_impl().SGDMomentum(_param(), lr=-0.1),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "lr-string",
             scratch=lambda: scratch.SGDMomentum(lr="0.1"),  # type: ignore[arg-type]
-            torch=lambda: _torch_impl().BookSGDMomentum(_param(), lr=tensor(np.array([0.1]))),
+            torch=lambda: _torch_impl().SGDMomentum(_param(), lr=tensor(np.array([0.1]))),
             exc=TypeError,
             match=r"lr",
         ),
     ),
     notes="book form v = mu*v + lr*g, p -= v; torch.optim.SGD keeps lr outside the velocity (differs under decay)",
-    torch_class=TorchClass("BookSGDMomentum"),
+    torch_class=TorchClass("SGDMomentum"),
 )
 
 
@@ -388,35 +388,35 @@ ADAGRAD_SPEC = _optimizer_spec(
         ErrorCase(
             "lr-zero",
             scratch=lambda: scratch.AdaGrad(lr=0.0),
-            torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=0.0),
+            torch=lambda: _torch_impl().AdaGrad(_param(), lr=0.0),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "lr-negative",
             scratch=lambda: scratch.AdaGrad(lr=-0.01),
-            torch=lambda: _torch_impl().BookAdaGrad(_param(), lr=-0.01),
+            torch=lambda: _torch_impl().AdaGrad(_param(), lr=-0.01),
             exc=ValueError,
             match=r"lr",
         ),
         ErrorCase(
             "eps-negative",
             scratch=lambda: scratch.AdaGrad(eps=-1e-7),
-            torch=lambda: _torch_impl().BookAdaGrad(_param(), eps=-1e-7),
+            torch=lambda: _torch_impl().AdaGrad(_param(), eps=-1e-7),
             exc=ValueError,
             match=r"eps must be >= 0",
         ),
         ErrorCase(
             "clip-zero",
             scratch=lambda: scratch.AdaGrad(clip=0.0),
-            torch=lambda: _torch_impl().BookAdaGrad(_param(), clip=0.0),
+            torch=lambda: _torch_impl().AdaGrad(_param(), clip=0.0),
             exc=ValueError,
             match=r"clip must be > 0",
         ),
         ErrorCase(
             "clip-string",
             scratch=lambda: scratch.AdaGrad(clip="2"),  # type: ignore[arg-type]
-            torch=lambda: _torch_impl().BookAdaGrad(_param(), clip="2"),
+            torch=lambda: _torch_impl().AdaGrad(_param(), clip="2"),
             exc=TypeError,
             match=r"clip must be a real number",
         ),
@@ -426,7 +426,7 @@ ADAGRAD_SPEC = _optimizer_spec(
         "p -= lr*g/(sqrt(s)+eps), eps=1e-10 (steps ~300x apart at |g|~1e-6); clip = clip_grad_value_ before step"
     ),
     chapter=6,
-    torch_class=TorchClass("BookAdaGrad"),
+    torch_class=TorchClass("AdaGrad"),
     bench_options={"clip": 2.0},
 )
 

@@ -113,7 +113,7 @@ def _run_torch(problem: Problem) -> Results:
     lr = case.lr
     optim: torch.optim.Optimizer
     if case.optim == "AdaGrad":
-        optim = ti.BookAdaGrad(model.parameters(), lr=lr)
+        optim = ti.AdaGrad(model.parameters(), lr=lr)
     else:
         optim = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = ti.SequenceSoftmaxCrossEntropy("sum")
@@ -140,12 +140,12 @@ SPECS = (
         scratch_class=RNNModel,
         torch_class=TorchClass("SequentialModel"),
         scratch_detail=" + SGD/AdaGrad(gradient_clipping=True)",
-        torch_detail=" + SGD/BookAdaGrad + clip_grads_",
+        torch_detail=" + SGD/AdaGrad + clip_grads_",
         exercises=(
             scratch.SGD,
             scratch.AdaGrad,
             SequenceSoftmaxCrossEntropy,
-            TorchClass("BookAdaGrad"),
+            TorchClass("AdaGrad"),
             TorchClass("SequenceSoftmaxCrossEntropy"),
         ),
         cases=tuple(

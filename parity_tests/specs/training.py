@@ -42,7 +42,7 @@ TRAINING_CLASSES: tuple[type | TorchClass, ...] = (
     scratch.SGDMomentum,
     scratch.TrainingHistory,
     TorchClass("SequentialModel"),
-    TorchClass("BookSGDMomentum"),
+    TorchClass("SGDMomentum"),
     TorchClass("TrainingHistory"),
 )
 
@@ -109,12 +109,12 @@ class _Training:
         load_arrays(model, self.converter.to_torch(problem.params))
         optim: torch.optim.Optimizer
         if c.optim == "SGDMomentum":
-            optim = ti.BookSGDMomentum(model.parameters(), lr=c.lr, momentum=0.9)
+            optim = ti.SGDMomentum(model.parameters(), lr=c.lr, momentum=0.9)
         else:
             optim = torch.optim.SGD(model.parameters(), lr=c.lr)
         scheduler = ti.book_lr_scheduler(optim, c.decay, c.final_lr, c.epochs)
         data, options = self.fit_args(problem)
-        history = ti.PyTorchTrainer(model, optim, self.torch_loss()).fit(*data, scheduler=scheduler, **options)
+        history = ti.Trainer(model, optim, self.torch_loss()).fit(*data, scheduler=scheduler, **options)
         state = {k: to_numpy(v) for k, v in model.state_dict().items()}
         return {**_history_results(history), **{f"traj:{k}": v for k, v in self.converter.to_book(state).items()}}
 
@@ -142,7 +142,7 @@ def training_spec(
     bench: tuple[TrainCase, ...] = (),
     notes: str = "",
 ) -> ComponentSpec[TrainCase]:
-    """A whole-training parity spec: ``scratch.Trainer`` vs ``torch_impl.PyTorchTrainer``.
+    """A whole-training parity spec: ``scratch.Trainer`` vs ``torch_impl.Trainer``.
 
     Both start from the same random weights (book layout, ``param_shapes`` in ``converter.book_names``
     order, loaded into torch through ``converter``), train on ``make_data``'s arrays with the same seed
@@ -156,7 +156,7 @@ def training_spec(
         name=name,
         chapter=chapter,
         scratch_class=scratch.Trainer,
-        torch_class=TorchClass("PyTorchTrainer"),
+        torch_class=TorchClass("Trainer"),
         exercises=TRAINING_CLASSES,
         converter=converter,
         make_problem=run.make_problem,
@@ -219,7 +219,7 @@ def _torch_fit(**options: Any) -> Any:
 
     X, y = _tiny()
     model = ti.SequentialModel(ti.Dense(3, 1, dtype=torch.float64))
-    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.01), ti.MeanSquaredError())
+    trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=0.01), ti.MeanSquaredError())
     kwargs = {"epochs": 2, "eval_every": 1, "batch_size": 4, "verbose": False, "progress": False, **options}
     return trainer.fit(X, y, X, y, **kwargs)
 

@@ -381,7 +381,7 @@ def test_erratum_early_stopping_restores_the_best_evaluated_model(capsys: pytest
             def step(self) -> None:
                 snapshots.append({k: as_np(v) for k, v in model.state_dict().items()})
 
-        trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=ES_LR), ti.MeanSquaredError())
+        trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=ES_LR), ti.MeanSquaredError())
         hist = trainer.fit(
             X_train,
             y_train,
@@ -650,7 +650,7 @@ def test_erratum_loss_class_is_rejected_at_construction() -> None:
 
     model = ti.SequentialModel(ti.Dense(1, 1, dtype=torch.float64))
     with pytest.raises(TypeError, match="instance"):
-        ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), ti.MeanSquaredError)  # type: ignore[arg-type]
+        ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), ti.MeanSquaredError)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -755,7 +755,7 @@ def test_erratum_conv_input_grad_rotates_the_kernel() -> None:
     for op in (scratch.Conv2D_Op(W.copy()), scratch.Conv2D_OpLoop(W.copy())):
         dx, _ = _scratch_conv_grads(op, x, G)
         assert rel_err(dx, true_dx) < TOL, type(op).__name__
-    twin = ti.Conv2DOp(2, 3, 3, dtype=torch.float64)
+    twin = ti.Conv2D_Op(2, 3, 3, dtype=torch.float64)
     with torch.no_grad():
         twin.weight.copy_(t64(np.ascontiguousarray(W.transpose(1, 0, 2, 3))))
     xt = t64(x, requires_grad=True)
@@ -992,11 +992,8 @@ def _momentum_torch(
     its momentum buffer rescaled by old_lr / new_lr at each decay, so that lr * buffer stays continuous)."""
     steps = grads.shape[0] // epochs
     p = nn.Parameter(t64(start))
-    optim: torch.optim.Optimizer
-    if kind == "book":
-        optim = ti.BookSGDMomentum([p], lr=0.15, momentum=mu)
-    else:
-        optim = torch.optim.SGD([p], lr=0.15, momentum=mu)
+    book = kind == "book"
+    optim = ti.SGDMomentum([p], lr=0.15, momentum=mu) if book else torch.optim.SGD([p], lr=0.15, momentum=mu)
     scheduler = ti.book_lr_scheduler(optim, decay, 0.05, epochs)
     for e in range(epochs):
         for s in range(steps):
@@ -1093,7 +1090,7 @@ def test_difference_dropout_keep_prob_and_scaling() -> None:
     np.testing.assert_allclose(book.forward(x.copy(), inference=True), keep * x, rtol=1e-15)
 
     # torch's nn.Dropout(p = 1 - keep) is the inverted form: x * mask / keep in training, identity in eval.
-    inverted = ti.BookDropout(keep, inverted=True)
+    inverted = ti.Dropout(keep, inverted=True)
     inverted.set_mask(torch.from_numpy(mask))
     np.testing.assert_allclose(out, keep * as_np(inverted(t64(x))), rtol=1e-15)
     drop = nn.Dropout(p=1 - keep)

@@ -49,7 +49,7 @@ def test_torch_early_stopping_keeps_going_at_loss_scale_1e12() -> None:
     X, y = _huge_regression(np.random.default_rng(1301))
     model = ti.SequentialModel(ti.Dense(4, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
     out = io.StringIO()
-    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.01), ti.MeanSquaredError())
+    trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=0.01), ti.MeanSquaredError())
     history = trainer.fit(X, y, X, y, epochs=30, eval_every=5, batch_size=16, seed=2, stream=out, progress=False)
     assert history.val_losses[0] > 1e9
     assert history.best_epoch is not None
@@ -223,7 +223,7 @@ def test_torch_trainer_rejects_labels_out_of_range(bad_label: int) -> None:
     y = rng.integers(0, 3, 20)
     y[5] = bad_label
     model = _classifier()
-    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+    trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
     with pytest.raises(ValueError, match=r"y_train \(a shuffled batch\) must be class labels in \[0, 3\) .* is "):
         trainer.fit(X, y, X, y, epochs=2, eval_every=1, verbose=False, progress=False)
 
@@ -234,7 +234,7 @@ def test_torch_trainer_allows_cross_entropy_ignore_index() -> None:
     y = rng.integers(0, 3, 20)
     y[5] = -100  # nn.CrossEntropyLoss's ignore_index: a legal label
     model = _classifier()
-    trainer = ti.PyTorchTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+    trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
     history = trainer.fit(X, y, X, y, epochs=2, eval_every=1, verbose=False, progress=False)
     assert np.isfinite(history.train_losses).all()
 

@@ -16,13 +16,13 @@ from torch.utils.data import DataLoader, TensorDataset
 from data.mnist import MnistData, normalize_torchvision_style
 from torch_impl import (
     AvgPool2D,
-    BookDropout,
     ChannelBiasAdd,
     Compose,
     Conv2D,
-    Conv2DOp,
+    Conv2D_Op,
     ConvLayer,
     DenseLayer,
+    Dropout,
     Flatten,
     MaxPool2D,
     MNISTConvNet,
@@ -56,8 +56,8 @@ def randn(*shape: int, dtype: torch.dtype = torch.float64, seed: int = 0) -> tor
     return torch.randn(*shape, dtype=dtype, generator=gen(seed))
 
 
-def conv_op(cin: int, cout: int, k: int, seed: int = 1, **kwargs: Any) -> Conv2DOp:
-    op = Conv2DOp(cin, cout, k, dtype=kwargs.pop("dtype", torch.float64), **kwargs)
+def conv_op(cin: int, cout: int, k: int, seed: int = 1, **kwargs: Any) -> Conv2D_Op:
+    op = Conv2D_Op(cin, cout, k, dtype=kwargs.pop("dtype", torch.float64), **kwargs)
     with torch.no_grad():
         op.weight.copy_(randn(*op.weight.shape, dtype=op.weight.dtype, seed=seed))
     return op
@@ -111,9 +111,9 @@ def test_conv_padding_modes_and_output_sizes(k: int, padding: Any, stride: int) 
 
 
 def test_padding_none_is_the_books_k_over_2() -> None:
-    assert Conv2DOp(1, 1, 5).padding == 2
-    assert Conv2DOp(1, 1, 4).padding == 2
-    assert Conv2DOp(1, 1, 4, padding="same").padding == "same"
+    assert Conv2D_Op(1, 1, 5).padding == 2
+    assert Conv2D_Op(1, 1, 4).padding == 2
+    assert Conv2D_Op(1, 1, 4, padding="same").padding == "same"
     assert ConvLayer(1, 1, 3).padding == 1
     # odd k: "same" size; even k: one more row and column than the input
     assert conv_op(1, 1, 5)(randn(1, 1, 6, 8)).shape == (1, 1, 6, 8)
@@ -122,7 +122,7 @@ def test_padding_none_is_the_books_k_over_2() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Conv2DOp and ChannelBiasAdd
+# Conv2D_Op and ChannelBiasAdd
 # --------------------------------------------------------------------------------------------------------
 def _loop_cross_correlation(x: torch.Tensor, w: torch.Tensor, p: int, s: int) -> torch.Tensor:
     """out[n, o, h, w] = Σ x_pad[n, c, s·h + i, s·w + j] · w[o, c, i, j], written out with loops."""
@@ -159,7 +159,7 @@ def test_conv2d_op_equals_f_conv2d_and_its_definition(dtype: torch.dtype) -> Non
 
 
 def test_conv2d_op_starts_at_zero_and_loads_state() -> None:
-    op = Conv2DOp(2, 3, 3, dtype=torch.float64)
+    op = Conv2D_Op(2, 3, 3, dtype=torch.float64)
     assert op.weight.dtype == torch.float64
     assert not op.weight.detach().any()
     w = randn(3, 2, 3, 3)
@@ -251,10 +251,10 @@ def test_conv_layer_state_keys_and_dropout_kinds() -> None:
     assert ConvLayer(1, 2, 3).dropout_module is None
     assert isinstance(ConvLayer(1, 2, 3, dropout=0.8).dropout_module, nn.Dropout)
     with_gen = ConvLayer(1, 2, 3, dropout=0.8, generator=gen(0)).dropout_module
-    assert isinstance(with_gen, BookDropout)
+    assert isinstance(with_gen, Dropout)
     assert with_gen.inverted
     book = Conv2D(1, 2, 3, dropout=0.8)
-    assert isinstance(book.dropout_op, BookDropout)
+    assert isinstance(book.dropout_op, Dropout)
     assert not book.dropout_op.inverted
     assert book.dropout_module is book.dropout_op
     assert Conv2D(1, 2, 3).dropout_op is None
@@ -408,7 +408,7 @@ def _inf(*shape: int) -> torch.Tensor:
 
 
 LAYERS: dict[str, Any] = {
-    "Conv2DOp": lambda: Conv2DOp(3, 2, 3, dtype=torch.float64),
+    "Conv2D_Op": lambda: Conv2D_Op(3, 2, 3, dtype=torch.float64),
     "ConvLayer": lambda: ConvLayer(3, 2, 3, dtype=torch.float64),
     "Conv2D": lambda: Conv2D(3, 2, 3, dtype=torch.float64),
 }
@@ -456,10 +456,10 @@ def test_conv_kernel_larger_than_padded_input(layer: str) -> None:
     make = LAYERS[layer]
     module = make()
     module(_x(1, 3, 1, 1))  # k=3, padding 1: 3x3 once padded, just enough
-    op = Conv2DOp(3, 2, 5, padding=0, dtype=torch.float64)
+    op = Conv2D_Op(3, 2, 5, padding=0, dtype=torch.float64)
     with pytest.raises(
         ValueError,
-        match=r"Conv2DOp input must be at least 5x5 once padded \(kernel_size=5, padding=0\): the kernel is larger "
+        match=r"Conv2D_Op input must be at least 5x5 once padded \(kernel_size=5, padding=0\): the kernel is larger "
         r"than the padded input; received shape \(1, 3, 4, 6\), 4x6 once padded",
     ):
         op(_x(1, 3, 4, 6))
@@ -472,7 +472,7 @@ def test_conv_kernel_larger_than_padded_input(layer: str) -> None:
         conv_output_size(2, 5, 0)
 
 
-@pytest.mark.parametrize("cls", [Conv2DOp, ConvLayer, Conv2D])
+@pytest.mark.parametrize("cls", [Conv2D_Op, ConvLayer, Conv2D])
 def test_conv_bad_arguments(cls: Any) -> None:
     with pytest.raises(ValueError, match=r"stride must be an integer >= 1; received 0"):
         cls(1, 1, 3, stride=0)
@@ -493,7 +493,7 @@ def test_conv_bad_arguments(cls: Any) -> None:
         cls(0, 1, 3)
     with pytest.raises(ValueError, match=r"out_channels must be an integer >= 1; received 0"):
         cls(1, 0, 3)
-    kernel_name = {Conv2DOp: "kernel_size", ConvLayer: "filter_size", Conv2D: "param_size"}[cls]
+    kernel_name = {Conv2D_Op: "kernel_size", ConvLayer: "filter_size", Conv2D: "param_size"}[cls]
     with pytest.raises(TypeError, match=f"{kernel_name} must be an integer >= 1; received float 3.0"):
         cls(1, 1, 3.0)
 

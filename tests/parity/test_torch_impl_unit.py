@@ -15,16 +15,16 @@ from torch import nn
 
 from torch_impl import (
     BiasAdd,
-    BookDropout,
-    BookSGDMomentum,
     Dense,
     DenseLayer,
+    Dropout,
     Linear,
     MeanSquaredError,
     PyTorchLayer,
     PyTorchTrainer,
     ReLU,
     SequentialModel,
+    SGDMomentum,
     Sigmoid,
     SoftmaxCrossEntropy,
     Tanh,
@@ -90,12 +90,12 @@ def test_weight_multiply_and_bias_add_equal_nn_linear(dtype: torch.dtype) -> Non
 
 
 # --------------------------------------------------------------------------------------------------------
-# BookDropout
+# Dropout
 # --------------------------------------------------------------------------------------------------------
 def test_dropout_mask_statistics_and_means() -> None:
     keep = 0.8
     x = torch.ones(400, 500, dtype=torch.float64)
-    book = BookDropout(keep, generator=gen(1))
+    book = Dropout(keep, generator=gen(1))
     out = book(x)
     assert book.mask is not None
     assert set(torch.unique(book.mask).tolist()) <= {0.0, 1.0}
@@ -103,14 +103,14 @@ def test_dropout_mask_statistics_and_means() -> None:
     tol = 5 * math.sqrt(keep * (1 - keep) / n)  # 5 standard errors of the mean of n Bernoulli draws
     assert abs(book.mask.mean().item() - keep) < tol
     assert abs(out.mean().item() - keep) < tol  # E[book] = keep * x
-    inv = BookDropout(keep, inverted=True, generator=gen(2))
+    inv = Dropout(keep, inverted=True, generator=gen(2))
     assert abs(inv(x).mean().item() - 1.0) < tol / keep  # E[inverted] = x
 
 
 def test_dropout_generator_is_reproducible_and_leaves_global_rng_alone() -> None:
     x = torch.ones(30, 40)
     state = torch.get_rng_state()
-    a, b = BookDropout(0.5, generator=gen(7)), BookDropout(0.5, generator=gen(7))
+    a, b = Dropout(0.5, generator=gen(7)), Dropout(0.5, generator=gen(7))
     a(x)
     b(x)
     assert torch.equal(torch.get_rng_state(), state)
@@ -124,7 +124,7 @@ def test_dropout_injected_mask_book_is_keep_times_inverted(dtype: torch.dtype) -
     keep = 0.75
     x = randn(6, 5, dtype=dtype).requires_grad_(True)
     mask = (randn(6, 5, seed=3) > 0).to(dtype)
-    book, inv = BookDropout(keep), BookDropout(keep, inverted=True)
+    book, inv = Dropout(keep), Dropout(keep, inverted=True)
     book.set_mask(mask)
     inv.set_mask(mask)
     yb, yi = book(x), inv(x)
@@ -149,7 +149,7 @@ def test_dropout_injected_mask_book_is_keep_times_inverted(dtype: torch.dtype) -
 def test_dropout_mask_is_used_once_unless_persistent() -> None:
     x = torch.ones(2, 3, dtype=torch.float64)
     mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
-    d = BookDropout(0.5, generator=gen(0))
+    d = Dropout(0.5, generator=gen(0))
     d.set_mask(mask, persistent=True)
     assert torch.equal(d(x), mask)
     assert torch.equal(d(x), mask)
@@ -163,8 +163,8 @@ def test_dropout_mask_is_used_once_unless_persistent() -> None:
 def test_dropout_bad_inputs() -> None:
     for keep in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match=r"keep_prob must be a keep probability in \(0, 1\]"):
-            BookDropout(keep)
-    d = BookDropout(0.5)
+            Dropout(keep)
+    d = Dropout(0.5)
     with pytest.raises(ValueError, match="only 0 and 1"):
         d.set_mask(torch.full((2, 2), 0.5))
     with pytest.raises(TypeError, match="mask must be a floating-point or bool"):
@@ -186,10 +186,10 @@ def test_dense_layer_structure_and_dropout_kinds() -> None:
     assert isinstance(layer.dropout_module, nn.Dropout)
     assert layer.dropout_module.p == pytest.approx(0.2)
     with_gen = DenseLayer(4, 3, dropout=0.8, generator=gen())
-    assert isinstance(with_gen.dropout_module, BookDropout)
+    assert isinstance(with_gen.dropout_module, Dropout)
     assert with_gen.dropout_module.inverted
     book = Dense(4, 3, Sigmoid(), dropout=0.8)
-    assert isinstance(book.dropout_module, BookDropout)
+    assert isinstance(book.dropout_module, Dropout)
     assert not book.dropout_module.inverted
     assert book.dropout_op is book.dropout_module
     assert DenseLayer(4, 3).dropout_module is None
@@ -205,7 +205,7 @@ def test_dense_forward_and_inference_flag(layer_cls: type[DenseLayer], dtype: to
     out = layer(x)
     assert out.dtype == dtype
     assert out.shape == (8, 4)
-    assert isinstance(layer.dropout_module, BookDropout)
+    assert isinstance(layer.dropout_module, Dropout)
     mask = layer.dropout_module.mask
     assert mask is not None
     scale = 1 / 0.6 if layer_cls is DenseLayer else 1.0
@@ -407,7 +407,7 @@ def _quadratic_run(
 def test_book_momentum_hand_computed_three_steps() -> None:
     lr, mu = 0.1, 0.9
     p = torch.tensor([2.0, -1.0], dtype=torch.float64, requires_grad=True)
-    opt = BookSGDMomentum([p], lr=lr, momentum=mu)
+    opt = SGDMomentum([p], lr=lr, momentum=mu)
     grads = [[1.0, -2.0], [0.5, 0.25], [-3.0, 1.0]]
     for g in grads:
         p.grad = torch.tensor(g, dtype=torch.float64)
@@ -423,11 +423,11 @@ def test_book_momentum_hand_computed_three_steps() -> None:
 
 
 def test_book_momentum_equals_torch_sgd_at_constant_lr_and_differs_under_decay() -> None:
-    book = _quadratic_run(lambda ps: BookSGDMomentum(ps, lr=0.05, momentum=0.9))
+    book = _quadratic_run(lambda ps: SGDMomentum(ps, lr=0.05, momentum=0.9))
     torch_sgd = _quadratic_run(lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9))
     assert (book - torch_sgd).abs().max().item() <= 1e-15
     decayed = [0.05 - e * (0.05 - 0.01) / 5 for e in range(6)]  # the book's linear decay over 6 steps
-    book_d = _quadratic_run(lambda ps: BookSGDMomentum(ps, lr=0.05, momentum=0.9), decayed)
+    book_d = _quadratic_run(lambda ps: SGDMomentum(ps, lr=0.05, momentum=0.9), decayed)
     torch_d = _quadratic_run(lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9), decayed)
     assert (book_d - torch_d).abs().max().item() > 1e-3
 
@@ -444,13 +444,13 @@ def test_book_momentum_driven_by_linear_lr_scheduler_differs_from_torch_sgd() ->
             sched.step()
         return p.detach()
 
-    assert (run(BookSGDMomentum) - run(torch.optim.SGD)).abs().max().item() > 1e-3
+    assert (run(SGDMomentum) - run(torch.optim.SGD)).abs().max().item() > 1e-3
 
 
 @pytest.mark.parametrize("decay_type", ["linear", "exponential"])
 def test_book_lr_scheduler_closed_forms(decay_type: str) -> None:
     lr0, lrf, epochs = 0.2, 0.05, 6
-    opt = BookSGDMomentum([nn.Parameter(torch.zeros(1))], lr=lr0)
+    opt = SGDMomentum([nn.Parameter(torch.zeros(1))], lr=lr0)
     sched = book_lr_scheduler(opt, decay_type, lrf, epochs)
     assert sched is not None
     lrs = []
@@ -467,7 +467,7 @@ def test_book_lr_scheduler_closed_forms(decay_type: str) -> None:
 
 
 def test_book_lr_scheduler_none_and_bad_inputs() -> None:
-    opt = BookSGDMomentum([nn.Parameter(torch.zeros(1))], lr=0.1)
+    opt = SGDMomentum([nn.Parameter(torch.zeros(1))], lr=0.1)
     assert book_lr_scheduler(opt, None, 0.0, 1) is None
     with pytest.raises(ValueError, match=r"decay_type must be one of .*received 'cosine'"):
         book_lr_scheduler(opt, "cosine", 0.01, 5)
@@ -487,11 +487,11 @@ def test_book_momentum_bad_inputs() -> None:
     params = [nn.Parameter(torch.zeros(2))]
     for lr in (0, -0.1):
         with pytest.raises(ValueError, match=f"lr must be > 0; received {lr}"):
-            BookSGDMomentum(params, lr=lr)
+            SGDMomentum(params, lr=lr)
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\); received 1.0"):
-        BookSGDMomentum(params, lr=0.1, momentum=1.0)
+        SGDMomentum(params, lr=0.1, momentum=1.0)
     with pytest.raises(TypeError, match="lr must be a real number"):
-        BookSGDMomentum(params, lr="0.1")  # type: ignore[arg-type]
+        SGDMomentum(params, lr="0.1")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -513,7 +513,7 @@ def _mlp(seed: int, dropout: float = 1.0, dtype: torch.dtype = torch.float64) ->
 
 
 def _train(model: nn.Module, lr: float = 0.05, **kwargs: Any) -> tuple[PyTorchTrainer, TrainingHistory]:
-    trainer = PyTorchTrainer(model, BookSGDMomentum(model.parameters(), lr=lr), MeanSquaredError())
+    trainer = PyTorchTrainer(model, SGDMomentum(model.parameters(), lr=lr), MeanSquaredError())
     options: dict[str, Any] = {
         "epochs": 20,
         "eval_every": 5,
@@ -593,7 +593,7 @@ class _ModeRecorder(PyTorchLayer):
 def test_trainer_modes_scheduler_and_lrs() -> None:
     model = SequentialModel(_ModeRecorder())
     model.eval()
-    opt = BookSGDMomentum(model.parameters(), lr=0.1)
+    opt = SGDMomentum(model.parameters(), lr=0.1)
     sched = book_lr_scheduler(opt, "linear", 0.02, 4)
     trainer = PyTorchTrainer(model, opt, MeanSquaredError())
     X, y, Xv, yv = _regression_data()
@@ -627,7 +627,7 @@ def test_trainer_accepts_tensors_float32_and_class_labels() -> None:
 def test_trainer_bad_inputs() -> None:
     X, y, Xv, yv = _regression_data()
     model = _mlp(0)
-    trainer = PyTorchTrainer(model, BookSGDMomentum(model.parameters(), lr=0.1), MeanSquaredError())
+    trainer = PyTorchTrainer(model, SGDMomentum(model.parameters(), lr=0.1), MeanSquaredError())
     for name in ("epochs", "eval_every", "batch_size"):
         bad_option: dict[str, Any] = {name: 0}
         with pytest.raises(ValueError, match=f"{name} must be an integer >= 1; received 0"):
