@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import platform
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import _markdown
+from .._environment import environment
 from .._io import write_atomic
 from ..tolerances import BOOK_DRIFT_ACCURACY_POINTS as DRIFT_ACCURACY_POINTS
 from ..tolerances import BOOK_DRIFT_STOP_EVALUATIONS as DRIFT_STOP_EVALUATIONS
@@ -239,24 +236,8 @@ def render_payload(data: dict[str, Any], guide: str = "../../docs/porting-guide.
 
 
 def metadata(book_root: Path, command: str = "") -> dict[str, Any]:
-    """Where and with what the runs happened."""
-    import os
-    from importlib import metadata as package_metadata
-
-    try:
-        torch_version = package_metadata.version("torch")
-    except package_metadata.PackageNotFoundError:
-        torch_version = ""
-    return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.system()} {platform.machine()} ({os.cpu_count()} CPUs)",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch_version,
-        "threads": os.environ.get("OMP_NUM_THREADS", "default"),
-        "book": str(book_root),
-        "command": command,
-    }
+    """Where and with what the runs happened (``parity_tests._environment``), the book's folder and the command."""
+    return {**environment(), "book": str(book_root), "command": command}
 
 
 def write(out: Path, runs: list[tuple[NotebookRun, NotebookRun | None]], meta: dict[str, Any]) -> Path:

@@ -10,14 +10,13 @@ that a quick run never overwrites an hours-long full one); ``python -m parity_te
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._environment import environment
 from .._io import check_writable
 from . import ch2, ch3, ch4, ch5, ch6, ch7_autoencoder, ch7_boston, ch7_cnn, ch7_lstm
 from ._repro import ReportWriteError, SkipRecipe, check_row, render_markdown, write_report
@@ -131,10 +130,11 @@ def run_table(names: Sequence[str], quick: bool, out: str | Path, *, echo: bool 
         print(f"[{name}] {len(got)} rows in {seconds:.1f} s", file=sys.stderr, flush=True)
 
     mode = "quick (small limits, few epochs: checks the pipeline, not the book's numbers)" if quick else "full (book)"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    env = environment()
     walls = ", ".join(f"{n} {r['seconds']:.1f} s" for n, r in recipes.items())
     preamble = [
-        f"Mode: {mode}. Generated {stamp} with Python {platform.python_version()} on {platform.machine()}.",
+        f"Mode: {mode}. Generated {env['date']} with Python {env['python']}, NumPy {env['numpy']}, torch "
+        f"{env['torch'] or 'absent'} on {env['machine']}.",
         "",
         "Each line is one experiment; each metric shows the scratch (NumPy) and torch_impl values side by side. "
         "Both implementations start from the same weights and see the same batches; dropout masks are shared "
@@ -143,7 +143,14 @@ def run_table(names: Sequence[str], quick: bool, out: str | Path, *, echo: bool 
         f"Recipe wall time: {walls}.",
     ]
     markdown = render_markdown(rows, skipped, title="Book reproduction: scratch vs torch_impl", preamble=preamble)
-    payload = {"quick": quick, "generated": stamp, "recipes": recipes, "rows": rows, "skipped": skipped}
+    payload = {
+        "quick": quick,
+        "generated": env["date"],
+        "environment": env,
+        "recipes": recipes,
+        "rows": rows,
+        "skipped": skipped,
+    }
     try:
         md_path, json_path = write_report(out_dir, markdown, payload)
     except ReportWriteError as exc:

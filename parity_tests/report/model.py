@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .._environment import environment
 from ..harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from ..mutants import MUTANTS, Detection, detect
 from ..specs import ComponentSpec
@@ -331,17 +330,7 @@ def load_versions(folder: Path) -> list[dict[str, Any]]:
 
 def run_metadata(started: float) -> dict[str, Any]:
     """When, where and with which versions the report ran (``started``: ``time.time()`` at the start)."""
-    import torch
-
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "device": torch_device(),
-        "seconds": round(time.time() - started, 1),
-    }
+    return {**environment(), "device": torch_device(), "seconds": round(time.time() - started, 1)}
 
 
 # ---------------------------------------------------------------------------------------------------------

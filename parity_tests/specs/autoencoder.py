@@ -13,7 +13,7 @@ or ``torch.optim.SGD(momentum=0.9)`` (identical at a constant lr), per case. The
 the book (Σ/N) and ``nn.MSELoss()`` (Σ/(N·C·H·W)); the cases convert it three ways: torch_impl's book-style
 ``MeanSquaredError``; ``nn.MSELoss()`` scaled by C·H·W; or scratch's ``mse="mean"`` against ``nn.MSELoss()``.
 Results: ``traj:loss`` (the loss at every step), ``traj:reconstruction`` (the last batch's reconstruction after
-training) and ``traj:<name>`` (every final weight). """
+training) and ``traj:<name>`` (every final weight)."""
 
 from __future__ import annotations
 
