@@ -7,7 +7,7 @@ package is mathematically correct. This package never imports torch.
 """
 
 from . import fundamentals, linear_regression, metrics, one_hidden_layer
-from .activations import Linear, ReLU, Sigmoid, Tanh
+from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .autodiff import NumberWithGrad, Tensor
 from .autoencoder import Autoencoder, Decoder, Encoder
 from .base import Operation, ParamOperation
@@ -51,6 +51,7 @@ __all__ = [
     "LSTMLayer",
     "LSTMNode",
     "Layer",
+    "LeakyReLU",
     "Linear",
     "Loss",
     "MaxPool2D",

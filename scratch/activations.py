@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_non_negative
 from .base import Operation
 from .fundamentals import sigmoid_array
 
@@ -76,3 +77,26 @@ class Linear(Operation):
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
         return output_grad
+
+
+class LeakyReLU(Operation):
+    """Leaky ReLU, chapter 1's ``leaky_relu``: negative inputs keep a small slope instead of 0.
+
+        forward:   y = x where x > 0, a·x elsewhere            (a = ``negative_slope``)
+        backward:  dL/dx = G where x > 0, a·G elsewhere       (a at exactly 0, like torch)
+
+    Any shape; y and dL/dx have x's shape. The default slope is the book's 0.2 (its ``np.maximum(0.2 * x, x)``,
+    the same function for 0 <= a <= 1); torch's ``nn.LeakyReLU`` defaults to 0.01.
+    """
+
+    def __init__(self, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        self.negative_slope = check_non_negative(negative_slope, "negative_slope")
+
+    def _output(self, inference: bool) -> np.ndarray:
+        y: np.ndarray = np.where(self.input_ > 0, self.input_, self.negative_slope * self.input_)
+        return y
+
+    def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
+        grad: np.ndarray = np.where(self.input_ > 0, output_grad, self.negative_slope * output_grad)
+        return grad

@@ -16,7 +16,7 @@ and re-exported here. ``torch_impl.book.ch7`` is chapter 7's notebook API on the
 names, tuple-returning models, trainers and random stream).
 """
 
-from .activations import Linear, ReLU, Sigmoid, Tanh
+from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .autoencoder import Autoencoder, Decoder, Encoder
 from .conv import (
     CONV_WEIGHT_INITS,
@@ -109,6 +109,7 @@ __all__ = [
     "Flatten",
     "GRULayer",
     "LSTMLayer",
+    "LeakyReLU",
     "Linear",
     "LinearRegressionResult",
     "MNISTConvNet",

@@ -14,11 +14,12 @@ torch function, so the output keeps the input's shape, dtype and device:
 
 from __future__ import annotations
 
+import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import Tensor, nn
 
-from ._validation import boundary, check_tensor
+from ._validation import boundary, check_non_negative, check_tensor
 
-__all__ = ["Linear", "ReLU", "Sigmoid", "Tanh"]
+__all__ = ["LeakyReLU", "Linear", "ReLU", "Sigmoid", "Tanh"]
 
 
 class _Activation(nn.Module):
@@ -60,3 +61,18 @@ class Linear(_Activation):
 
     def _apply_fn(self, x: Tensor) -> Tensor:
         return x
+
+
+class LeakyReLU(_Activation):
+    """Leaky ReLU, ``F.leaky_relu(x, negative_slope)``, with the book's slope 0.2 by default (``nn.LeakyReLU``'s is
+    0.01): y = x where x > 0, a·x elsewhere; autograd's gradient is a at x <= 0."""
+
+    def __init__(self, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        self.negative_slope = check_non_negative(negative_slope, "negative_slope")
+
+    def _apply_fn(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"

@@ -14,7 +14,8 @@ from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
 from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, Shape, ShapeCase, TorchClass, operation_spec
 
-ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU")
+ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU")
+ACTIVATION_NOTES = {"LeakyReLU": "chapter 1's leaky_relu: slope 0.2 (the book's) by default, nn.LeakyReLU's is 0.01"}
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,9 @@ def _activation_spec(name: str) -> ComponentSpec[ShapeCase]:
         build_torch=lambda p: getattr(_torch_impl(), name)(),
         prepare=_scale_input,
         bench=(ShapeCase("N256x1024", (256, 1024)),),
+        notes=ACTIVATION_NOTES.get(name, ""),
         errors=(
+            *_slope_errors(name),
             ErrorCase(
                 "int-input",
                 scratch=lambda: getattr(scratch, name)().forward(np.arange(6).reshape(2, 3)),
@@ -297,6 +300,21 @@ def _activation_spec(name: str) -> ComponentSpec[ShapeCase]:
                 exc=ValueError,
                 match=r"(?i)finite|nan",
             ),
+        ),
+    )
+
+
+def _slope_errors(name: str) -> tuple[ErrorCase, ...]:
+    """LeakyReLU's own argument: a negative slope is refused in both implementations."""
+    if name != "LeakyReLU":
+        return ()
+    return (
+        ErrorCase(
+            "negative-slope",
+            scratch=lambda: scratch.LeakyReLU(-0.1),
+            torch=lambda: _torch_impl().LeakyReLU(-0.1),
+            exc=ValueError,
+            match=r"negative_slope",
         ),
     )
 
