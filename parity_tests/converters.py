@@ -13,7 +13,7 @@ re-layout: transpose, reshape). Converters for split or shared tensors (later ch
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,56 +33,49 @@ class TensorMap:
     to_book: Callable[[np.ndarray], np.ndarray]
 
 
+# The re-layouts of the maps below (each a copy; the transpose and the axis swap are their own inverse).
+def _transposed(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.T)  # [in, out] <-> [out, in]
+
+
+def _flattened(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1).copy()  # [1, out] -> [out]; [1, C, 1, 1] -> [C]
+
+
+def _as_row(a: np.ndarray) -> np.ndarray:
+    return a.reshape(1, -1).copy()  # [out] -> [1, out]
+
+
+def _as_channel_bias(a: np.ndarray) -> np.ndarray:
+    return a.reshape(1, -1, 1, 1).copy()  # [C] -> [1, C, 1, 1]
+
+
+def _swap_axes_01(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3))  # [C_in, C_out, k, k] <-> [C_out, C_in, k, k]
+
+
 def transpose_2d(book: str, torch: str, book_shape: str = "(in, out)", torch_shape: str = "(out, in)") -> TensorMap:
     """A weight matrix stored ``[in, out]`` by the book and ``[out, in]`` by torch."""
-    return TensorMap(
-        book,
-        torch,
-        book_shape,
-        torch_shape,
-        "transpose",
-        to_torch=lambda a: np.ascontiguousarray(a.T),  # [in, out] -> [out, in]
-        to_book=lambda a: np.ascontiguousarray(a.T),  # [out, in] -> [in, out]
-    )
+    return TensorMap(book, torch, book_shape, torch_shape, "transpose", _transposed, _transposed)
 
 
 def bias_row(book: str, torch: str, book_shape: str = "(1, out)", torch_shape: str = "(out,)") -> TensorMap:
     """A bias stored as a ``[1, out]`` row by the book and as ``[out]`` by torch."""
-    return TensorMap(
-        book,
-        torch,
-        book_shape,
-        torch_shape,
-        "drop / add the leading axis",
-        to_torch=lambda a: a.reshape(-1).copy(),  # [1, out] -> [out]
-        to_book=lambda a: a.reshape(1, -1).copy(),  # [out] -> [1, out]
-    )
+    return TensorMap(book, torch, book_shape, torch_shape, "drop / add the leading axis", _flattened, _as_row)
 
 
 def swap_conv_axes(book: str, torch: str) -> TensorMap:
     """A conv kernel stored ``[C_in, C_out, k, k]`` by the book (the ``ConvTranspose2d`` layout) and
     ``[C_out, C_in, k, k]`` by ``nn.Conv2d``."""
     return TensorMap(
-        book,
-        torch,
-        "(C_in, C_out, k, k)",
-        "(C_out, C_in, k, k)",
-        "swap axes 0 and 1",
-        to_torch=lambda a: np.ascontiguousarray(a.transpose(1, 0, 2, 3)),  # [C_in, C_out, k, k] -> [C_out, C_in, k, k]
-        to_book=lambda a: np.ascontiguousarray(a.transpose(1, 0, 2, 3)),  # [C_out, C_in, k, k] -> [C_in, C_out, k, k]
+        book, torch, "(C_in, C_out, k, k)", "(C_out, C_in, k, k)", "swap axes 0 and 1", _swap_axes_01, _swap_axes_01
     )
 
 
 def channel_bias(book: str, torch: str) -> TensorMap:
     """A per-channel bias stored ``[1, C, 1, 1]`` (broadcast over ``[N, C, H, W]``) and ``[C]`` by torch."""
     return TensorMap(
-        book,
-        torch,
-        "(1, C_out, 1, 1)",
-        "(C_out,)",
-        "drop / add the three unit axes",
-        to_torch=lambda a: a.reshape(-1).copy(),  # [1, C, 1, 1] -> [C]
-        to_book=lambda a: a.reshape(1, -1, 1, 1).copy(),  # [C] -> [1, C, 1, 1]
+        book, torch, "(1, C_out, 1, 1)", "(C_out,)", "drop / add the three unit axes", _flattened, _as_channel_bias
     )
 
 
@@ -128,18 +121,7 @@ class TensorConverter:
 
     def prefixed(self, book_prefix: str, torch_prefix: str) -> TensorConverter:
         """The same maps with names prefixed, for one layer inside a model."""
-        maps = tuple(
-            TensorMap(
-                book_prefix + m.book,
-                torch_prefix + m.torch,
-                m.book_shape,
-                m.torch_shape,
-                m.rule,
-                m.to_torch,
-                m.to_book,
-            )
-            for m in self.maps
-        )
+        maps = tuple(replace(m, book=book_prefix + m.book, torch=torch_prefix + m.torch) for m in self.maps)
         return TensorConverter(f"{self.name}@{torch_prefix or book_prefix}", maps)
 
 

@@ -175,7 +175,27 @@ class SGD(Optimizer):
         kwargs["param"] -= self.lr * kwargs["grad"]
 
 
-class SGDMomentum(Optimizer):
+class _OneArrayPerParameter(Optimizer):
+    """An optimizer whose state is one array per parameter, zeros at first, kept as the list attribute named
+    ``_state_attr`` (``None`` until the first ``step``; ``reset_state`` forgets it)."""
+
+    _state_attr: str  # the public attribute holding the list (``velocities``, ``sum_squares``)
+    _state_what: str  # what the arrays are, for the error message
+
+    def reset_state(self) -> None:
+        setattr(self, self._state_attr, None)
+
+    def _ensure_state(self) -> None:
+        if getattr(self, self._state_attr) is None:
+            setattr(self, self._state_attr, [np.zeros_like(p) for p in self.net.params()])
+
+    def _not_initialised(self) -> RuntimeError:
+        """The error of an update rule that finds no state (``step`` creates it first; the rules test for
+        ``None`` inline, once per parameter, which a shared accessor would slow down)."""
+        return RuntimeError(f"{type(self).__name__} {self._state_what} are not initialised")
+
+
+class SGDMomentum(_OneArrayPerParameter):
     """SGD with momentum in the book's (Sutskever et al.) form, the learning rate inside the velocity:
 
         v ← μ v + lr · g,   p ← p - v          (v starts at 0)
@@ -185,6 +205,8 @@ class SGDMomentum(Optimizer):
     were taken with. ``torch_impl.SGDMomentum`` is the exact torch twin of this class.
     ``clip=c`` clips g element-wise to ``[-c, c]`` first (a copy), as for ``SGD``.
     """
+
+    _state_attr, _state_what = "velocities", "velocities"
 
     def __init__(
         self,
@@ -199,23 +221,16 @@ class SGDMomentum(Optimizer):
         self.momentum = check_momentum(momentum)
         self.velocities: list[np.ndarray] | None = None
 
-    def reset_state(self) -> None:
-        self.velocities = None
-
-    def _ensure_state(self) -> None:
-        if self.velocities is None:
-            self.velocities = [np.zeros_like(p) for p in self.net.params()]
-
     def _update_rule(self, **kwargs: Any) -> None:
         if self.velocities is None:  # pragma: no cover - step() creates them first
-            raise RuntimeError("SGDMomentum velocities are not initialised")
+            raise self._not_initialised()
         velocity = self.velocities[kwargs["index"]]
         velocity *= self.momentum
         velocity += self.lr * kwargs["grad"]
         kwargs["param"] -= velocity
 
 
-class AdaGrad(Optimizer):
+class AdaGrad(_OneArrayPerParameter):
     """AdaGrad in the book's form (chapter 6, ``lincoln/optimizers.py``), epsilon INSIDE the accumulator:
 
         s ← s + eps + g²,   p ← p - lr · g / √s          (s starts at 0; one s per parameter)
@@ -234,6 +249,8 @@ class AdaGrad(Optimizer):
     (only zero gradients so far) is left unchanged instead of getting 0/0.
     """
 
+    _state_attr, _state_what = "sum_squares", "accumulators"
+
     def __init__(
         self,
         lr: float = 0.01,
@@ -248,17 +265,10 @@ class AdaGrad(Optimizer):
         self.eps = check_non_negative(eps, "eps")
         self.sum_squares: list[np.ndarray] | None = None
 
-    def reset_state(self) -> None:
-        self.sum_squares = None
-
-    def _ensure_state(self) -> None:
-        if self.sum_squares is None:
-            self.sum_squares = [np.zeros_like(p) for p in self.net.params()]
-
     def _update_rule(self, **kwargs: Any) -> None:
-        if self.sum_squares is None:  # pragma: no cover - step() creates them first
-            raise RuntimeError("AdaGrad accumulators are not initialised")
         grad: np.ndarray = kwargs["grad"]
+        if self.sum_squares is None:  # pragma: no cover - step() creates them first
+            raise self._not_initialised()
         sum_square = self.sum_squares[kwargs["index"]]
         sum_square += self.eps + grad * grad
         if self.eps > 0:

@@ -274,7 +274,7 @@ class _RecurrentLayer:
         self,
         hidden_size: int,
         output_size: int,
-        weight_scale: float | None,
+        weight_scale: float | None = None,
         *,
         hidden_state: str = "book",
         rng: np.random.Generator | int | None = None,
@@ -303,7 +303,12 @@ class _RecurrentLayer:
     # ---- parameters -----------------------------------------------------------------------------------
 
     def _param_shapes(self, V: int) -> dict[str, tuple[int, int]]:
+        """Every parameter's shape for input size V, in ``params`` order."""
         raise NotImplementedError
+
+    def _output_shapes(self) -> dict[str, tuple[int, int]]:
+        """The output projection every cell ends with: ``W_v (H, O)``, ``B_v (1, O)``."""
+        return {"W_v": (self.hidden_size, self.output_size), "B_v": (1, self.output_size)}
 
     def _param_scale(self, name: str, V: int) -> float:
         """Std of the initial normal draw of parameter ``name`` (the book's choices)."""
@@ -567,21 +572,11 @@ class RNNLayer(_RecurrentLayer):
     _node_type = RNNNode
     _kernels = _fast_rnn.RNN
 
-    def __init__(
-        self,
-        hidden_size: int,
-        output_size: int,
-        weight_scale: float | None = None,
-        *,
-        hidden_state: str = "book",
-        rng: np.random.Generator | int | None = None,
-        impl: str = "fast",
-    ) -> None:
-        super().__init__(hidden_size, output_size, weight_scale, hidden_state=hidden_state, rng=rng, impl=impl)
+    # __init__ is _RecurrentLayer's: (hidden_size, output_size, weight_scale=None, *, hidden_state, rng, impl)
 
     def _param_shapes(self, V: int) -> dict[str, tuple[int, int]]:
-        H, n_out = self.hidden_size, self.output_size
-        return {"W_f": (V + H, H), "B_f": (1, H), "W_v": (H, n_out), "B_v": (1, n_out)}
+        H = self.hidden_size
+        return {"W_f": (V + H, H), "B_f": (1, H), **self._output_shapes()}
 
     def _param_scale(self, name: str, V: int) -> float:
         return 2.0 / (V + self.output_size) if self.weight_scale is None else self.weight_scale
@@ -613,11 +608,11 @@ class LSTMLayer(_RecurrentLayer):
         super().__init__(hidden_size, output_size, weight_scale, hidden_state=hidden_state, rng=rng, impl=impl)
 
     def _param_shapes(self, V: int) -> dict[str, tuple[int, int]]:
-        H, n_out = self.hidden_size, self.output_size
+        H = self.hidden_size
         gates = ("f", "i", "c", "o")
         shapes: dict[str, tuple[int, int]] = {f"W_{g}": (V + H, H) for g in gates}
         shapes.update({f"B_{g}": (1, H) for g in gates})
-        shapes.update({"W_v": (H, n_out), "B_v": (1, n_out)})
+        shapes.update(self._output_shapes())
         return shapes
 
 
@@ -650,11 +645,11 @@ class GRULayer(_RecurrentLayer):
         return 0
 
     def _param_shapes(self, V: int) -> dict[str, tuple[int, int]]:
-        H, n_out = self.hidden_size, self.output_size
+        H = self.hidden_size
         shapes: dict[str, tuple[int, int]] = {f"W_x{g}": (V, H) for g in "ruh"}
         shapes.update({f"W_h{g}": (H, H) for g in "ruh"})
         shapes.update({f"B_{g}": (1, H) for g in "ruh"})
-        shapes.update({"W_v": (H, n_out), "B_v": (1, n_out)})
+        shapes.update(self._output_shapes())
         if self.reset == "after":
             shapes["B_hn"] = (1, H)
         return shapes

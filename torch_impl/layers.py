@@ -38,6 +38,8 @@ The weight is drawn before the bias (a ``[neurons, input_size]`` tensor, row-maj
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +64,7 @@ from .init import book_glorot_std, normal_, torch_linear_init_
 __all__ = ["Conv2D", "ConvLayer", "DeconvLayer", "Dense", "DenseLayer", "PyTorchLayer"]
 
 WEIGHT_INITS = ("torch", "standard", "glorot")
+_ModuleT = TypeVar("_ModuleT", bound=nn.Module)
 
 
 class PyTorchLayer(nn.Module, ABC):
@@ -104,6 +107,13 @@ class PyTorchLayer(nn.Module, ABC):
         """The layer's ``Dropout`` (the name the scratch layers use), or ``None``."""
         module = getattr(self, "dropout_module", None)
         return module if isinstance(module, Dropout) else None
+
+
+def _undrawn(module: Callable[..., _ModuleT], *args: Any, device: torch.device | str | None, **kwargs: Any) -> _ModuleT:
+    """``module(*args, **kwargs)`` on ``device`` (torch's default device if ``None``), created without drawing
+    anything: the layer's ``reset_parameters`` then initialises it from the chosen scheme and generator."""
+    device = torch.get_default_device() if device is None else device
+    return nn.utils.skip_init(module, *args, device=device, **kwargs)
 
 
 def finish_layer(
@@ -152,9 +162,7 @@ class DenseLayer(PyTorchLayer):
         neurons = check_int(neurons, "neurons", 1)
         activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.weight_init = check_choice(weight_init, "weight_init", WEIGHT_INITS)
-        # Created without drawing anything, then initialised from the chosen scheme and generator.
-        device = torch.get_default_device() if device is None else device
-        self.linear = nn.utils.skip_init(nn.Linear, input_size, neurons, dtype=dtype, device=device)
+        self.linear = _undrawn(nn.Linear, input_size, neurons, dtype=dtype, device=device)
         self._attach_stages(activation)
 
     @property
@@ -279,9 +287,7 @@ class ConvLayer(PyTorchLayer):
         activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.weight_init = check_choice(weight_init, "weight_init", CONV_WEIGHT_INITS)
         self.flatten = bool(flatten)
-        # Created without drawing anything, then initialised from the chosen scheme and generator.
-        device = torch.get_default_device() if device is None else device
-        self.conv = nn.utils.skip_init(
+        self.conv = _undrawn(
             nn.Conv2d,
             in_channels,
             out_channels,
@@ -444,8 +450,7 @@ class DeconvLayer(PyTorchLayer):
         in_channels, out_channels, filter_size = _check_sizes(in_channels, out_channels, filter_size, "filter_size")
         activation = self._check_stages(activation, dropout, inverted_dropout, generator)
         self.flatten = bool(flatten)
-        device = torch.get_default_device() if device is None else device
-        self.deconv = nn.utils.skip_init(
+        self.deconv = _undrawn(
             nn.ConvTranspose2d,
             in_channels,
             out_channels,

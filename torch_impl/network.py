@@ -160,10 +160,11 @@ class SequentialModel(BookCheckpoint, PyTorchModel):
         table: dict[str, str] = {}
         counts = {"dense": 0, "conv": 0}
         for i, layer in enumerate(self.layers):
+            inner: nn.Module
             if isinstance(layer, DenseLayer):
                 kind, inner = "dense", layer.linear
-            elif isinstance(getattr(layer, "conv", None), nn.Conv2d):
-                kind, inner = "conv", layer.conv
+            elif isinstance(conv := getattr(layer, "conv", None), nn.Conv2d):
+                kind, inner = "conv", conv
             else:
                 continue
             counts[kind] += 1

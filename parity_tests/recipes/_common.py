@@ -11,7 +11,7 @@ import argparse
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -169,7 +169,19 @@ class BatchLoop:
         return results
 
 
-MnistRun = Callable[..., dict[str, dict[str, float]]]
+class MnistRun(Protocol):
+    """An MNIST recipe's ``run``: train the implementations ``args.impl`` names on ``mnist``, print progress and
+    the accuracies through ``emit``, and return ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}``
+    for each implementation run; ``losses`` (if given) receives each implementation's training loss of every
+    batch under its name."""
+
+    def __call__(
+        self,
+        args: argparse.Namespace,
+        mnist: MnistData,
+        emit: Emit = ...,
+        losses: dict[str, list[float]] | None = None,
+    ) -> dict[str, dict[str, float]]: ...
 
 
 def mnist_reproduce(
@@ -212,7 +224,7 @@ def mnist_reproduce(
     ]
 
 
-def mnist_main(parser: argparse.ArgumentParser, run: Callable[..., Any], argv: list[str] | None) -> int:
+def mnist_main(parser: argparse.ArgumentParser, run: MnistRun, argv: list[str] | None) -> int:
     """The entry point of an MNIST recipe: parse, load MNIST (exit 1 with the reason when missing), run."""
     args = parse(parser, argv)
     if isinstance(args, int):

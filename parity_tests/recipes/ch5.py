@@ -78,9 +78,7 @@ def run(
     emit: Callable[[str], None] = print,
     losses: dict[str, list[float]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Train the chapter 5 CNN in the chosen implementations on ``mnist``; print the accuracies; return
-    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run. ``losses``
-    (if given) receives each implementation's training loss of every batch under its name."""
+    """Train the chapter 5 CNN in the chosen implementations on ``mnist`` (``_common.MnistRun``)."""
     X_train, X_test = (a.astype(args.dtype) for a in standardize_global(mnist.X_train, mnist.X_test))
     X_train = X_train.reshape(-1, 1, 28, 28)  # [N, 784] -> [N, 1, 28, 28]
     X_test = X_test.reshape(-1, 1, 28, 28)

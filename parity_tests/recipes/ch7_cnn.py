@@ -93,9 +93,7 @@ def run(
     emit: Callable[[str], None] = print,
     losses: dict[str, list[float]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Train the chapter 7 CNN and/or its scratch twin on ``mnist``; print the accuracies; return
-    ``{impl: {"test accuracy": ..., "seconds": ..., "batches": ...}}`` for each implementation run. ``losses``
-    (if given) receives each implementation's training loss of every batch under its name."""
+    """Train the chapter 7 CNN and/or its scratch twin on ``mnist`` (``_common.MnistRun``)."""
     transform = mnist_transforms()
     generator = torch.Generator().manual_seed(args.seed)
     train_loader, test_loader = mnist_loaders(mnist, batch_size=60, generator=generator, transform=transform)

@@ -444,28 +444,39 @@ def operation_spec(
     ``grad:input`` and ``grad:<name>`` for each parameter.
     """
     op = _Operation(shapes, build_scratch, build_torch, converter, param_shapes, prepare, input_scale, torch_call)
-    return ComponentSpec(
+    return differentiable_spec(
+        op,
+        Fuzz(op.forward_scratch, op.forward_torch, ("x",), op.backward_scratch, arguments),
         name=name,
         chapter=chapter,
         scratch_class=scratch_class,
         torch_class=torch_class,
         cases=cases,
-        make_problem=op.make_problem,
-        run_scratch=op.run_scratch,
-        run_torch=op.run_torch,
-        differentiable=True,
         converter=converter,
-        fd_check=op.fd_check,
         errors=errors,
         bench=bench,
-        bench_scratch=op.bench_scratch,
-        bench_torch=op.bench_torch,
         skips=skips,
         exercises=exercises,
         scratch_detail=scratch_detail,
         torch_detail=torch_detail,
         notes=notes,
-        fuzz=Fuzz(op.forward_scratch, op.forward_torch, ("x",), op.backward_scratch, arguments),
+    )
+
+
+def differentiable_spec(runner: Any, fuzz: Fuzz, **fields: Any) -> ComponentSpec[Any]:
+    """A differentiable spec run by ``runner``'s methods (``make_problem``, ``run_scratch``, ``run_torch``,
+    ``fd_check``, ``bench_scratch``, ``bench_torch``) with the fuzz record ``fuzz``; ``fields`` are the rest of
+    the record (name, chapter, classes, cases, ...)."""
+    return ComponentSpec(
+        make_problem=runner.make_problem,
+        run_scratch=runner.run_scratch,
+        run_torch=runner.run_torch,
+        differentiable=True,
+        fd_check=runner.fd_check,
+        bench_scratch=runner.bench_scratch,
+        bench_torch=runner.bench_torch,
+        fuzz=fuzz,
+        **fields,
     )
 
 
@@ -557,21 +568,15 @@ def loss_spec(
     A loss is the root of the graph: its backward has no upstream gradient in the book's API.
     """
     loss = _Loss(make_inputs, build_scratch, build_torch)
-    return ComponentSpec(
+    return differentiable_spec(
+        loss,
+        Fuzz(loss.forward_scratch, loss.forward_torch, ("prediction", "target"), None, arguments),
         name=name,
         chapter=chapter,
         scratch_class=scratch_class,
         torch_class=torch_class,
         cases=cases,
-        make_problem=loss.make_problem,
-        run_scratch=loss.run_scratch,
-        run_torch=loss.run_torch,
-        differentiable=True,
-        fd_check=loss.fd_check,
         errors=errors,
         bench=bench,
-        bench_scratch=loss.bench_scratch,
-        bench_torch=loss.bench_torch,
         notes=notes,
-        fuzz=Fuzz(loss.forward_scratch, loss.forward_torch, ("prediction", "target"), None, arguments),
     )

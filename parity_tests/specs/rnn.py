@@ -36,6 +36,7 @@ from .base import (
     Results,
     TorchClass,
     as_torch_input,
+    differentiable_spec,
     normal,
 )
 
@@ -317,7 +318,9 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec[RecurrentCase]:
         )
     scratch_class, torch_name, detail, exercises, notes = _LAYERS[kind]
     reset = kind.split("-")[1] if kind.startswith("GRU") else ""
-    return ComponentSpec(
+    return differentiable_spec(
+        layer,
+        Fuzz(layer.forward_scratch, layer.forward_torch, ("x0",), layer.backward_scratch, _arguments(kind)),
         name=f"GRULayer({reset})" if reset else torch_name,
         chapter=6,
         scratch_class=scratch_class,
@@ -326,18 +329,10 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec[RecurrentCase]:
         torch_detail=detail,
         exercises=exercises,
         cases=_layer_cases(),
-        make_problem=layer.make_problem,
-        run_scratch=layer.run_scratch,
-        run_torch=layer.run_torch,
-        differentiable=True,
         converter=layer.converter,
-        fd_check=layer.fd_check,
         errors=_layer_errors(kind),
         bench=bench,
-        bench_scratch=layer.bench_scratch,
-        bench_torch=layer.bench_torch,
         notes=notes,
-        fuzz=Fuzz(layer.forward_scratch, layer.forward_torch, ("x0",), layer.backward_scratch, _arguments(kind)),
     )
 
 

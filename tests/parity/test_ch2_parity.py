@@ -8,6 +8,7 @@ runs), and every reference is checked not to be near zero first.
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 import pytest
@@ -147,38 +148,12 @@ def test_one_hidden_layer_training_parity(hidden: int, batch_size: int, test_eve
     X_train, X_test, y_train, y_test = X[:70], X[70:], y[:70], y[70:]
     init = s_nn.init_weights(13, hidden, 43)
     n_iter = 400
-    s_res = s_nn.train(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        n_iter,
-        test_every,
-        0.01,
-        hidden,
-        batch_size,
-        return_losses=True,
-        return_weights=True,
-        return_scores=True,
-        seed=9,
-        weights=init,
-    )
+    settings = (n_iter, test_every, 0.01, hidden, batch_size)
+    flags: dict[str, Any] = {"return_losses": True, "return_weights": True, "return_scores": True, "seed": 9}
+    s_res = s_nn.train(X_train, y_train, X_test, y_test, *settings, weights=init, **flags)
     tX_train, ty_train, tX_test, ty_test = (torch.from_numpy(a) for a in (X_train, y_train, X_test, y_test))
     t_res = t_reg.train_one_hidden_layer(
-        tX_train,
-        ty_train,
-        tX_test,
-        ty_test,
-        n_iter,
-        test_every,
-        0.01,
-        hidden,
-        batch_size,
-        return_losses=True,
-        return_weights=True,
-        return_scores=True,
-        seed=9,
-        weights=_to_torch(init),
+        tX_train, ty_train, tX_test, ty_test, *settings, weights=_to_torch(init), **flags
     )
     assert len(s_res.losses) == len(t_res.losses) == n_iter
     assert len(s_res.scores) == len(t_res.scores) == n_iter // test_every

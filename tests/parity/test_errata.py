@@ -295,6 +295,8 @@ def test_erratum_glorot_std_is_the_square_root_of_2_over_fan_sum() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 ES_EPOCHS, ES_EVAL_EVERY, ES_LR, ES_SEED = 30, 3, 0.01, 5
+# The fit arguments both trainers get in the early-stopping scenario (the data comes first, positionally).
+ES_FIT: dict[str, Any] = {"epochs": ES_EPOCHS, "eval_every": ES_EVAL_EVERY, "batch_size": 16, "seed": ES_SEED}
 
 
 def _early_stopping_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -327,18 +329,9 @@ def _scratch_es_run(early_stopping: bool) -> tuple[scratch.NeuralNetwork, _Snaps
     net = scratch.NeuralNetwork([scratch.Dense(1)], scratch.MeanSquaredError(), seed=3)
     net.layers[0].load_params(start)
     optim = _SnapshotSGD(ES_LR)
-    history = scratch.Trainer(net, optim).fit(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        epochs=ES_EPOCHS,
-        eval_every=ES_EVAL_EVERY,
-        batch_size=16,
-        seed=ES_SEED,
-        restart=False,
-        early_stopping=early_stopping,
-        progress=False,
+    fit = scratch.Trainer(net, optim).fit
+    history = fit(
+        X_train, y_train, X_test, y_test, **ES_FIT, restart=False, early_stopping=early_stopping, progress=False
     )
     return net, optim, history
 
@@ -382,19 +375,8 @@ def test_erratum_early_stopping_restores_the_best_evaluated_model(capsys: pytest
                 snapshots.append({k: as_np(v) for k, v in model.state_dict().items()})
 
         trainer = ti.Trainer(model, torch.optim.SGD(model.parameters(), lr=ES_LR), ti.MeanSquaredError())
-        hist = trainer.fit(
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            epochs=ES_EPOCHS,
-            eval_every=ES_EVAL_EVERY,
-            batch_size=16,
-            seed=ES_SEED,
-            early_stopping=early_stopping,
-            scheduler=Recorder(),
-            progress=False,
-        )
+        data = (X_train, y_train, X_test, y_test)
+        hist = trainer.fit(*data, **ES_FIT, early_stopping=early_stopping, scheduler=Recorder(), progress=False)
         return model, snapshots, hist
 
     _, torch_after, _ = torch_run(early_stopping=False)

@@ -206,15 +206,23 @@ def _run_both(spec: ComponentSpec, problem: Problem) -> tuple[Outcome, Outcome]:
     return run(lambda: fuzz.scratch(problem)), run(lambda: fuzz.torch(problem))
 
 
+def _run_both_on_a_mutated_input(
+    spec: ComponentSpec, data: st.DataObject, mutations: Callable[[np.ndarray], st.SearchStrategy[tuple[str, Any]]]
+) -> tuple[str, str, Outcome, Outcome]:
+    """Draw one of ``spec``'s fuzzed inputs and a mutation of it from ``mutations``; run both twins on the valid
+    problem with that input replaced. Returns (input name, what the mutation did, scratch's and torch's outcome)."""
+    assert spec.fuzz is not None
+    problem = valid_problem(spec)
+    key = data.draw(st.sampled_from(spec.fuzz.inputs), label="input")
+    what, value = data.draw(mutations(problem.inputs[key]), label="mutation")
+    return key, what, *_run_both(spec, with_input(problem, key, value))
+
+
 @pytest.mark.parametrize("spec", FUZZ_SPECS)
 @SETTINGS
 @given(data=st.data())
 def test_inputs_no_component_accepts(spec: ComponentSpec, data: st.DataObject) -> None:
-    assert spec.fuzz is not None
-    problem = valid_problem(spec)
-    key = data.draw(st.sampled_from(spec.fuzz.inputs), label="input")
-    what, value = data.draw(must_fail(problem.inputs[key]), label="mutation")
-    scratch_out, torch_out = _run_both(spec, with_input(problem, key, value))
+    key, what, scratch_out, torch_out = _run_both_on_a_mutated_input(spec, data, must_fail)
     assert_clean_error("scratch", scratch_out, f"{key} = {what}")
     assert_clean_error("torch", torch_out, f"{key} = {what}")
 
@@ -223,11 +231,7 @@ def test_inputs_no_component_accepts(spec: ComponentSpec, data: st.DataObject) -
 @SETTINGS
 @given(data=st.data())
 def test_inputs_some_components_accept(spec: ComponentSpec, data: st.DataObject) -> None:
-    assert spec.fuzz is not None
-    problem = valid_problem(spec)
-    key = data.draw(st.sampled_from(spec.fuzz.inputs), label="input")
-    what, value = data.draw(may_fail(problem.inputs[key]), label="mutation")
-    scratch_out, torch_out = _run_both(spec, with_input(problem, key, value))
+    key, what, scratch_out, torch_out = _run_both_on_a_mutated_input(spec, data, may_fail)
     dtype = "float32" if what.startswith("float32") else "float64"
     assert_consistent(scratch_out, torch_out, f"{key} = {what}", dtype)
 

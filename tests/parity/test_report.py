@@ -29,6 +29,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TRAINING = ("SmallCNNTraining", "AutoencoderTraining")
 
 
+def _with_a_training_spec(out: Path) -> list[str]:
+    """The arguments of a short report on a unit spec and a whole-model spec (one with a loss plot), into ``out``."""
+    return ["--out", str(out), "--spec", "ReLU", "--spec", "AutoencoderTraining", "--no-mutants", "--budget", "0.01"]
+
+
 def _run(argv: list[str]) -> tuple[int, str, str]:
     """report.main on ``argv`` (without the reproduction table or the book's notebooks unless asked for)."""
     if "--recipes" not in argv:
@@ -432,19 +437,7 @@ def test_an_interrupted_plot_leaves_the_previous_report_intact(tmp_path: Path, m
 
     monkeypatch.setattr(report, "_save_figure", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _run(
-            [
-                "--out",
-                str(tmp_path),
-                "--spec",
-                "ReLU",
-                "--spec",
-                "AutoencoderTraining",
-                "--no-mutants",
-                "--budget",
-                "0.01",
-            ]
-        )
+        _run(_with_a_training_spec(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parity.md"]
     assert (tmp_path / "parity.md").read_text() == "previous report"
 
@@ -458,18 +451,7 @@ def test_a_plot_that_cannot_be_drawn_is_named_and_the_rest_is_written(
         raise ValueError("no axes today")
 
     monkeypatch.setattr(plots, "loss_figure", broken)
-    argv = [
-        "--out",
-        str(tmp_path),
-        "--spec",
-        "ReLU",
-        "--spec",
-        "AutoencoderTraining",
-        "--no-mutants",
-        "--budget",
-        "0.01",
-    ]
-    code, stdout, _ = _run(argv)
+    code, stdout, _ = _run(_with_a_training_spec(tmp_path))
     assert code == 0, stdout  # parity passed; a missing plot is reported, not a parity failure
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parity.json", "parity.md", "speed_ratios.png"]
     markdown = (tmp_path / "parity.md").read_text(encoding="utf-8")

@@ -208,6 +208,7 @@ def test_conv_init_draws_weight_then_bias_from_the_generator(scheme: str, std: f
     weight = torch.empty(5, 3, 4, 4, dtype=torch.float64).normal_(0.0, std, generator=g)
     bias = torch.empty(5, dtype=torch.float64).normal_(0.0, std, generator=g)
     assert torch.equal(layer.conv.weight.detach(), weight)
+    assert layer.conv.bias is not None
     assert torch.equal(layer.conv.bias.detach(), bias)
 
 
