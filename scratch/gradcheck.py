@@ -75,20 +75,19 @@ def _freeze_dropout(component: Component) -> None:
             op.set_mask(op.mask, persistent=True)
 
 
-def _params_of(component: Component) -> dict[str, np.ndarray]:
+def _params_of(component: Component, grads: bool = False) -> dict[str, np.ndarray]:
+    """The component's parameters (``grads``: their gradients) by name: ``param`` for one operation, ``param_i``
+    for a layer's i-th."""
     if isinstance(component, ParamOperation):
-        return {"param": component.param}
+        return {"param": component.param_grad if grads else component.param}
     if isinstance(component, Layer):
-        return {f"param_{i}": p for i, p in enumerate(component.params)}
+        values = component.param_grads if grads else component.params
+        return {f"param_{i}": v for i, v in enumerate(values)}
     return {}
 
 
 def _param_grads_of(component: Component) -> dict[str, np.ndarray]:
-    if isinstance(component, ParamOperation):
-        return {"param": component.param_grad}
-    if isinstance(component, Layer):
-        return {f"param_{i}": g for i, g in enumerate(component.param_grads)}
-    return {}
+    return _params_of(component, grads=True)
 
 
 def check_gradients(

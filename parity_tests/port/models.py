@@ -133,14 +133,19 @@ _NOT_SET_UP = "run one forward or load_params first"
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _first_kind(obj: Any, table: tuple[tuple[type, str], ...], message: str) -> str:
+    """The name of the first class in ``table`` that ``obj`` is an instance of (subclasses first in the table)."""
+    for cls, name in table:
+        if isinstance(obj, cls):
+            return name
+    raise TypeError(message)
+
+
 def _kind(model: Any) -> str:
-    if isinstance(model, NeuralNetwork):
-        return "network"
-    if isinstance(model, RNNModel):
-        return "recurrent"
-    if isinstance(model, Autoencoder):
-        return "autoencoder"
-    raise TypeError(f"model must be a scratch NeuralNetwork, RNNModel or Autoencoder; received {type(model).__name__}")
+    table = ((NeuralNetwork, "network"), (RNNModel, "recurrent"), (Autoencoder, "autoencoder"))
+    return _first_kind(
+        model, table, f"model must be a scratch NeuralNetwork, RNNModel or Autoencoder; received {type(model).__name__}"
+    )
 
 
 def _check_target(target: Any) -> Target:
@@ -179,13 +184,11 @@ def _activation(layer: Dense | Conv2D, where: str) -> str:
 
 def _cell(layer: Any) -> str:
     """``"RNN"``, ``"LSTM"`` or ``"GRU"`` for a scratch recurrent layer."""
-    if isinstance(layer, GRULayer):
-        return "GRU"
-    if isinstance(layer, LSTMLayer):
-        return "LSTM"
-    if isinstance(layer, RNNLayer):
-        return "RNN"
-    raise ValueError(f"{type(layer).__name__} is not a scratch RNNLayer, LSTMLayer or GRULayer")
+    table = ((GRULayer, "GRU"), (LSTMLayer, "LSTM"), (RNNLayer, "RNN"))
+    try:
+        return _first_kind(layer, table, "")
+    except TypeError:
+        raise ValueError(f"{type(layer).__name__} is not a scratch RNNLayer, LSTMLayer or GRULayer") from None
 
 
 def _recurrent_inputs(model: RNNModel) -> list[int]:
