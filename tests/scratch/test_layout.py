@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import tomllib
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("scratch", "torch_impl", "parity_tests", "data")
+PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # read as text: tomllib is Python 3.11+
 
 
 def drawing() -> list[tuple[int, str]]:
@@ -56,8 +55,8 @@ def test_the_drawing_reader_sees_nested_entries() -> None:
 
 
 def test_typed_packages_ship_py_typed() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["*"]
+    data = PYPROJECT[PYPROJECT.index("[tool.setuptools.package-data]") :].split("\n[")[0]
+    assert re.search(r'^"\*" = \["py\.typed"\]$', data, re.M), data
     for package in PACKAGES:
         assert (ROOT / package / "py.typed").is_file(), package
 
@@ -68,7 +67,9 @@ def test_habits_files() -> None:
         assert hook in pre_commit, hook
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "## Version policy" in changelog
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    match = re.search(r'^version = "([^"]+)"$', PYPROJECT, re.M)
+    assert match is not None
+    version = match.group(1)
     assert f"## {version}" in changelog, f"CHANGELOG.md has no section for version {version}"
     contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     assert "## Adding a component: three places" in contributing
