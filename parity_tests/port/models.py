@@ -14,9 +14,9 @@ Models and targets (``{i}`` a scratch layer's index, ``{k}`` a position in an ``
   - twin: ``torch_impl.SequentialModel`` of ``Dense`` / ``Conv2D`` (``DenseLayer`` / ``ConvLayer`` for a layer
     with inverted dropout), keys ``layers.{i}.linear.*`` / ``layers.{i}.conv.*``;
   - plain: ``nn.Sequential`` with, per layer, ``nn.Linear`` or ``nn.Conv2d(stride, padding, bias)`` (padding
-    ``k // 2`` for the book's default), the activation (``nn.Sigmoid``/``nn.Tanh``/``nn.ReLU``; nothing for
-    ``Linear``), ``nn.Flatten()`` for a ``Conv2D(flatten=True)``, and ``nn.Dropout(1 - keep)`` for inverted
-    dropout; keys ``{k}.weight`` / ``{k}.bias``.
+    ``k // 2`` for the book's default), the activation (the ``torch.nn`` class of the scratch one's name, with its
+    arguments: ``nn.Sigmoid``, ``nn.LeakyReLU(a)``, ...; nothing for ``Linear``), ``nn.Flatten()`` for a
+    ``Conv2D(flatten=True)``, and ``nn.Dropout(1 - keep)`` for inverted dropout; keys ``{k}.weight`` / ``{k}.bias``.
 
 * ``RNNModel`` of ``RNNLayer`` / ``LSTMLayer`` / ``GRULayer`` (names ``{i}.W_f`` ... as
   ``parity_tests.converters.recurrent_stack``):
@@ -70,6 +70,7 @@ difference. This module imports torch only inside the functions that build or re
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,8 +78,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
-from scratch.activations import Linear, ReLU, Sigmoid, Tanh
+from scratch import activations as scratch_activations
 from scratch.autoencoder import Autoencoder
+from scratch.base import Operation
 from scratch.layers import Conv2D, Dense
 from scratch.network import NeuralNetwork
 from scratch.rnn import GRULayer, LSTMLayer, RNNLayer
@@ -124,7 +126,13 @@ Target = Literal["twin", "plain"]
 #: ``"twin"``: the ``torch_impl`` twin; ``"plain"``: ``torch.nn`` modules only.
 TARGETS: tuple[Target, ...] = ("twin", "plain")
 
-_ACTIVATIONS: tuple[tuple[type, str], ...] = ((Sigmoid, "Sigmoid"), (Tanh, "Tanh"), (ReLU, "ReLU"), (Linear, "Linear"))
+#: The activations that convert: every ``Operation`` of ``scratch.activations``, by class name (its twin in
+#: ``torch_impl`` and its ``torch.nn`` module have the same name; ``Linear`` is the identity: no module).
+_ACTIVATIONS: tuple[str, ...] = tuple(
+    name
+    for name, cls in vars(scratch_activations).items()
+    if isinstance(cls, type) and issubclass(cls, Operation) and cls.__module__ == scratch_activations.__name__
+)
 _NOT_SET_UP = "run one forward or load_params first"
 
 
@@ -173,13 +181,21 @@ def _layer_names(layer: Dense | Conv2D) -> tuple[str, ...]:
 
 
 def _activation(layer: Dense | Conv2D, where: str) -> str:
-    for cls, name in _ACTIVATIONS:
-        if isinstance(layer.activation, cls):
-            return name
-    raise ValueError(
-        f"{where}: the activation {type(layer.activation).__name__} has no torch counterpart here; supported: "
-        + ", ".join(name for _, name in _ACTIVATIONS)
-    )
+    """The layer's activation's class name (one of ``scratch.activations``)."""
+    name = type(layer.activation).__name__
+    if name not in _ACTIVATIONS or type(layer.activation).__module__ != scratch_activations.__name__:
+        raise ValueError(
+            f"{where}: the activation {name} has no torch counterpart here; supported: {', '.join(_ACTIVATIONS)}"
+        )
+    return name
+
+
+def _activation_args(layer: Dense | Conv2D) -> dict[str, Any]:
+    """The activation's constructor arguments, read back from its attributes of the same names
+    (``LeakyReLU``'s ``negative_slope``; none for the others)."""
+    op = layer.activation
+    names = [n for n in inspect.signature(type(op).__init__).parameters if n != "self"]
+    return {n: getattr(op, n) for n in names if hasattr(op, n)}
 
 
 def _cell(layer: Any) -> str:
@@ -282,7 +298,7 @@ def _layer_steps(layer: Dense | Conv2D, name: str, where: str, inputs: int | Non
     steps = [_Step("Conv2d" if isinstance(layer, Conv2D) else "Linear", name, layer, inputs=inputs)]
     activation = _activation(layer, where)
     if activation != "Linear":
-        steps.append(_Step(activation))
+        steps.append(_Step(activation, arg=_activation_args(layer)))
     if isinstance(layer, Conv2D) and layer.flatten:
         steps.append(_Step("Flatten"))
     if layer.dropout < 1.0:
@@ -486,7 +502,7 @@ def _plain_module(step: _Step, dtype: torch.dtype) -> nn.Module:
         return nn.Dropout(step.arg)
     if step.kind == "Unflatten":
         return nn.Unflatten(1, step.arg)
-    module: nn.Module = getattr(nn, step.kind)()  # Sigmoid, Tanh, ReLU, Flatten
+    module: nn.Module = getattr(nn, step.kind)(**(step.arg or {}))  # an activation (its arguments), Flatten
     return module
 
 
@@ -496,7 +512,7 @@ def _twin_activation(layer: Dense | Conv2D, where: str) -> nn.Module | None:
     name = _activation(layer, where)
     if name == "Linear":
         return None
-    module: nn.Module = getattr(torch_impl, name)()
+    module: nn.Module = getattr(torch_impl, name)(**_activation_args(layer))
     return module
 
 

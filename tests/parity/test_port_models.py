@@ -37,6 +37,7 @@ from scratch import (
     Dense,
     Flatten,
     GRULayer,
+    LeakyReLU,
     Linear,
     LSTMLayer,
     MeanSquaredError,
@@ -54,6 +55,11 @@ Factory = Callable[[], Any]
 MODELS: dict[str, tuple[Factory, tuple[int, ...], tuple[Target, ...]]] = {
     "mlp-sigmoid": (
         lambda: NeuralNetwork([Dense(5, Sigmoid()), Dense(3, Tanh()), Dense(2, Linear())], MeanSquaredError()),
+        (4, 6),
+        TARGETS,
+    ),
+    "mlp-leaky-relu": (
+        lambda: NeuralNetwork([Dense(5, LeakyReLU(0.3)), Dense(2, LeakyReLU())], MeanSquaredError()),
         (4, 6),
         TARGETS,
     ),
@@ -413,3 +419,11 @@ def _tanh(rng: np.random.Generator) -> NeuralNetwork:
     model = NeuralNetwork([Dense(5, Tanh()), Dense(3, Tanh()), Dense(2)], MeanSquaredError())
     model.forward(_inputs("mlp-sigmoid", rng))
     return model
+
+
+def test_activation_arguments_travel_to_both_targets() -> None:
+    """LeakyReLU's slope (0.3 and the book's default 0.2) reaches nn.LeakyReLU and torch_impl.LeakyReLU."""
+    model = _random_model("mlp-leaky-relu", np.random.default_rng(5))
+    plain = [m.negative_slope for m in to_torch(model, "plain").modules() if isinstance(m, nn.LeakyReLU)]
+    twin = [m.negative_slope for m in to_torch(model, "twin").modules() if isinstance(m, torch_impl.LeakyReLU)]
+    assert plain == twin == [0.3, 0.2]
