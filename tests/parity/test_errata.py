@@ -37,6 +37,8 @@ from parity_tests.tolerances import FD_EPS, FD_TOLERANCE, TOLERANCES
 from scratch import linear_regression as s_lr
 from scratch import one_hidden_layer as s_nn
 
+from .schedules import torch_lrs
+
 TOL = TOLERANCES["float64"]["gradient"]  # 1e-12
 TRAJ_TOL = TOLERANCES["float64"]["trajectory"]  # 1e-10
 DEFECT = 1e-2  # a book formula "differs from the truth" when its error is at least this large
@@ -408,19 +410,6 @@ def _book_linear_lrs(lr: float, final_lr: float, epochs: int) -> list[float]:
     return lrs
 
 
-def _torch_lrs(lr: float, decay: str, final_lr: float, epochs: int) -> list[float]:
-    """The learning rate of each epoch under ``torch_impl.book_lr_scheduler``, stepped after every epoch."""
-    optim = torch.optim.SGD([nn.Parameter(torch.zeros(1, dtype=torch.float64))], lr=lr)
-    scheduler = ti.book_lr_scheduler(optim, decay, final_lr, epochs)
-    assert scheduler is not None
-    lrs = []
-    for _ in range(epochs):
-        lrs.append(optim.param_groups[0]["lr"])
-        optim.step()
-        scheduler.step()
-    return lrs
-
-
 def test_erratum_final_lr_zero_still_decays() -> None:
     lr, epochs = 0.08, 5
     truth = [lr * (1 - e / (epochs - 1)) for e in range(epochs)]  # 0.08, 0.06, 0.04, 0.02, 0.0
@@ -440,7 +429,7 @@ def test_erratum_final_lr_zero_still_decays() -> None:
     )
     np.testing.assert_allclose(history.lrs, truth, rtol=0, atol=1e-15)
 
-    np.testing.assert_allclose(_torch_lrs(lr, "linear", 0.0, epochs), truth, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(torch_lrs("linear", lr, 0.0, epochs), truth, rtol=0, atol=1e-15)
 
 
 def test_erratum_decay_with_one_epoch_raises_value_error() -> None:
@@ -1034,7 +1023,7 @@ def test_difference_chapter7_schedule_is_not_the_numpy_schedule() -> None:
     assert rel_err(np.array(ch7), np.array(numpy_book)) > DEFECT
 
     # torch_impl's scheduler, stepped after each epoch, reproduces the NumPy book.
-    assert rel_err(np.array(_torch_lrs(lr0, "exponential", lrf, epochs)), np.array(numpy_book)) < TRAJ_TOL
+    assert rel_err(np.array(torch_lrs("exponential", lr0, lrf, epochs)), np.array(numpy_book)) < TRAJ_TOL
 
 
 @pytest.mark.parametrize("d", [1, 4, 16])

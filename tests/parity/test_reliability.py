@@ -19,6 +19,8 @@ from torch import nn
 import scratch
 import torch_impl as ti
 
+from .schedules import torch_lrs
+
 # ---------------------------------------------------------------------------------------------------------
 # 1. Early stopping at any loss scale (the best loss used to start at 1e9)
 # ---------------------------------------------------------------------------------------------------------
@@ -63,18 +65,6 @@ def test_torch_early_stopping_keeps_going_at_loss_scale_1e12() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _torch_lrs(decay: str, lr: float, final_lr: float, epochs: int) -> list[float]:
-    optim = torch.optim.SGD([nn.Parameter(torch.zeros(1, dtype=torch.float64))], lr=lr)
-    scheduler = ti.book_lr_scheduler(optim, decay, final_lr, epochs)
-    assert scheduler is not None
-    lrs = []
-    for _ in range(epochs):
-        lrs.append(optim.param_groups[0]["lr"])
-        optim.step()
-        scheduler.step()
-    return lrs
-
-
 @pytest.mark.parametrize(
     ("decay", "lr", "final_lr", "epochs"),
     [("linear", 0.01, 0.0, 50), ("linear", 0.01, 0.002, 50), ("exponential", 0.01, 0.002, 50), ("linear", 0.1, 0.0, 7)],
@@ -88,7 +78,7 @@ def test_decay_ends_at_exactly_final_lr_and_never_below(decay: str, lr: float, f
     fraction = np.arange(epochs) / (epochs - 1)
     closed = lr - fraction * (lr - final_lr) if decay == "linear" else lr * (final_lr / lr) ** fraction
     np.testing.assert_allclose(got, closed, rtol=1e-14, atol=1e-16)
-    assert _torch_lrs(decay, lr, final_lr, epochs) == got  # bit-identical rates in both packages
+    assert torch_lrs(decay, lr, final_lr, epochs) == got  # bit-identical rates in both packages
 
 
 def test_trainer_last_epoch_uses_exactly_final_lr() -> None:
