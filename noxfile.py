@@ -29,6 +29,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent
 CONSTRAINTS = "constraints.txt"
@@ -39,7 +40,6 @@ _BOOTSTRAP_GUARD = "DLFS_NOX_BOOTSTRAPPED"
 MAIN_PYTHON = "3.11"  # the only Python with a local torch 2.13.0 CPU wheel
 SCRATCH_PYTHONS = ["3.10", "3.12", "3.13"]  # NumPy-only, torch must be absent
 ALL_PYTHONS = [MAIN_PYTHON, *SCRATCH_PYTHONS]
-NUMPY_VERSIONS = ["1.26.4", "2.0.2", "latest"]
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -240,144 +240,72 @@ def scratch(session: nox.Session) -> None:
     )
 
 
-VERSIONS_RESULTS = REPO / "report" / "versions"  # read by parity_tests.report (report/ is git-ignored)
-VERSIONS_INFO = (
-    "import json, platform, numpy, torch; "
-    "print(json.dumps({'python': platform.python_version(), 'numpy': numpy.__version__, "
-    "'torch': torch.__version__}))"
-)
+def _version_matrix() -> Any:
+    """``parity_tests.version_matrix`` from the working tree: it and the two modules it imports need only the
+    standard library (this process has neither NumPy nor the project installed), and importing ``parity_tests``
+    imports nothing else."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import parity_tests.version_matrix as matrix
+
+    return matrix
 
 
-def junit_summary(path: Path) -> tuple[dict[str, int], list[str]]:
-    """Test counts (passed, failed, errors, skipped, total) and failed test ids from a pytest JUnit XML file."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.parse(path).getroot()
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    total, failed, errors, skipped = (
-        sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")
-    )
-    ids = [
-        f"{case.get('classname', '')}::{case.get('name', '')}"
-        for case in root.iter("testcase")
-        if case.find("failure") is not None or case.find("error") is not None
-    ]
-    counts = {"passed": total - failed - errors - skipped, "failed": failed, "errors": errors, "skipped": skipped}
-    return {**counts, "total": total}, ids
+def matrix_requirements() -> list[str]:
+    """What every versions combination installs besides its pins: the project's dependencies, its torch, data
+    and tests extras (torch>=2.2 stays, so a pin below the floor is a conflict) and its build requirements."""
+    data = nox.project.load_toml(REPO / "pyproject.toml")
+    project = data["project"]
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *extras["torch"], *extras["data"]]
+    requirements += [r for r in extra_requirements("tests") if not r.startswith(project["name"])]
+    return [*requirements, *data["build-system"]["requires"]]
 
 
-def worst_float64(parity_json: Path) -> dict[str, float] | None:
-    """The worst float64 forward/gradient/trajectory error over every case of a parity report's JSON."""
-    import json
+def machine_summary() -> str:
+    """``Linux x86_64, Intel(R) Xeon(R) ..., 2 cores``: where a matrix ran."""
+    import platform
 
+    model = ""
     try:
-        components = json.loads(parity_json.read_text(encoding="utf-8"))["components"]
-    except (OSError, ValueError, KeyError):
-        return None
-    worst: dict[str, float] = {}
-    prefixes = {"forward": None, "gradient": ("grad:",), "trajectory": ("traj:", "epoch:")}
-    for component in components:
-        for case in component["cases"]:
-            if case["dtype"] != "float64":
-                continue
-            for key, error in case["errors"].items():
-                category = next((c for c, p in prefixes.items() if p and key.startswith(p)), "forward")
-                if error == error:  # not NaN
-                    worst[category] = max(worst.get(category, 0.0), float(error))
-    return worst
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = " ".join(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    parts = [f"{platform.system()} {platform.machine()}", model, f"{os.cpu_count() or '?'} cores"]
+    return ", ".join(p for p in parts if p)
 
 
-def _write_json(path: Path, data: object) -> None:
-    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
-    import json
-    import tempfile
+@nox.session(python=False)
+def versions(session: nox.Session) -> None:
+    """The whole suite across torch releases (the oldest pyproject.toml admits, a middle one, the pinned 2.13
+    CPU build, 2.14 with torchvision, the newest), NumPy releases and Pythons 3.11 to 3.13.
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@nox.session(python=MAIN_PYTHON)
-@nox.parametrize("numpy", [nox.param(v, id=f"numpy-{v}") for v in NUMPY_VERSIONS])
-def versions(session: nox.Session, numpy: str) -> None:
-    """The whole suite against the oldest supported, the 2.0 and the newest NumPy.
-
-    Each combination's result (versions, pass/fail, test counts, failed tests, worst float64 parity errors)
-    goes to ``report/versions/numpy-<version>.json``, which the report's "Versions" section renders.
+    ``-- --list`` names the combinations, ``-- --dry-run`` says what would be downloaded, ``-- --only GLOB``
+    picks some, ``-- --doc docs/versions.md`` writes the committed document, ``-- --refresh`` resolves again,
+    ``-- --keep-venvs`` keeps the CUDA builds' venvs; everything after a second ``--`` goes to pytest.
+    The CUDA builds download several GB each (cached in ``~/.cache/dlfs-parity``); parity_tests/version_matrix.py
+    says how a combination runs. Results: ``report/versions/<combination>.json``, rendered by the report.
     """
-    import json
-    import time
-
-    pin = ["--upgrade", "numpy"] if numpy == "latest" else [f"numpy=={numpy}"]
-    install(session, "-e", ".[tests]", *pin)
-    show_versions(session, "numpy", "torch")
-    info = session.run("python", "-c", VERSIONS_INFO, silent=True)
-    if not isinstance(info, str):  # ``--install-only``: nox runs no commands, so there is nothing to record
-        return
-    tmp = Path(session.create_tmp())
-    junit = tmp / "junit.xml"
-    junit.unlink(missing_ok=True)
-    crashed = ""
-    try:
-        session.run(
-            "pytest",
-            "tests",
-            "--benchmark-disable",
-            "-q",
-            f"--junitxml={junit}",
-            *session.posargs,
-            env=session_env(),
-            success_codes=[0, 1],  # test failures are recorded below, then fail the session
-        )
-    except nox.command.CommandFailed as exc:
-        crashed = f"pytest did not finish its run: {exc}"
-    parity = tmp / "parity"
-    shutil.rmtree(parity, ignore_errors=True)  # never read an earlier run's errors
-    try:
-        session.run(
-            "python",
-            "-m",
-            "parity_tests.report",
-            "--no-bench",
-            "--no-mutants",
-            "--recipes",
-            "none",  # only the components' errors are read here; the recipes and the book have their sessions
-            "--book",
-            "none",
-            "--out",
-            str(parity),
-            "--versions",
-            str(tmp / "no-versions"),
-            env=session_env(single_thread=True),
-            success_codes=[0, 1],  # a parity failure is the tests' to report; here only the errors are wanted
-            silent=True,
-        )
-    except nox.command.CommandFailed:  # no errors to record; the tests above say what broke
-        session.warn("the parity report run for the worst float64 errors failed")
-    tests, failed = junit_summary(junit) if junit.is_file() else ({}, [])
-    passed = not crashed and tests.get("total", 0) > 0 and tests["failed"] == 0 and tests["errors"] == 0
-    result = {
-        "combo": f"numpy-{numpy}",
-        **json.loads(info.strip().splitlines()[-1]),
-        "passed": passed,
-        "tests": tests,
-        "failed_tests": failed,
-        "worst_float64": worst_float64(parity / "parity.json"),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        **({"error": crashed} if crashed else {}),
-    }
-    _write_json(VERSIONS_RESULTS / f"numpy-{numpy}.json", result)
-    session.log(f"result written to {VERSIONS_RESULTS / f'numpy-{numpy}.json'}")
-    if not passed:
-        session.error(crashed or f"tests failed with numpy {result.get('numpy')}: {failed or 'no tests ran'}")
+    matrix = _version_matrix()
+    bins = find_pyenv_bins(ALL_PYTHONS)
+    pythons = {xy: bins[xy] / f"python{xy}" for xy in bins}
+    for xy in ALL_PYTHONS:
+        if xy not in pythons and (found := shutil.which(f"python{xy}")):
+            pythons[xy] = Path(found)
+    code = matrix.main(
+        session.posargs,
+        repo=REPO,
+        pythons=pythons,
+        requirements=matrix_requirements(),
+        env=session_env(),
+        machine=machine_summary(),
+        log=session.log,
+    )
+    if code:
+        session.error("a combination that installed failed its tests (report/versions/ says which)")
 
 
 @nox.session(python=MAIN_PYTHON)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import version_matrix
 from .._markdown import cell
 from ..book.report import section_lines as book_lines
 from ..tolerances import CATEGORIES
@@ -56,60 +57,9 @@ def render_whole_model(rows: Sequence[Mapping[str, Any] | Any]) -> list[str]:
 
 
 def render_versions(entries: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The "Versions" section: which Python/NumPy/torch combinations ran, their results and differences."""
-    lines = ["", "## Versions (python3 noxfile.py -s versions)", ""]
-    if not entries:
-        lines.append(
-            "Not run yet: `python3 noxfile.py -s versions` writes one file per combination into `report/versions/`."
-        )
-        return lines
-    lines += [
-        "| combination | Python | NumPy | torch | tests passed | failed | skipped | result | f64 fwd | f64 grad | "
-        "f64 traj | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for e in entries:
-        if "unreadable" in e:
-            lines.append(f"| {e['combo']} | unreadable: {cell(str(e['unreadable']), limit=120)} |")
-            continue
-        tests = e.get("tests") or {}
-        worst = e.get("worst_float64") or {}
-        cells = [
-            str(e["combo"]),
-            str(e.get("python", "?")),
-            str(e.get("numpy", "?")),
-            str(e.get("torch", "?")),
-            str(tests.get("passed", "?")),
-            str(tests.get("failed", "?")),
-            str(tests.get("skipped", "?")),
-            "PASS" if e.get("passed") else "FAIL",
-            *(fmt(float(worst.get(k, float("nan")))) for k in CATEGORIES),
-            str(e.get("date", "?")),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, "", *_version_differences(entries)]
-
-
-def _version_differences(entries: Sequence[Mapping[str, Any]]) -> list[str]:
-    readable = [e for e in entries if "unreadable" not in e]
-    failing = {str(e["combo"]): list(e.get("failed_tests") or []) for e in readable if not e.get("passed")}
-    out = []
-    if not failing:
-        counts = {(e.get("tests") or {}).get("passed") for e in readable}
-        same = f" the same {counts.pop()} tests" if len(counts) == 1 else ""
-        out.append(f"Differences: none in outcome; every combination passed{same}.")
-    else:
-        out.append("Differences: these combinations failed:")
-        for combo, tests in failing.items():
-            shown = ", ".join(f"`{t}`" for t in tests[:10]) or "(see the session log)"
-            more = f" and {len(tests) - 10} more" if len(tests) > 10 else ""
-            out.append(f"- {combo}: {shown}{more}")
-    for key, label in (("forward", "fwd"), ("gradient", "grad"), ("trajectory", "traj")):
-        values = [float((e.get("worst_float64") or {}).get(key, float("nan"))) for e in readable]
-        values = [v for v in values if not np.isnan(v)]
-        if len(values) > 1 and max(values) != min(values):
-            out.append(f"- worst float64 {label} error ranges from {min(values):.1e} to {max(values):.1e}.")
-    return out
+    """The "Versions" section: the versions matrix (``parity_tests.version_matrix.render``), one row per
+    Python / torch / NumPy combination, and what changed against the baseline."""
+    return ["", "## Versions (python3 noxfile.py -s versions)", "", *version_matrix.render(entries, heading="###")]
 
 
 def _header(model: Mapping[str, Any]) -> list[str]:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import version_matrix
 from .._environment import environment
 from ..harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from ..mutants import MUTANTS, Detection, detect
@@ -309,7 +310,8 @@ def whole_model_rows(reports: Sequence[SpecReport]) -> list[WholeModelRow]:
 
 
 def load_versions(folder: Path) -> list[dict[str, Any]]:
-    """Every ``*.json`` the nox ``versions`` session wrote into ``folder`` (sorted by name); [] if none.
+    """Every ``*.json`` the nox ``versions`` session wrote into ``folder``, in the matrix's order (unknown names
+    after, by name), each without its per-case errors but with its changes against the baseline; [] if none.
 
     A file that cannot be read or parsed becomes ``{"combo": <name>, "unreadable": <why>}``.
     """
@@ -325,7 +327,10 @@ def load_versions(folder: Path) -> list[dict[str, Any]]:
             data = {"unreadable": str(exc)}
         data.setdefault("combo", path.stem)
         entries.append(data)
-    return entries
+    order = {combo.id: i for i, combo in enumerate(version_matrix.COMBOS)}
+    entries.sort(key=lambda e: (order.get(str(e["combo"]), len(order)), str(e["combo"])))
+    baseline = next((e for e in entries if e["combo"] == version_matrix.BASELINE and "unreadable" not in e), None)
+    return [version_matrix.for_document(e, baseline) for e in entries]
 
 
 def run_metadata(started: float) -> dict[str, Any]:

@@ -3,9 +3,9 @@ exit codes and all-or-nothing writes. Runs are restricted with ``--spec`` and ti
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
+import inspect
 import io
 import json
 import os
@@ -275,61 +275,66 @@ def test_a_nan_divergence_is_shown_as_a_failure_never_hidden() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _combo(numpy: str, passed: bool, failed: list[str], worst_fwd: float) -> dict[str, Any]:
+def _combo(combo: str, status: str, outcomes: dict[str, str], worst_fwd: float) -> dict[str, Any]:
+    failed = sum(1 for o in outcomes.values() if o == "failed")
     return {
-        "combo": f"numpy-{numpy}",
+        "combo": combo,
+        "role": "a role",
         "python": "3.11.7",
-        "numpy": numpy,
+        "numpy": "2.4.6",
         "torch": "2.13.0+cpu",
-        "passed": passed,
-        "tests": {"passed": 500 - len(failed), "failed": len(failed), "errors": 0, "skipped": 3, "total": 503},
-        "failed_tests": failed,
-        "worst_float64": {"forward": worst_fwd, "gradient": 5e-16, "trajectory": 1e-15},
+        "status": status,
+        "tests": {"passed": 500 - failed, "failed": failed, "errors": 0, "skipped": 3, "total": 503},
+        "outcomes": outcomes,
+        "worst": {"float64": {"forward": worst_fwd, "gradient": 5e-16, "trajectory": 1e-15}},
+        "errors": {"Dense | c | float64 | output": worst_fwd},
+        "timings": {"total": 100.0},
         "date": "2026-01-02 03:04:05",
     }
 
 
-def test_versions_table_renders_each_combination_and_the_differences(tmp_path: Path) -> None:
+def test_versions_table_renders_each_combination_in_the_matrix_order_and_the_changes(tmp_path: Path) -> None:
+    from parity_tests import version_matrix
+
     folder = tmp_path / "versions"
     folder.mkdir()
-    (folder / "numpy-1.26.4.json").write_text(json.dumps(_combo("1.26.4", True, [], 3.2e-16)))
-    (folder / "numpy-2.0.2.json").write_text(json.dumps(_combo("2.0.2", False, ["t.py::test_dense[f32]"], 4.4e-16)))
-    (folder / "numpy-latest.json").write_text("{not json")
+    later = version_matrix.COMBOS[-1].id
+    (folder / f"{later}.json").write_text(json.dumps(_combo(later, "failed", {"t.py::test_dense": "failed"}, 4e-13)))
+    base = version_matrix.BASELINE
+    (folder / f"{base}.json").write_text(json.dumps(_combo(base, "passed", {}, 3.2e-16)))
+    (folder / "a-broken.json").write_text("{not json")
     entries = report.load_versions(folder)
-    assert [e["combo"] for e in entries] == ["numpy-1.26.4", "numpy-2.0.2", "numpy-latest"]
+    assert [e["combo"] for e in entries] == [base, later, "a-broken"]  # the matrix's order, then the rest
+    assert all("errors" not in e for e in entries)  # the report keeps the worst errors and the changes
     markdown = "\n".join(report.render_versions(entries))
     rows = _table_rows(markdown, "| combination |")
-    assert rows[0][:9] == ["numpy-1.26.4", "3.11.7", "1.26.4", "2.13.0+cpu", "500", "0", "3", "PASS", "3.2e-16"]
-    assert rows[1][:8] == ["numpy-2.0.2", "3.11.7", "2.0.2", "2.13.0+cpu", "499", "1", "3", "FAIL"]
-    assert rows[2][0] == "numpy-latest"
-    assert rows[2][1].startswith("unreadable:")
-    assert "- numpy-2.0.2: `t.py::test_dense[f32]`" in markdown
-    assert "worst float64 fwd error ranges from 3.2e-16 to 4.4e-16" in markdown
-
-
-def test_versions_all_green_and_absent(tmp_path: Path) -> None:
-    folder = tmp_path / "v"
-    folder.mkdir()
-    for numpy in ("1.26.4", "2.0.2"):
-        (folder / f"numpy-{numpy}.json").write_text(json.dumps(_combo(numpy, True, [], 3.2e-16)))
-    markdown = "\n".join(report.render_versions(report.load_versions(folder)))
-    assert "Differences: none in outcome; every combination passed the same 500 tests." in markdown
-    assert report.load_versions(tmp_path / "missing") == []
-    assert "Not run yet: `python3 noxfile.py -s versions`" in "\n".join(report.render_versions([]))
+    assert rows[0][0] == f"{base}<br>a role"
+    assert rows[0][1:6] == ["3.11.7", "2.13.0+cpu", "2.4.6", "-", "PASSED (500 passed, 0 failed, 3 skipped)"]
+    assert rows[0][6] == "3.2e-16 / 5.0e-16 / 1.0e-15"
+    assert rows[1][5] == "FAILED (499 passed, 1 failed, 3 skipped)"
+    assert rows[2][:2] == [
+        "a-broken",
+        "unreadable: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    ]
+    assert f"- **{later}**:\n  - `test_dense`: failed (baseline: passed)" in markdown
+    assert "Dense | c | float64 | output: error 4.0e-13 (baseline 3.2e-16)" in markdown
 
 
 def test_report_reads_the_versions_folder(tmp_path: Path) -> None:
     folder = tmp_path / "versions"
     folder.mkdir()
-    (folder / "numpy-2.0.2.json").write_text(json.dumps(_combo("2.0.2", True, [], 3.2e-16)))
+    (folder / "py3.11-x.json").write_text(json.dumps(_combo("py3.11-x", "passed", {}, 3.2e-16)))
     out = tmp_path / "out"
     code, stdout, _ = _run(
         ["--out", str(out), "--spec", "ReLU", "--no-bench", "--no-mutants", "--versions", str(folder)]
     )
     assert code == 0, stdout
     markdown = (out / "parity.md").read_text(encoding="utf-8")
-    assert "| numpy-2.0.2 | 3.11.7 | 2.0.2 | 2.13.0+cpu | 500 | 0 | 3 | PASS |" in markdown
-    assert json.loads((out / "parity.json").read_text())["versions"][0]["numpy"] == "2.0.2"
+    assert (
+        "| py3.11-x<br>a role | 3.11.7 | 2.13.0+cpu | 2.4.6 | - | PASSED (500 passed, 0 failed, 3 skipped) |"
+        in markdown
+    )
+    assert json.loads((out / "parity.json").read_text())["versions"][0]["numpy"] == "2.4.6"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -466,17 +471,10 @@ def test_plot_file_names_are_safe() -> None:
 
 
 def test_report_reads_where_the_versions_session_writes() -> None:
-    noxfile = Path(__file__).resolve().parents[2] / "noxfile.py"
-    if not noxfile.is_file():
-        pytest.skip("not run from a source checkout")
-    tree = ast.parse(noxfile.read_text(encoding="utf-8"))
-    (value,) = [
-        node.value
-        for node in tree.body
-        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["VERSIONS_RESULTS"]
-    ]
-    expected = " / ".join(["REPO", *(repr(part) for part in report.DEFAULT_VERSIONS_DIR.parts)])
-    assert ast.unparse(value) == expected
+    from parity_tests import version_matrix
+
+    assert 'results=repo / "report" / "versions"' in inspect.getsource(version_matrix.main)
+    assert Path("report") / "versions" == report.DEFAULT_VERSIONS_DIR
 
 
 def test_report_runs_the_books_notebooks(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -615,9 +616,18 @@ def test_to_tensor_and_normalize_equal_the_formulas() -> None:
     np.testing.assert_allclose(x.numpy()[0], normalize_torchvision_style(img), rtol=0, atol=1e-6)
 
 
+def _require_torchvision() -> None:
+    """Skip where torchvision does not import, except in the versions matrix's torchvision combination
+    (``DLFS_REQUIRE_TORCHVISION=1``), where that is a failure: the path must run somewhere."""
+    if torchvision_available():
+        return
+    if os.environ.get("DLFS_REQUIRE_TORCHVISION"):
+        pytest.fail("DLFS_REQUIRE_TORCHVISION is set, but torchvision does not import next to this torch")
+    pytest.skip("torchvision does not import here (the versions session's torchvision combination runs this)")
+
+
 def test_transforms_equal_torchvision_where_it_imports() -> None:
-    if not torchvision_available():
-        pytest.skip("torchvision does not import here")
+    _require_torchvision()
     import torchvision.transforms as tv  # type: ignore[import-not-found, unused-ignore]
 
     assert transforms_backend(mnist_transforms()) == "torchvision"
@@ -626,6 +636,36 @@ def test_transforms_equal_torchvision_where_it_imports() -> None:
     ours = Compose([ToTensor(), Normalize((0.1305,), (0.3081,))])(img)
     theirs = tv.Compose([tv.ToTensor(), tv.Normalize((0.1305,), (0.3081,))])(img)
     assert torch.equal(ours, theirs)
+    rgb = np.random.default_rng(1).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)  # [H, W, C]
+    assert torch.equal(ToTensor()(rgb), tv.ToTensor()(rgb))
+    mean, std = (0.5, 0.25, 0.1), (0.2, 0.5, 1.5)
+    assert torch.equal(Normalize(mean, std)(ToTensor()(rgb)), tv.Normalize(mean, std)(tv.ToTensor()(rgb)))
+    as_float = rgb.astype(np.float32) / 255  # a float image keeps its values in both
+    assert torch.equal(ToTensor()(as_float), tv.ToTensor()(as_float))
+
+
+def test_mnist_pipeline_through_torchvision_equals_the_fallback_bit_for_bit() -> None:
+    """The chapter 7 pipeline, whole: the notebook's MNIST dataset, its transforms and a DataLoader, once with
+    torchvision's transforms and once with the project's; every batch equal bit for bit."""
+    _require_torchvision()
+    from torch.utils.data import DataLoader
+
+    from torch_impl.book import ch7
+
+    assert ch7.transforms.__name__ == "torchvision.transforms"  # the notebook's cells get torchvision's
+    try:
+        theirs = ch7.MNIST(train=True, transform=mnist_transforms(), rows=512)
+    except FileNotFoundError as exc:
+        pytest.skip(f"MNIST IDX files not found: {exc}")
+    ours = ch7.MNIST(train=True, transform=mnist_transforms(prefer_torchvision=False), rows=512)
+    assert transforms_backend(theirs.transform) == "torchvision"
+    assert transforms_backend(ours.transform) == "torch_impl"
+    batches = zip(DataLoader(theirs, batch_size=100), DataLoader(ours, batch_size=100), strict=True)
+    for (x_tv, y_tv), (x_ours, y_ours) in batches:
+        assert x_tv.dtype == x_ours.dtype == torch.float32
+        assert x_tv.shape[1:] == (1, 28, 28)
+        assert torch.equal(x_tv, x_ours)
+        assert torch.equal(y_tv, y_ours)
 
 
 def test_default_transforms_backend_follows_torchvision_availability() -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,13 +63,15 @@ def test_every_install_goes_through_the_constrained_helper() -> None:
 
 
 def test_no_session_runs_pip_or_installs_torchvision() -> None:
-    source = NOXFILE.read_text(encoding="utf-8")
-    assert "torchvision" not in source
+    """Every session installs through install() with constraints.txt, and none installs torchvision (only the
+    versions matrix does, in its own venvs, with its own pins: parity_tests/version_matrix.py)."""
     for node in ast.walk(_tree()):
         if _is_call_to(node, "session", "run") or _is_call_to(node, "session", "run_install"):
             assert isinstance(node, ast.Call)
             args = [ast.unparse(arg) for arg in node.args]
             assert "'pip'" not in args, f"pip outside install(): {ast.unparse(node)}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "install":
+            assert "torchvision" not in ast.unparse(node), ast.unparse(node)
 
 
 def test_missing_interpreters_are_errors_and_never_downloaded() -> None:
@@ -97,7 +99,8 @@ def test_ci_run_is_strict_and_runs_the_readme_command() -> None:
     assert text.startswith("#!/usr/bin/env bash\n")
     assert re.search(r"^set -euo pipefail$", text, flags=re.MULTILINE)
     assert "python3 noxfile.py -s tests" in text
-    assert "python3 noxfile.py -s lint scratch versions" in text
+    assert "python3 noxfile.py -s lint scratch\n" in text
+    assert "python3 noxfile.py -s versions -- --only" in text  # one combination; the whole matrix is opt-in
     assert "|| true" not in text
 
 
@@ -150,51 +153,22 @@ def test_find_pyenv_bins_picks_the_newest_final_build(
     assert found == {"3.10": newest}
 
 
-@pytest.fixture
-def versions_helpers() -> dict[str, Any]:
-    """The versions session's result helpers, compiled from noxfile.py alone, without importing nox."""
-    tree = _tree()
-    names = {"junit_summary", "worst_float64", "_write_json"}
-    wanted = [fn for name, fn in _functions(tree).items() if name in names]
-    assert {fn.name for fn in wanted} == names
-    namespace: dict[str, Any] = {"os": os, "Path": Path}
-    exec(compile(ast.Module(body=list(wanted), type_ignores=[]), str(NOXFILE), "exec"), namespace)
-    return namespace
-
-
-def test_versions_session_counts_tests_from_junit_xml(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
-    junit = tmp_path / "junit.xml"
-    junit.write_text(
-        '<?xml version="1.0" encoding="utf-8"?><testsuites>'
-        '<testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10">'
-        '<testcase classname="a.test_x" name="test_ok"/>'
-        '<testcase classname="a.test_x" name="test_bad[f32]"><failure message="boom"/></testcase>'
-        '<testcase classname="a.test_y" name="test_worse"><failure message="boom"/></testcase>'
-        '<testcase classname="a.test_y" name="test_setup"><error message="fixture"/></testcase>'
-        '<testcase classname="a.test_y" name="test_skip"><skipped message="no"/></testcase>'
-        "</testsuite></testsuites>",
-        encoding="utf-8",
+def test_the_versions_matrix_imports_with_the_standard_library_alone() -> None:
+    """The nox process imports parity_tests.version_matrix from the working tree without NumPy or the project
+    installed: in an isolated interpreter that sees only the repository, it imports and pulls in nothing else."""
+    code = (
+        "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "import parity_tests.version_matrix as vm\n"
+        "mods = sorted(m for m in sys.modules if m.split('.')[0] in {'numpy', 'torch', 'scratch', 'data'})\n"
+        "print(len(vm.COMBOS), mods)"
     )
-    counts, failed = versions_helpers["junit_summary"](junit)
-    assert counts == {"passed": 4, "failed": 2, "errors": 1, "skipped": 3, "total": 10}
-    assert failed == ["a.test_x::test_bad[f32]", "a.test_y::test_worse", "a.test_y::test_setup"]
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["9", "[]"]
 
 
-def test_versions_session_takes_the_worst_float64_errors(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
-    cases = [
-        {"dtype": "float64", "errors": {"output": 2e-16, "grad:W": 4e-16, "traj:W": 1e-15, "epoch:val_loss": 3e-15}},
-        {"dtype": "float64", "errors": {"value": 5e-16, "grad:input": 1e-16, "run": float("nan")}},
-        {"dtype": "float32", "errors": {"output": 1e-7, "grad:W": 2e-7, "traj:W": 3e-6}},
-    ]
-    parity = tmp_path / "parity.json"
-    parity.write_text(json.dumps({"components": [{"spec": "X", "cases": cases}]}), encoding="utf-8")
-    worst = versions_helpers["worst_float64"](parity)
-    assert worst == {"forward": 5e-16, "gradient": 4e-16, "trajectory": 3e-15}
-    assert versions_helpers["worst_float64"](tmp_path / "missing.json") is None
-
-
-def test_versions_session_writes_its_result_whole(versions_helpers: dict[str, Any], tmp_path: Path) -> None:
-    target = tmp_path / "report" / "versions" / "numpy-2.0.2.json"
-    versions_helpers["_write_json"](target, {"combo": "numpy-2.0.2", "passed": True})
-    assert json.loads(target.read_text(encoding="utf-8")) == {"combo": "numpy-2.0.2", "passed": True}
-    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left
+def test_the_versions_session_runs_the_matrix_module() -> None:
+    (fn,) = [node for node in _tree().body if isinstance(node, ast.FunctionDef) and node.name == "versions"]
+    decorators = [ast.unparse(d) for d in fn.decorator_list]
+    assert decorators == ["nox.session(python=False)"]  # the matrix makes its own venvs, one per combination
+    assert "matrix.main(" in ast.unparse(fn)
