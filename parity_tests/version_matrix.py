@@ -104,7 +104,7 @@ class Combo:
         return pins
 
 
-OLDEST_TORCH = "2.3.1"  # the newest patch of the floor in pyproject.toml (torch>=2.3); a test keeps them in step
+OLDEST_TORCH = "2.4.1"  # the newest patch of the floor in pyproject.toml (torch>=2.4); a test keeps them in step
 NEWEST_TORCH = "2.15.0"  # the newest release on the registry on 2026-12-03
 PINNED_TORCH = "2.13.0+cpu"  # constraints.txt: the local CPU build every other session uses
 
