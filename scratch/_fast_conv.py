@@ -2,40 +2,53 @@
 
 They compute exactly what the readable im2col of ``scratch.conv`` computes (same notation: x ``[N, C, H, W]``,
 W ``[C, O, k, k]``, stride ``s``, x_pad ``[N, C, H_pad, W_pad]``, G = dL/d out ``[N, O, H_out, W_out]``,
-``K = C·k·k`` rows of a patch, ``P = H_out·W_out`` output pixels per sample):
+``K = C·k·k`` rows of a patch, ``P = H_out·W_out`` output pixels per sample), and differ from it only in
+memory layout, in the order of the sums (so results agree to round-off) and in which side of the convolution
+is unfolded. Each choice was measured against the alternatives at one thread.
 
-    forward    out[n] = Wm · cols[:, n]                    Wm[o, (c, i, j)] = W[c, o, i, j]      Wm ``[O, K]``
-    backward   dW     = Σ_n cols[:, n] · G[n]ᵀ              ``[K, P]·[P, O] -> [K, O]`` -> ``[C, O, k, k]``
-               dcols  = Wmᵀ · G[n]    for every n            ``[K, O]·[O, P] -> [K, P]``
-               dx_pad = col2im(dcols);  dx = dx_pad without its border
+Which side is unfolded. An im2col matrix holds k·k copies of what it unfolds. Unfolding the input (the
+readable way) costs ``C·k·k·N·P`` values and its GEMMs have the small dimension O; unfolding the output
+gradient costs ``O·k·k·N·H·W`` values and its GEMMs have the small dimension C. BLAS runs GEMMs with one
+small dimension at a fraction of its rate (every value of the big operand is packed and used only O (or C)
+times), so the kernels pick the side with the fewer channels:
 
-and differ from it only in memory layout and in how col2im adds. Each choice was measured against the
-alternatives at one thread:
+* input side (``C <= O``, any stride; also the fallback): the readable algorithm with a BLAS layout.
+    forward    cols = im2col(x_pad) ``[K, N, P]``;  out[n] = Wm · cols[:, n]     Wm ``[O, K]``, one GEMM per n
+    backward   dWmᵀ   = Σ_n cols[:, n] · G[n]ᵀ      one GEMM per sample, then the sum over samples
+               dcols  = Wmᵀ · G[n]  for every n;   dx_pad = col2im(dcols) (shifted flat adds, below)
+* output side (``O < C``, stride 1, padding at most k - 1 on each side; the autoencoder's 14 -> 7 and
+  14 -> 1 layers): nothing of size ``C·k·k·N·P`` is ever built.
+    forward    T = Wt · x_pad[n]  ``[k·k·O, C]·[C, H_pad·W_pad]``, Wt[(i, j, o), c] = W[c, o, i, j]: every
+               kernel offset's contribution at every padded pixel; out[n, o, y, x] = Σ_ij T[n, (i, j, o),
+               (y + i)·W_pad + x + j], i.e. k·k adds of T blocks shifted by i·W_pad + j (no row wraps: x + j <
+               W_pad). Samples go in chunks so that T stays in cache.
+    backward   gcols = im2col of G zero-padded by k-1-p and read with the kernel flipped,
+                   gcols[(o, i, j), (n, u, v)] = G[n, o, u + p_t - i, v + p_l - j]  (0 outside G) ``[O·k·k, N, H·W]``
+               dx[n]  = W2 · gcols[:, n]   W2 = W viewed as ``[C, O·k·k]`` (no copy), one GEMM per n
+               dW2    = xc · gcolsᵀ        xc = x channel-major ``[C, N·H·W]``: ONE GEMM -> ``[C, O·k·k]`` = dW
+               (that is the readable dx_pad sum with u = y·s + i - p_t solved for y, and dW's sum over the
+               pixels of x; the zero border of x_pad adds nothing, so it is skipped).
 
-* Patch matrix ``cols [K, N, P]`` (sample in the middle, not first): ONE copy from a ``sliding_window_view``
-  of x_pad lands every patch in GEMM order, and every sample's ``cols[:, n]`` is an ordinary strided
-  ``[K, P]`` matrix, so ``np.matmul`` with a broadcast ``Wm`` runs one BLAS GEMM per sample writing straight
-  into the ``[N, O, P]`` output (no transpose of the output) and reads ``G[n]`` as it comes (no transpose of
-  the gradient). Per-sample products also stay in cache; they measured faster than one ``[O, K]·[K, N·P]``
-  GEMM followed by the transposes it needs. The forward's patch matrix is kept for the weight gradient.
-* col2im by shifting whole flattened images. The readable col2im adds, for each kernel offset (i, j), a
-  ``[N, C, H_out, W_out]`` block into a strided window of dx_pad. Here dx_pad is kept channel-major and
-  flattened, ``[C, N·H_pad·W_pad]``. For offset (i, j) the block is first written onto the (dilated by s)
-  grid of a zero ``[C, N, H_pad, W_pad]`` scratch image, at (y·s, x·s); the scratch image, flattened, is
-  then added to dx_pad as ONE contiguous 1-D slice starting at ``i·W_pad + j``. Moving a flattened image
-  by ``i·W_pad + j`` moves every pixel down i rows and right j columns at once. What runs past the end of a
-  row wraps onto the next row, and what runs past the last row lands in a tail of ``(k-1)·(W_pad+1)``
-  extra elements (the largest shift), but those positions of the scratch image hold zeros (the grid never
-  reaches them: ``(W_out - 1)·s + k <= W_pad``), so they add nothing. Contiguous 1-D adds are about 4x
-  faster in NumPy than adds into strided 2-D windows. ``np.add.at`` is never used. The price is that a
-  shifted image carries every pixel of the padded plane, s² times the H_out·W_out entries it scatters, so
-  the advantage shrinks with the stride: measured at one thread, this col2im is 1.2-1.8x faster than the
-  readable one at stride 1, and at stride 2 or 3 anywhere from 2x slower (float64, small images) to 1.5x
-  faster (float32); a whole forward and backward stays within about 15% of the readable path there.
-* Workspaces (padded input, patch matrix, scratch image, flattened dx_pad) are kept between calls of the
-  same shape and dtype in the op's ``_work`` dictionary, so a training loop does not fault fresh pages in
-  on every batch. Only the interior of the padded input and the grid of the scratch image are ever
-  written after creation; their zeros stay zeros.
+Input-side details:
+* Patch matrix ``cols [K, N, P]`` (sample in the middle): ONE copy from a ``sliding_window_view`` of x_pad
+  lands every patch in GEMM order; each ``cols[:, n]`` is an ordinary strided ``[K, P]`` matrix, so
+  ``np.matmul`` with a broadcast ``Wm`` writes straight into the ``[N, O, P]`` output and reads ``G[n]``
+  as it comes (per-sample products stay in cache; they measured as fast as one long GEMM over N·P).
+* col2im by shifting whole flattened images. dx_pad is kept channel-major and flattened, ``[C,
+  N·H_pad·W_pad]``. For offset (i, j) the dcols block is first written onto the (dilated by s) grid of a zero
+  ``[C, N, H_pad, W_pad]`` scratch image, at (y·s, x·s); the scratch image, flattened, is then added to dx_pad
+  as ONE contiguous 1-D slice starting at ``i·W_pad + j``: moving a flattened image by ``i·W_pad + j`` moves
+  every pixel down i rows and right j columns at once. What runs past the end of a row wraps onto the next
+  row, and what runs past the last row lands in a tail of ``(k-1)·(W_pad+1)`` extra elements, but those
+  positions of the scratch image hold zeros (the grid never reaches them: ``(W_out - 1)·s + k <= W_pad``), so
+  they add nothing. Contiguous 1-D adds are about 4x faster in NumPy than adds into strided 2-D windows;
+  ``np.add.at`` is never used. At stride 2 or 3 the scratch image carries s² times the entries it scatters,
+  so there the gain shrinks (within about 15% of the readable path either way).
+
+Workspaces (padded input and gradient, patch matrices, scratch images) are kept between calls of the same
+shape and dtype in the op's ``_work`` dictionary, so a training loop does not fault fresh pages in on every
+batch. Only the interiors of the zero-bordered buffers are ever written after creation; their zeros stay
+zeros. Every array is created in the input's dtype: float32 stays float32.
 
 ``tests/scratch/test_readable_vs_fast.py`` proves these kernels equal to the readable ones (and to the
 loop version ``Conv2D_OpLoop``) to round-off across shapes, strides, paddings and dtypes.
@@ -50,6 +63,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 Workspace = dict[str, np.ndarray]
 
+#: Values of T per chunk of samples in the output-side forward: 2^18 values (1 MiB in float32) keep the
+#: GEMM's result in L2 for the shifted adds that read it (measured: 1.5-2x faster than the whole batch at once).
+_CHUNK_VALUES = 1 << 18
+
 
 def buffer(work: Workspace, name: str, shape: tuple[int, ...], dtype: np.dtype[Any], zero: bool = False) -> np.ndarray:
     """The workspace array ``name`` (re-created, zero-filled if ``zero``, when its shape or dtype change)."""
@@ -60,17 +77,35 @@ def buffer(work: Workspace, name: str, shape: tuple[int, ...], dtype: np.dtype[A
     return buf
 
 
+def output_side(c: int, o: int, k: int, pads: tuple[int, int], stride: int) -> bool:
+    """Whether the output-side kernels run (module docstring): fewer output than input channels, stride 1,
+    and padding the flipped-kernel correlation of G can express (at most k - 1 on each side)."""
+    return o < c and stride == 1 and max(pads) <= k - 1
+
+
 def _weight_matrix(W: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     """Wm ``[O, K]`` from W ``[C, O, k, k]``: Wm[o, (c, i, j)] = W[c, o, i, j], in ``dtype``."""
     c, o, k, _ = W.shape
     return W.transpose(1, 0, 2, 3).reshape(o, c * k * k).astype(dtype, copy=False)
 
 
+def _padded_input(x: np.ndarray, pads: tuple[int, int], work: Workspace) -> np.ndarray:
+    """x_pad ``[N, C, H_pad, W_pad]``: x itself without padding, else a kept zero-bordered workspace."""
+    before, after = pads
+    if not (before or after):
+        return x
+    n, c, h, w = x.shape
+    # the zero border of the kept buffer is never written, only its interior
+    x_pad = buffer(work, "x_pad", (n, c, h + before + after, w + before + after), x.dtype, zero=True)
+    x_pad[:, :, before : before + h, before : before + w] = x
+    return x_pad
+
+
 def forward(
     x: np.ndarray, W: np.ndarray, pads: tuple[int, int], stride: int, work: Workspace
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(out [N, O, H_out, W_out], cols [C, k, k, N, H_out, W_out])``; ``cols`` (a workspace) is
-    the patch matrix ``[K, N, P]`` that ``param_grad`` needs."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return ``(out [N, O, H_out, W_out], cols)``: ``cols [C, k, k, N, H_out, W_out]`` (a workspace) is the
+    input side's patch matrix ``[K, N, P]`` that ``param_grad`` needs; None on the output side."""
     dtype = x.dtype
     n, c, h, w = x.shape
     _, o, k, _ = W.shape
@@ -78,18 +113,16 @@ def forward(
     before, after = pads
     hp, wp = h + before + after, w + before + after
     h_out, w_out = (hp - k) // s + 1, (wp - k) // s + 1
-    if before or after:
-        # x_pad: [N, C, H_pad, W_pad]; the zero border of the kept buffer is never written, only its interior
-        x_pad = buffer(work, "x_pad", (n, c, hp, wp), dtype, zero=True)
-        x_pad[:, :, before : before + h, before : before + w] = x
-    else:
-        x_pad = x
+    x_pad = _padded_input(x, pads, work)
+    out = np.empty((n, o, h_out, w_out), dtype)
+    if output_side(c, o, k, pads, s):
+        _forward_output_side(x_pad, W, out, work)
+        return out, None
     # all windows: [N, C, H_pad - k + 1, W_pad - k + 1, k, k] (a view); every s-th: [N, C, H_out, W_out, k, k]
     windows = sliding_window_view(x_pad, (k, k), axis=(2, 3))[:, :, ::s, ::s]
     # cols: [C, k, k, N, H_out, W_out], i.e. [K, N, P]: one copy lands the patches in GEMM order
     cols = buffer(work, "cols", (c, k, k, n, h_out, w_out), dtype)
     np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
-    out = np.empty((n, o, h_out, w_out), dtype)
     # per sample: [O, K] · [K, P] -> [O, P], written straight into out viewed as [N, O, P]
     np.matmul(
         _weight_matrix(W, dtype),
@@ -99,10 +132,69 @@ def forward(
     return out, cols
 
 
+def _forward_output_side(x_pad: np.ndarray, W: np.ndarray, out: np.ndarray, work: Workspace) -> None:
+    """Stride-1 forward into ``out [N, O, H_out, W_out]`` by GEMM-then-shift (module docstring)."""
+    dtype = x_pad.dtype
+    n, c, hp, wp = x_pad.shape
+    _, o, k, _ = W.shape
+    _, _, h_out, w_out = out.shape
+    plane = hp * wp
+    # Wt [k·k·O, C]: Wt[(i, j, o), c] = W[c, o, i, j]
+    Wt = W.transpose(2, 3, 1, 0).reshape(k * k * o, c).astype(dtype, copy=False)
+    x_flat = x_pad.reshape(n, c, plane)  # [N, C, H_pad·W_pad]
+    chunk = max(1, min(n, _CHUNK_VALUES // (k * k * o * plane)))
+    T = buffer(work, "T", (chunk, k * k, o, plane), dtype)  # [chunk, (i, j), O, H_pad·W_pad]
+    # acc [N, O, H_pad·W_pad]: out on the padded grid; position y·W_pad + x holds out[n, o, y, x]
+    acc = buffer(work, "acc", (n, o, plane), dtype)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        t = T[: stop - start]
+        # per sample [k·k·O, C] · [C, H_pad·W_pad] -> [k·k·O, H_pad·W_pad]
+        np.matmul(Wt, x_flat[start:stop], out=t.reshape(stop - start, k * k * o, plane))
+        a = acc[start:stop]
+        a[...] = t[:, 0]  # offset (0, 0) initialises the sums
+        for ij in range(1, k * k):
+            shift = (ij // k) * wp + ij % k  # offset (i, j) reads pixel (y + i, x + j): i·W_pad + j further
+            a[:, :, : plane - shift] += t[:, ij, :, shift:]
+    # [N, O, H_pad·W_pad] -> [N, O, H_pad, W_pad] -> the top-left H_out x W_out corner
+    out[...] = acc.reshape(n, o, hp, wp)[:, :, :h_out, :w_out]
+
+
 def _grad_3d(output_grad: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     """G ``[N, O, H_out, W_out]`` -> ``[N, O, P]`` in ``dtype`` (a view when G is contiguous)."""
     g = output_grad.astype(dtype, copy=False)
     return g.reshape(g.shape[0], g.shape[1], -1)
+
+
+def _grad_cols(
+    output_grad: np.ndarray,
+    k: int,
+    x_shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    pads: tuple[int, int],
+    work: Workspace,
+    reuse: bool = False,
+) -> np.ndarray:
+    """The output side's gcols ``[O·k·k, N, H·W]`` (a workspace). With ``reuse``, the one ``input_grad`` just
+    built for this very ``output_grad`` (``ParamOperation.backward`` calls ``param_grad`` right after it) is
+    taken once instead of being built again."""
+    n, _, h, w = x_shape
+    _, o, h_out, w_out = output_grad.shape
+    built_for = work.pop("gcols_of", None)
+    gcols = work.get("gcols")
+    if reuse and built_for is output_grad and gcols is not None and gcols.shape == (o, k, k, n, h, w):
+        return gcols.reshape(o * k * k, n, h * w)
+    before = pads[0]
+    lead = k - 1 - before  # rows (and columns) of zeros before G
+    # G_ext [N, O, H + k - 1, W + k - 1]: G inside a zero border; only the interior is ever written
+    g_ext = buffer(work, "g_ext", (n, o, h + k - 1, w + k - 1), dtype, zero=True)
+    g_ext[:, :, lead : lead + h_out, lead : lead + w_out] = output_grad
+    # windows flipped: [N, O, H, W, k, k], window (u, v) entry (i, j) = G_ext[n, o, u + k-1-i, v + k-1-j]
+    windows = sliding_window_view(g_ext, (k, k), axis=(2, 3))[..., ::-1, ::-1]
+    cols = buffer(work, "gcols", (o, k, k, n, h, w), dtype)  # [O·k·k, N, H·W]
+    np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
+    work["gcols_of"] = output_grad
+    return cols.reshape(o * k * k, n, h * w)
 
 
 def input_grad(
@@ -114,10 +206,15 @@ def input_grad(
     stride: int,
     work: Workspace,
 ) -> np.ndarray:
-    """dL/dx ``[N, C, H, W]`` (in ``dtype``) from G ``[N, O, H_out, W_out]``: dcols by one GEMM per sample,
-    then col2im by shifted flat adds (module docstring)."""
+    """dL/dx ``[N, C, H, W]`` (in ``dtype``) from G ``[N, O, H_out, W_out]`` (module docstring)."""
     n, c, h, w = x_shape
-    k = W.shape[2]
+    _, o, k, _ = W.shape
+    if output_side(c, o, k, pads, stride):
+        gcols = _grad_cols(output_grad, k, x_shape, dtype, pads, work)
+        dx = np.empty((n, c, h, w), dtype)
+        # per sample [C, O·k·k] · [O·k·k, H·W] -> [C, H·W], written into dx viewed as [N, C, H·W]
+        np.matmul(W.reshape(c, o * k * k).astype(dtype, copy=False), gcols.transpose(1, 0, 2), out=dx.reshape(n, c, -1))
+        return dx
     _, _, h_out, w_out = output_grad.shape
     s = stride
     before, after = pads
@@ -153,15 +250,29 @@ def input_grad(
     return dx
 
 
-def param_grad(output_grad: np.ndarray, cols: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """dL/dW ``[C, O, k, k]`` (W's dtype) from G and the forward's ``cols [C, k, k, N, H_out, W_out]``."""
-    c, k, _, n = cols.shape[:4]
-    o = W.shape[1]
+def param_grad(
+    output_grad: np.ndarray,
+    cols: np.ndarray | None,
+    x: np.ndarray,
+    W: np.ndarray,
+    pads: tuple[int, int],
+    stride: int,
+    work: Workspace,
+) -> np.ndarray:
+    """dL/dW ``[C, O, k, k]`` (W's dtype) from G, the forward's input x and (input side) its ``cols``."""
+    n, c, h, w = x.shape
+    _, o, k, _ = W.shape
+    dtype = x.dtype
+    if cols is None:  # output side: dW2 = xc · gcolsᵀ, [C, N·H·W] · [N·H·W, O·k·k] -> [C, O·k·k] = [C, O, k, k]
+        gcols = _grad_cols(output_grad, k, x.shape, dtype, pads, work, reuse=True)
+        xc = buffer(work, "x_cm", (c, n, h, w), dtype)  # x channel-major: [C, N, H, W]
+        xc[...] = x.transpose(1, 0, 2, 3)
+        dW2: np.ndarray = xc.reshape(c, -1) @ gcols.reshape(o * k * k, -1).T  # a new array, not a workspace
+        return dW2.reshape(c, o, k, k).astype(W.dtype, copy=False)
     # per sample [K, P] · [P, O] -> [K, O], then the sum over samples: [N, K, O] -> [K, O]
     per_sample = np.matmul(
-        cols.reshape(c * k * k, n, -1).transpose(1, 0, 2), _grad_3d(output_grad, cols.dtype).transpose(0, 2, 1)
+        cols.reshape(c * k * k, n, -1).transpose(1, 0, 2), _grad_3d(output_grad, dtype).transpose(0, 2, 1)
     )
     dWm = per_sample.sum(axis=0)
     # [K, O] = [C, k, k, O] -> [C, O, k, k]
-    dW = dWm.reshape(c, k, k, o).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(dW, dtype=W.dtype)
+    return np.ascontiguousarray(dWm.reshape(c, k, k, o).transpose(0, 3, 1, 2), dtype=W.dtype)

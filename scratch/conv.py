@@ -30,7 +30,8 @@ Three ways to compute it, equal to floating-point rounding:
 * ``Conv2D_Op(impl="readable")``: im2col, the same sums as one matrix product per sample, with the patch
   matrix built (and scattered back, col2im) by a loop over the k·k kernel offsets (``im2col``, ``col2im``);
 * ``Conv2D_Op(impl="fast")``, the default: the same products with a memory layout chosen for BLAS, kept
-  workspaces and a col2im that adds shifted flattened images (``scratch._fast_conv`` explains the tricks).
+  workspaces and a col2im that adds shifted flattened images; with fewer output than input channels (stride
+  1) it unfolds the output gradient instead of the input (``scratch._fast_conv`` explains the tricks).
 """
 
 from __future__ import annotations
@@ -148,18 +149,20 @@ class Conv2D_Op(_Conv2DBase):
     with the pixel loops turned into array slices (``Conv2D_OpLoop`` keeps all the loops).
 
     ``impl`` chooses the code that runs: ``"fast"`` (the default) runs the kernels of ``scratch._fast_conv``
-    (the same products laid out for BLAS and a col2im that adds shifted flattened images), ``"readable"``
+    (the same products laid out for BLAS and a col2im that adds shifted flattened images; with fewer output
+    than input channels at stride 1, products on the unfolded output gradient instead), ``"readable"``
     runs the methods written out below. Both give the same numbers up to floating-point rounding
     (``tests/scratch/test_readable_vs_fast.py``). Measured at one thread, a whole forward and backward at
     stride 1 is faster with ``"fast"`` at every size tried (1.1-1.3x at the chapter's sizes, up to 1.4x on
-    small inputs) or equal within noise where the matrix products dominate (many channels on small images,
-    1x1 kernels); at stride 2 or more the two are within about 15% either way (``scratch._fast_conv`` says
-    why).
+    small inputs, 2x for the autoencoder's 14 -> 7 layer and 10x for its 14 -> 1 layer) or equal within
+    noise where the matrix products dominate (many channels on small images, 1x1 kernels); at stride 2 or
+    more the two are within about 15% either way (``scratch._fast_conv`` says why).
 
     ``param_grad`` has W's dtype; ``output`` and ``input_grad`` have the input's dtype (W is cast to it).
     """
 
-    _cols: np.ndarray  # the forward's patch matrix, kept for the weight gradient (layout depends on ``impl``)
+    _cols: np.ndarray  # the readable forward's patch matrix [N, K, P], kept for the weight gradient
+    _fast_cols: np.ndarray | None  # the fast forward's patch matrix (None where the fast kernels need none)
 
     def __init__(self, W: np.ndarray, *, padding: Any = None, stride: int = 1, impl: str = "fast") -> None:
         super().__init__(W, padding=padding, stride=stride)
@@ -173,14 +176,14 @@ class Conv2D_Op(_Conv2DBase):
 
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles leave the fast kernels' workspaces behind (rebuilt on the next call); the patch
-        # matrix of the last forward (``_cols``) is forward state like ``input_`` and is kept
+        # matrix of the last forward (``_cols``, ``_fast_cols``) is forward state like ``input_`` and is kept
         state = self.__dict__.copy()
         state["_work"] = {}
         return state
 
     def _output(self, inference: bool) -> np.ndarray:
         if self._impl == "fast":
-            out, self._cols = _fast_conv.forward(self.input_, self.param, self.pads, self.stride, self._work)
+            out, self._fast_cols = _fast_conv.forward(self.input_, self.param, self.pads, self.stride, self._work)
             return out
         n, o, h_out, w_out = self.output_shape(self.input_.shape)
         self._cols = im2col(self._padded(self.input_), self.kernel_size, self.stride, h_out, w_out)  # [N, K, P]
@@ -202,7 +205,9 @@ class Conv2D_Op(_Conv2DBase):
 
     def _param_grad(self, output_grad: np.ndarray) -> np.ndarray:
         if self._impl == "fast":
-            return _fast_conv.param_grad(output_grad, self._cols, self.param)
+            return _fast_conv.param_grad(
+                output_grad, self._fast_cols, self.input_, self.param, self.pads, self.stride, self._work
+            )
         n, o, _, _ = output_grad.shape
         c, k = self.in_channels, self.kernel_size
         G = output_grad.reshape(n, o, -1)  # [N, O, H_out, W_out] -> [N, O, P]
