@@ -612,14 +612,14 @@ def install(combo: Combo, plan: Plan, paths: Sequence[Path], settings: Settings)
         )
     python = settings.pythons[combo.python]
     env = _pip_env(settings.env)
-    subprocess.run([str(python), "-m", "venv", "--clear", str(venv)], check=True)
     pip = [str(_venv_python(venv)), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps"]
     try:
+        subprocess.run([str(python), "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([*pip, *map(str, paths)], check=True, env=env)
         subprocess.run([*pip, "--no-build-isolation", "-e", str(settings.repo)], check=True, env=env)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(venv, ignore_errors=True)
-        raise NotInstallableError(f"pip could not install the downloaded files: {exc}") from exc
+        raise NotInstallableError(f"the venv could not be made or filled: {exc}") from exc
     stamp.write_text(wanted, encoding="utf-8")
     return venv
 
@@ -636,7 +636,7 @@ def run_combo(combo: Combo, venv: Path, settings: Settings) -> dict[str, Any]:
     versions = json.loads(info.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        command = [python, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "--benchmark-disable"]
+        command = [python, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "--benchmark-disable", "-n", "auto"]
         tests = subprocess.run([*command, f"--junitxml={junit}", *settings.pytest_args], cwd=settings.repo, env=env)
         if not junit.is_file():
             return {**versions, "status": "error", "reason": f"pytest exited {tests.returncode} without results"}

@@ -441,3 +441,28 @@ def test_a_combination_without_a_plan_is_recorded_as_not_installable(tmp_path: P
     written = json.loads((settings.results / f"{combo.id}.json").read_text())
     assert written == record
     assert "not installable: no distribution" in "\n".join(vm.render([written]))
+
+
+def test_an_install_that_fails_or_lacks_disk_is_not_installable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "python3.11"
+    fake.write_text("#!/bin/sh\necho 'no venv module' >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    settings = _settings(tmp_path, pythons={"3.11": fake})
+    combo = vm.Combo("3.11", "9.0", "latest", "r")
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"x" * 1000)
+    plan = vm.Plan(combo.id, "3.11", [], [vm.PlannedFile("pkg", "1.0", wheel.as_uri(), None, 1000)], "now")
+    with pytest.raises(vm.NotInstallableError, match=r"the venv could not be made or filled: Command .* returned"):
+        vm.install(combo, plan, [wheel], settings)
+    assert not (settings.venvs / combo.id).exists()
+
+    class Usage:
+        free = 10**9  # 1 GB free, less than the plan's 2 GB margin
+
+    monkeypatch.setattr(vm.shutil, "disk_usage", lambda path: Usage())
+    with pytest.raises(
+        vm.NotInstallableError, match=r"not enough disk: the venv needs about 2.00 GB, 1.00 GB are free"
+    ):
+        vm.install(combo, plan, [wheel], settings)
