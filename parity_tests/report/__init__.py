@@ -3,7 +3,8 @@ mutation self-test, the paired scratch/torch timings and the version matrix, as 
 PNG plots in a report folder, and on the terminal.
 
     python -m parity_tests.report --out report          # everything
-    python -m parity_tests.report --no-bench            # no benchmarks
+    python -m parity_tests.report --no-bench            # no benchmarks (and no sweeps)
+    python -m parity_tests.report --no-sweeps           # benchmarks without the scaling sweeps
     python -m parity_tests.report --recipes none        # no book reproduction table
     python -m parity_tests.report --book none           # no run of the book's own notebooks
     python -m parity_tests.report --spec Dense --spec ReLU
@@ -33,13 +34,14 @@ mutants and collects everything into one JSON model (``parity.json``); ``plots``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._io import check_writable, staged
+from .._io import check_writable, staged, write_atomic
 from ..book.report import BookSection, book_section
 from ..mutants import Detection
 from ..specs import all_specs
@@ -56,11 +58,13 @@ from .model import (
     build_model,
     is_loss_key,
     is_weight_key,
+    load_speed_baseline,
     load_versions,
     measure,
     passed,
     run_case_keeping,
     run_metadata,
+    speed_baseline,
     to_json,
     whole_model_rows,
 )
@@ -191,6 +195,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("report"), help="report folder (default: report)")
     parser.add_argument("--no-bench", action="store_true", help="skip the paired benchmarks")
     parser.add_argument("--no-mutants", action="store_true", help="skip the mutation self-test")
+    parser.add_argument(
+        "--speed-baseline",
+        type=Path,
+        default=Path("docs") / "benchmarks.json",
+        help="the committed benchmark numbers the speed table compares with (default: docs/benchmarks.json)",
+    )
+    parser.add_argument(
+        "--write-speed-baseline",
+        type=Path,
+        metavar="PATH",
+        help="also write this run's scratch/torch ratios there (to commit as the new reference numbers)",
+    )
+    parser.add_argument(
+        "--no-sweeps", action="store_true", help="skip the scaling sweeps (Dense batch, Conv2D_Op image, LSTM hidden)"
+    )
     parser.add_argument("--budget", type=float, default=0.6, help="seconds of timing per benchmark pair")
     parser.add_argument("--spec", action="append", default=[], help="only these components (repeatable)")
     parser.add_argument(
@@ -242,7 +261,9 @@ def collect(args: argparse.Namespace, specs: Sequence[Any]) -> Model:
         limiter = None
     started = time.time()
     try:
-        reports, detections = build(specs, not args.no_bench, args.budget, not args.no_mutants, _progress)
+        reports, detections = build(
+            specs, not args.no_bench, args.budget, not args.no_mutants, _progress, sweeps=not args.no_sweeps
+        )
     finally:
         if limiter is not None:
             limiter.unregister()
@@ -286,6 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
     model = collect(args, [s for s in known if not args.spec or s.name in args.spec])
+    try:
+        model["speed_baseline"] = load_speed_baseline(args.speed_baseline)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.write_speed_baseline is not None:
+        write_atomic(args.write_speed_baseline, json.dumps(speed_baseline(model), indent=1, sort_keys=True) + "\n")
     try:
         markdown = write_model(args.out, model)
     except OSError as exc:  # the folder became unwritable (or full) while the checks ran

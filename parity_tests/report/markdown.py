@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from .. import version_matrix
-from .._markdown import cell
+from .._markdown import cell, table
 from ..book.report import section_lines as book_lines
 from ..tolerances import CATEGORIES
-from .plots import SPEED_PLOT, file_name
+from .model import FLOOR_SLACK, SPEED_NOISE, speed_changes
+from .plots import SPEED_PLOT, SWEEP_PLOT, file_name
 from .recipes import render_recipes
 
 DTYPES = ("float64", "float32")
@@ -95,22 +96,124 @@ def _parity_table(components: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _speed(timings: Sequence[Mapping[str, Any]], plots: Sequence[str]) -> list[str]:
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{1e3 * seconds:.3f}"
+
+
+def _x(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+_VERDICTS = {"ahead": "at or ahead of torch", "floor": "at NumPy's floor", "behind": "**behind**"}
+
+
+def _change(change: Mapping[str, Any]) -> str:
+    if change["change"] is None:
+        return "—"
+    return f"{change['change']:.2f}" + (" **slower**" if change["slower"] else "")
+
+
+def _speed(
+    timings: Sequence[Mapping[str, Any]], plots: Sequence[str], baseline: Mapping[str, Any] | None = None
+) -> list[str]:
     if not timings:
         return []
     lines = ["", "## Speed (forward + backward, or one optimizer step / training epoch; 1 thread, same process)", ""]
     if SPEED_PLOT in plots:
         lines += [f"![scratch/torch time per benchmark case]({SPEED_PLOT})", ""]
     lines += [
-        "| component | size | dtype | scratch (ms) | torch (ms) | scratch/torch |",
-        "|---|---|---|---|---|---|",
+        "NumPy's floor is the least NumPy work of the same computation, timed in the same rounds "
+        "(`parity_tests/floors.py`; the last column says what it counts). scratch/floor near 1: our code adds "
+        "nothing to it; floor/torch above 1: NumPy's own kernels are slower than torch's there. A row is "
+        f"at NumPy's floor when scratch/floor <= {FLOOR_SLACK}.",
+        "",
     ]
-    lines += [
-        f"| {t['spec']} | {t['case']} | {t['dtype']} | {1e3 * t['scratch_s']:.3f} | {1e3 * t['torch_s']:.3f} | "
-        f"{t['ratio']:.2f} |"
-        for t in timings
+    header = ["component", "size", "dtype", "scratch (ms)", "torch (ms)", "floor (ms)", "scratch/torch"]
+    header += ["floor/torch", "scratch/floor", "verdict", "committed scratch/torch", "change", "floor counts"]
+    changes = speed_changes(timings, baseline)
+    rows = [
+        [
+            cell(t["spec"]),
+            cell(t["case"]),
+            t["dtype"],
+            _ms(t["scratch_s"]),
+            _ms(t["torch_s"]),
+            _ms(t.get("floor_s")),
+            _x(t["ratio"]),
+            _x(t.get("floor_ratio")),
+            _x(t.get("over_floor")),
+            _VERDICTS.get(str(t.get("verdict")), "?"),
+            _x(change["committed"]),
+            "—"
+            if change["change"] is None
+            else f"{change['change']:.2f}" + (" **slower**" if change["slower"] else ""),
+            cell(str(t.get("floor_note") or "")),
+        ]
+        for t, change in zip(timings, changes, strict=True)
     ]
+    lines += table(header, rows)
+    if baseline is None:
+        lines += ["", "No committed numbers to compare with (docs/benchmarks.json; --write-speed-baseline writes it)."]
+    else:
+        slower = [f"{t['spec']} {t['case']} {t['dtype']}" for t, c in zip(timings, changes, strict=True) if c["slower"]]
+        lines += [
+            "",
+            f"Compared with the committed numbers of {baseline.get('date', '?')} ({baseline.get('machine', '?')}): "
+            f"a row is **slower** when its scratch/torch grew by more than {SPEED_NOISE:.0%} (the noise band). "
+            + (f"Slower: {', '.join(slower)}." if slower else "No row is slower."),
+        ]
+    return lines + _gemm_rates(timings)
+
+
+def _sweeps(components: Sequence[Mapping[str, Any]], plots: Sequence[str]) -> list[str]:
+    """The scaling sweeps: scratch/torch (and floor/torch) against one size axis per component."""
+    swept = [c for c in components if c.get("sweeps")]
+    if not swept:
+        return []
+    lines = ["", "### Scaling (scratch/torch against size, 1 thread; the same rounds as above)", ""]
+    if SWEEP_PLOT in plots:
+        lines += [f"![scratch/torch against size]({SWEEP_PLOT})", ""]
+    for component in swept:
+        sweeps = component["sweeps"]
+        dtypes = list(dict.fromkeys(t["dtype"] for t in sweeps))
+        sizes = list(dict.fromkeys(t["size"] for t in sweeps))
+        by = {(t["size"], t["dtype"]): t for t in sweeps}
+        header = [f"{component['spec']}: {sweeps[0]['axis']}"]
+        header += [f"{d} {what}" for d in dtypes for what in ("scratch (ms)", "scratch/torch", "floor/torch")]
+        rows = []
+        for size in sizes:
+            row = [str(size)]
+            for d in dtypes:
+                t = by.get((size, d))
+                row += ["—"] * 3 if t is None else [_ms(t["scratch_s"]), _x(t["ratio"]), _x(t.get("floor_ratio"))]
+            rows.append(row)
+        lines += [*table(header, rows), ""]
     return lines
+
+
+def _gemm_rates(timings: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Achieved GFLOP/s of the rows whose floor counts GEMM flops, against a square GEMM in the same run."""
+    rows = [t for t in timings if t.get("flops") and t.get("peak_gflops")]
+    if not rows:
+        return []
+    peaks = {t["dtype"]: t["peak_gflops"] for t in rows}
+    lines = [
+        "",
+        "### GEMM rates (GFLOP/s of the GEMM work, forward + backward, against a 1024 x 1024 GEMM in this run)",
+        "",
+        "BLAS peak here: " + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in sorted(peaks.items())) + ".",
+        "",
+    ]
+    body = []
+    for t in rows:
+        gflop = t["flops"] / 1e9
+        rates = [gflop / t["scratch_s"], gflop / t["torch_s"], gflop / t["floor_s"]]
+        body.append(
+            [cell(t["spec"]), cell(t["case"]), t["dtype"], f"{gflop:.3f}"]
+            + [f"{r:.1f} ({100 * r / t['peak_gflops']:.0f}%)" for r in rates]
+        )
+    header = ["component", "size", "dtype", "GFLOP", "scratch GFLOP/s (of peak)", "torch", "NumPy floor"]
+    return lines + table(header, body)
 
 
 def _loss_plots(components: Sequence[Mapping[str, Any]], plots: Sequence[str]) -> list[str]:
@@ -151,7 +254,8 @@ def render(model: Mapping[str, Any]) -> str:
     lines = [*_header(model), *_parity_table(components), *render_whole_model(model["whole_model"])]
     if model.get("plot_note"):
         lines += ["", f"*{model['plot_note']}*"]
-    lines += _speed([t for c in components for t in c["timings"]], plots)
+    lines += _speed([t for c in components for t in c["timings"]], plots, model.get("speed_baseline"))
+    lines += _sweeps(components, plots)
     lines += _loss_plots(components, plots)
     lines += _mutants(model["mutants"])
     if model.get("reproduction") is not None:

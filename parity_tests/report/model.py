@@ -14,7 +14,9 @@ The model (``SCHEMA`` = 2)::
      "components": [{"spec", "chapter", "scratch", "torch", "case_count", "passed", "training",
                      "worst": {dtype: {category: error}},            # NaN where a category has no result
                      "cases": [{"case", "dtype", "passed", "errors": {key: error}, "failure": str | None}],
-                     "timings": [{"spec", "case", "dtype", "scratch_s", "torch_s", "ratio"}]}],
+                     "timings": [{"spec", "case", "dtype", "scratch_s", "torch_s", "floor_s", "floor_note",
+                                  "flops", "peak_gflops", "ratio", "floor_ratio", "over_floor", "verdict"}],
+                     "sweeps": [the same, with "axis" and "size"]}],
      "whole_model": [{"spec", "dtype", "cases", "length", "loss_error", "weight_error", "tolerance", "passed"}],
      "loss_curves": [{"spec", "case", "dtype", "x": {key: [...]}, "scratch": {key: [...]}, "torch": {key: [...]}}],
      "mutants": [{"mutant", "caught", "evidence"}],
@@ -38,6 +40,7 @@ import numpy as np
 
 from .. import version_matrix
 from .._environment import environment
+from ..floors import gemm_rate
 from ..harness import CaseResult, Comparison, case_seed, run_case, torch_device
 from ..mutants import MUTANTS, Detection, detect
 from ..specs import ComponentSpec
@@ -51,17 +54,56 @@ Model = dict[str, Any]  # the JSON model described in the module docstring
 
 @dataclass
 class Timing:
-    """Best-of-rounds seconds per call for one benchmark case, scratch and torch, one thread."""
+    """Best-of-rounds seconds per call for one benchmark case, scratch and torch (and NumPy's floor where the
+    spec has one: ``parity_tests.floors``), one thread, measured in alternating rounds in one process.
+
+    ``flops``: the floor's GEMM flop count (forward + backward), for the achieved GFLOP/s; ``peak_gflops``: a
+    square 1024 GEMM's rate in the same dtype, measured in the same run."""
 
     spec: str
     case: str
     dtype: str
     scratch_s: float
     torch_s: float
+    floor_s: float | None = None
+    floor_note: str = ""
+    flops: float | None = None
+    peak_gflops: float | None = None
+    axis: str = ""  # a sweep's axis ("batch", ...) and this case's size on it; "" for the benchmark cases
+    size: int | None = None
 
     @property
     def ratio(self) -> float:
         return self.scratch_s / self.torch_s
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """floor / torch: above 1, NumPy's own kernels are slower than torch's on this computation."""
+        return None if self.floor_s is None else self.floor_s / self.torch_s
+
+    @property
+    def over_floor(self) -> float | None:
+        """scratch / floor: what our code adds to the NumPy work it cannot avoid."""
+        return None if self.floor_s is None else self.scratch_s / self.floor_s
+
+    @property
+    def verdict(self) -> str:
+        """``"at or ahead of torch"``, ``"at NumPy's floor"`` (scratch/floor <= FLOOR_SLACK) or ``"behind"``."""
+        if self.ratio <= 1.0:
+            return "ahead"
+        if self.over_floor is not None and self.over_floor <= FLOOR_SLACK:
+            return "floor"
+        return "behind"
+
+
+#: Scratch counts as at NumPy's floor within this factor of it (issue 16's target).
+FLOOR_SLACK = 1.15
+
+#: A benchmark row is flagged as slower than the committed numbers when its scratch/torch ratio grew by more
+#: than this fraction. Ratios are measured in one process, so machine speed cancels, but not the load of other
+#: processes nor the variance of short timings: between repeated runs on this machine they moved by up to
+#: about 20% (see docs/benchmarks.json's note), so the band sits above that.
+SPEED_NOISE = 0.25
 
 
 @dataclass
@@ -86,6 +128,7 @@ class SpecReport:
     cases: int
     results: list[CaseResult] = field(default_factory=list)
     timings: list[Timing] = field(default_factory=list)
+    sweeps: list[Timing] = field(default_factory=list)
     curves: list[Curves] = field(default_factory=list)
     weight_names: tuple[str, ...] = ()  # book names of the model's parameters (``traj:<name>`` results)
 
@@ -175,36 +218,58 @@ def _crashed(spec: str, case: str, dtype: str, what: str, exc: BaseException) ->
     )
 
 
-def _time_pair(scratch_step: Callable[[], Any], torch_step: Callable[[], Any], budget_s: float) -> tuple[float, float]:
-    """Alternate the two callables in rounds; return each one's best per-call time (robust to noise)."""
-    for step in (scratch_step, torch_step):
+def _time_steps(steps: Sequence[Callable[[], Any]], budget_s: float) -> list[float]:
+    """Alternate the callables in rounds; return each one's best per-call time (robust to noise)."""
+    for step in steps:
         step()  # warm-up
     start = time.perf_counter()
-    scratch_step()
-    torch_step()
+    for step in steps:
+        step()
     one = max(time.perf_counter() - start, 1e-7)
     rounds = 7
     number = max(1, int(budget_s / rounds / one))
-    best = [float("inf"), float("inf")]
+    best = [float("inf")] * len(steps)
     for _ in range(rounds):
-        for i, step in enumerate((scratch_step, torch_step)):
+        for i, step in enumerate(steps):
             t0 = time.perf_counter()
             for _ in range(number):
                 step()
             best[i] = min(best[i], (time.perf_counter() - t0) / number)
-    return best[0], best[1]
+    return best
 
 
-def measure(spec: ComponentSpec, budget_s: float) -> list[Timing]:
-    """Time every benchmark case of ``spec`` in every dtype, at one thread."""
+def measure(
+    spec: ComponentSpec, budget_s: float, peaks: Mapping[str, float] | None = None, *, sweep: bool = False
+) -> list[Timing]:
+    """Time every benchmark case of ``spec`` (its sweep's cases with ``sweep``) in every dtype, at one thread,
+    with its floor where it has one."""
     timings: list[Timing] = []
-    if spec.bench_scratch is None or spec.bench_torch is None:
+    if spec.bench_scratch is None or spec.bench_torch is None or (sweep and spec.sweep is None):
         return timings
-    for case in spec.bench:
+    axis = spec.sweep.axis if sweep and spec.sweep is not None else ""
+    for case in spec.sweep.cases if sweep and spec.sweep is not None else spec.bench:
         for dtype in spec.dtypes:
             problem = spec.make_problem(case, np.random.default_rng(case_seed(spec.name, case.name)), np.dtype(dtype))
-            s, t = _time_pair(spec.bench_scratch(problem), spec.bench_torch(problem), budget_s)
-            timings.append(Timing(spec.name, case.name, dtype, s, t))
+            steps = [spec.bench_scratch(problem), spec.bench_torch(problem)]
+            if spec.floor is not None:
+                steps.append(spec.floor.make(problem))
+            times = _time_steps(steps, budget_s)
+            floor = spec.floor
+            timings.append(
+                Timing(
+                    spec.name,
+                    case.name,
+                    dtype,
+                    times[0],
+                    times[1],
+                    floor_s=times[2] if floor is not None else None,
+                    floor_note=floor.note if floor is not None else "",
+                    flops=floor.flops(problem) if floor is not None and floor.flops is not None else None,
+                    peak_gflops=(peaks or {}).get(dtype),
+                    axis=axis,
+                    size=spec.sweep.value(case) if axis and spec.sweep is not None else None,
+                )
+            )
     return timings
 
 
@@ -226,6 +291,8 @@ def build(
     budget_s: float,
     mutants: bool,
     progress: Callable[[str], None],
+    *,
+    sweeps: bool = False,
 ) -> tuple[list[SpecReport], list[Detection]]:
     """Run every case (and optionally the benchmarks and mutants) and collect the results.
 
@@ -233,6 +300,7 @@ def build(
     broken component cannot hide the others' results.
     """
     reports = []
+    peaks = {d: gemm_rate(d) for d in ("float64", "float32")} if bench else {}
     for spec in specs:
         weights = tuple(spec.converter.book_names) if spec.converter is not None else ()
         report = SpecReport(
@@ -250,7 +318,9 @@ def build(
                     report.curves.append(curves)
         if bench:
             try:
-                report.timings = measure(spec, budget_s)
+                report.timings = measure(spec, budget_s, peaks)
+                if sweeps:
+                    report.sweeps = measure(spec, budget_s, peaks, sweep=True)
             except Exception as exc:  # a broken benchmark is a failure too
                 report.results.append(_crashed(spec.name, "benchmark", "-", "benchmark", exc))
         progress(f"{spec.name}: {'PASS' if report.passed else 'FAIL'}")
@@ -369,7 +439,8 @@ def _component(r: SpecReport) -> dict[str, Any]:
             }
             for c in r.results
         ],
-        "timings": [{**asdict(t), "ratio": t.ratio} for t in r.timings],
+        "timings": [_timing(t) for t in r.timings],
+        "sweeps": [_timing(t) for t in r.sweeps],
     }
 
 
@@ -382,6 +453,51 @@ def _curves(r: SpecReport, c: Curves) -> dict[str, Any]:
         "scratch": {k: v.tolist() for k, v in c.scratch.items()},
         "torch": {k: v.tolist() for k, v in c.torch.items()},
     }
+
+
+def speed_baseline(model: Mapping[str, Any], note: str = "") -> dict[str, Any]:
+    """The committed numbers (``docs/benchmarks.json``) from a model: each benchmark row's scratch/torch and
+    scratch/floor ratios, with when and where they were measured."""
+    rows = {
+        f"{t['spec']} | {t['case']} | {t['dtype']}": {"ratio": t["ratio"], "over_floor": t.get("over_floor")}
+        for c in model["components"]
+        for t in c["timings"]
+    }
+    meta = model["meta"]
+    return {"date": meta.get("date"), "machine": meta.get("machine"), "note": note, "rows": rows}
+
+
+def load_speed_baseline(path: Path) -> dict[str, Any] | None:
+    """The committed benchmark numbers, or None when ``path`` does not exist; ``ValueError`` naming the file
+    when it is not such a file."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), dict):
+        raise ValueError(f"{path}: expected a JSON object with 'rows' (the report's --write-speed-baseline)")
+    return data
+
+
+def speed_changes(timings: Sequence[Mapping[str, Any]], baseline: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Per benchmark row: the committed ratio, ``change`` (new/committed) and ``slower`` (beyond the noise)."""
+    rows = (baseline or {}).get("rows", {})
+    out = []
+    for t in timings:
+        old = rows.get(f"{t['spec']} | {t['case']} | {t['dtype']}")
+        change = None if old is None else t["ratio"] / old["ratio"]
+        out.append(
+            {
+                "committed": None if old is None else old["ratio"],
+                "change": change,
+                "slower": change is not None and change > 1 + SPEED_NOISE,
+            }
+        )
+    return out
+
+
+def _timing(t: Timing) -> dict[str, Any]:
+    derived = {"ratio": t.ratio, "floor_ratio": t.floor_ratio, "over_floor": t.over_floor, "verdict": t.verdict}
+    return {**asdict(t), **derived}
 
 
 def build_model(

@@ -4,6 +4,8 @@ matplotlib is optional (the ``plots`` extra): :func:`figure_class` is its ``Figu
 state) or None. Every figure is a function of model data only:
 
 - :func:`speed_figure`: scratch/torch time per benchmark case (``speed_ratios.png``);
+- :func:`sweep_figure`: scratch/torch and NumPy's floor/torch against size, per swept component
+  (``speed_sweeps.png``);
 - :func:`loss_figure`: a training spec's loss curves of both implementations and their difference
   (``loss_<spec>.png``);
 - :func:`recipe_figure`: a book recipe's loss curves per experiment and their difference (``recipe_<name>.png``).
@@ -27,6 +29,7 @@ import numpy as np
 from .recipes import IMPLEMENTATIONS, curve_difference, curves_by_experiment, has_curves
 
 SPEED_PLOT = "speed_ratios.png"
+SWEEP_PLOT = "speed_sweeps.png"
 PLOT_COLUMNS = 4  # panels side by side before wrapping
 DIFF_FLOOR = 1e-17  # an exact 0 difference is drawn here on the log axis
 DIFF_LABEL = f"|scratch - torch| / max|torch|\n(0 drawn at {DIFF_FLOOR:.0e})"
@@ -109,6 +112,31 @@ def speed_figure(figure_class: Any, timings: Sequence[Mapping[str, Any]]) -> Any
     return fig
 
 
+def sweep_figure(figure_class: Any, components: Sequence[Mapping[str, Any]]) -> Any:
+    """One panel per swept component: scratch/torch (solid) and floor/torch (dashed) against the size, per dtype,
+    log-log, a line at 1 (= torch's time)."""
+    swept = [c for c in components if c.get("sweeps")]
+    fig = figure_class(figsize=(4.2 * len(swept), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(swept)))
+    for ax, component in zip(axes, swept, strict=True):
+        sweeps = component["sweeps"]
+        for i, dtype in enumerate(dict.fromkeys(t["dtype"] for t in sweeps)):
+            rows = sorted((t for t in sweeps if t["dtype"] == dtype), key=lambda t: t["size"])
+            sizes = [t["size"] for t in rows]
+            ax.plot(sizes, [t["ratio"] for t in rows], marker="o", color=f"C{i}", label=f"scratch/torch {dtype}")
+            floors = [t.get("floor_ratio") for t in rows]
+            if all(f is not None for f in floors):
+                ax.plot(sizes, floors, linestyle="--", color=f"C{i}", alpha=0.7, label=f"NumPy floor/torch {dtype}")
+        ax.axhline(1.0, color="black", linewidth=1)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(str(sweeps[0]["axis"]))
+        ax.set_ylabel("time / torch's time (< 1: faster than torch)")
+        ax.set_title(str(component["spec"]))
+        ax.legend(fontsize=7)
+    return fig
+
+
 def _draw_case(top: Any, bottom: Any, curve: Mapping[str, Any]) -> None:
     """One training case in one dtype: float64 losses on ``top``, the relative difference on ``bottom``."""
     float64 = curve["dtype"] == "float64"
@@ -186,6 +214,8 @@ def figures(model: Mapping[str, Any], figure_class: Any) -> list[tuple[str, Call
     drawings: list[tuple[str, Callable[[], Any]]] = []
     if timings:
         drawings.append((SPEED_PLOT, partial(speed_figure, figure_class, timings)))
+    if any(c.get("sweeps") for c in model["components"]):
+        drawings.append((SWEEP_PLOT, partial(sweep_figure, figure_class, model["components"])))
     for spec in dict.fromkeys(c["spec"] for c in model["loss_curves"]):
         curves = [c for c in model["loss_curves"] if c["spec"] == spec]
         drawings.append((file_name("loss", spec), partial(loss_figure, figure_class, spec, curves)))

@@ -29,6 +29,7 @@ from scratch.autoencoder import Autoencoder as ScratchAutoencoder
 from scratch.gradcheck import GradCheckResult, central_difference
 from scratch.optimizers import SGDMomentum
 
+from .. import floors
 from ..converters import AUTOENCODER_CONVERTER  # defined there; re-exported for the old imports
 from ..harness import to_numpy, to_tensor, torch_device
 from ..port import load_arrays
@@ -338,6 +339,7 @@ AUTOENCODER_SPEC = ComponentSpec(
     ),
     errors=ERRORS,
     bench=(BOOK_BENCH,),
+    floor=floors.autoencoder_floor(),
     bench_scratch=bench_scratch,
     bench_torch=bench_torch,
     notes="conv(tanh, bias) x2 + flatten -> dense(tanh) -> encoding; dense(tanh) -> reshape -> conv(tanh, bias) x2; "

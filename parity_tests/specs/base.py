@@ -21,7 +21,9 @@ generated tests, the coverage test and the report know about one component:
   differences on a case that sits on a kink of the function on purpose;
 - ``errors``: bad inputs, each raised in both implementations with the same exception type and message
   pattern;
-- ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step);
+- ``bench``: sizes for the paired scratch/torch benchmarks (each returns a closure doing one step), and
+  ``floor``: NumPy's floor for them, the least NumPy work of the same computation (``parity_tests.floors``);
+  ``sweep``: further benchmark sizes along one axis (batch, hidden size, image side), for the scaling plot;
 - ``fuzz``: forward-only entry points (and constructor arguments) for the property-based bad-input suite,
   which mutates a valid problem's inputs (shapes, dtypes, NaN/inf, empty axes, non-arrays) and requires a
   clean ``ValueError``/``TypeError`` from both implementations, or the same finite result from both.
@@ -43,6 +45,7 @@ import numpy as np
 from scratch.gradcheck import GradCheckResult, check_gradients, check_loss_gradient
 
 from ..converters import Converter, TensorConverter
+from ..floors import Floor
 from ..harness import DTYPES, to_numpy, to_tensor, torch_device
 from ..port import load_arrays
 from ..tolerances import FD_EPS
@@ -216,6 +219,16 @@ def as_torch_input(value: Any, requires_grad: bool = False) -> Any:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """Benchmark cases along one size axis (``axis``: "batch", "hidden size", "image side"), each case's value
+    on it given by ``value``: the report times them like ``bench`` and plots scratch/torch against the size."""
+
+    axis: str
+    cases: tuple[Any, ...]
+    value: Callable[[Any], int]
+
+
+@dataclass(frozen=True)
 class ComponentSpec(Generic[C]):
     """Everything the generated tests, the coverage test and the report know about one component (see the
     module docstring for the fields)."""
@@ -235,6 +248,8 @@ class ComponentSpec(Generic[C]):
     bench: tuple[C, ...] = ()
     bench_scratch: Callable[[Problem], Callable[[], Any]] | None = None
     bench_torch: Callable[[Problem], Callable[[], Any]] | None = None
+    floor: Floor | None = None  # NumPy's floor for the benchmarks (parity_tests.floors)
+    sweep: Sweep | None = None  # benchmark cases along one size axis, for the report's scaling plot
     skips: tuple[Skip, ...] = ()
     exercises: tuple[type | TorchClass, ...] = ()
     scratch_detail: str = ""  # appended to the class path in reports: "(bias=True)", " + SGDMomentum"
@@ -251,7 +266,7 @@ class ComponentSpec(Generic[C]):
             raise TypeError(f"{self.name}: torch_class must be a TorchClass; received {self.torch_class!r}")
         if (self.scratch_class is None or self.torch_class is None) and not self.no_class:
             raise ValueError(f"{self.name}: a spec without a scratch or torch class must say why in no_class")
-        names = [c.name for c in (*self.cases, *self.bench)]
+        names = [c.name for c in (*self.cases, *self.bench, *(self.sweep.cases if self.sweep else ()))]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: case names must be unique; received {names}")
         unknown = sorted({n for s in self.skips for n in s.cases} - set(names))
@@ -426,6 +441,8 @@ def operation_spec(
     torch_call: Callable[[Any, Any, Problem], Any] | None = None,
     errors: tuple[ErrorCase, ...] = (),
     bench: tuple[C, ...] = (),
+    floor: Floor | None = None,
+    sweep: Sweep | None = None,
     skips: tuple[Skip, ...] = (),
     exercises: tuple[type | TorchClass, ...] = (),
     scratch_detail: str = "",
@@ -455,6 +472,8 @@ def operation_spec(
         converter=converter,
         errors=errors,
         bench=bench,
+        floor=floor,
+        sweep=sweep,
         skips=skips,
         exercises=exercises,
         scratch_detail=scratch_detail,

@@ -16,6 +16,7 @@ import numpy as np
 
 import scratch
 
+from .. import floors
 from ..converters import CHANNEL_BIAS_ADD, CONV2D, CONV2D_BIAS, CONV2D_OP, DENSE, TensorConverter, combine
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
@@ -28,6 +29,7 @@ from .base import (
     Shape,
     ShapeCase,
     Skip,
+    Sweep,
     TorchClass,
     operation_spec,
 )
@@ -251,6 +253,12 @@ CONV2D_OP_SPEC = operation_spec(
         ConvCase("N32-1to16-28x28-k5-pad2", 32, 1, 16, 28, 28, 5, padding=2),
         ConvCase("N32-16to32-14x14-k3-pad1", 32, 16, 32, 14, 14, 3, padding=1),
     ),
+    floor=floors.conv_floor(),
+    sweep=Sweep(
+        "image side",
+        tuple(ConvCase(f"sweep-N8-16to16-{s}x{s}-k3-pad1", 8, 16, 16, s, s, 3, padding=1) for s in (8, 16, 32, 64)),
+        lambda c: c.h,
+    ),
     errors=_conv_errors(lambda W, **kw: scratch.Conv2D_Op(W, **kw)),
     notes="cross-correlation; book W [C_in, C_out, k, k] = torch weight.transpose(0, 1); the book's input "
     "gradient did not flip the kernel and its weight gradient mixed samples for N > 1",
@@ -396,6 +404,7 @@ def _conv2d_layer_spec(bias: bool) -> ComponentSpec[ConvLayerCase]:
             ),
         ),
         bench=() if bias else (ConvLayerCase("N32-1to16-28x28-k5-tanh-flatten", 32, 1, 16, 28, 28, 5, flatten=True),),
+        floor=None if bias else floors.conv_layer_floor(),
         errors=()
         if bias
         else (

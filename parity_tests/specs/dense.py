@@ -9,10 +9,22 @@ import numpy as np
 
 import scratch
 
+from .. import floors
 from ..converters import BIAS_ADD, DENSE, WEIGHT_MULTIPLY
 from ..harness import to_tensor
 from ._inputs import nan_array, seq, tensor, torch_dtype
-from .base import Argument, Case, ComponentSpec, ErrorCase, Problem, Shape, ShapeCase, TorchClass, operation_spec
+from .base import (
+    Argument,
+    Case,
+    ComponentSpec,
+    ErrorCase,
+    Problem,
+    Shape,
+    ShapeCase,
+    Sweep,
+    TorchClass,
+    operation_spec,
+)
 
 ACTIVATIONS = ("Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU")
 ACTIVATION_NOTES = {"LeakyReLU": "chapter 1's leaky_relu: slope 0.2 (the book's) by default, nn.LeakyReLU's is 0.01"}
@@ -192,6 +204,10 @@ DENSE_SPEC = operation_spec(
         ),
     ),
     bench=(DenseCase("N64-784x256", 64, 784, 256), DenseCase("N256-1024x1024", 256, 1024, 1024)),
+    floor=floors.dense_floor(),
+    sweep=Sweep(
+        "batch", tuple(DenseCase(f"sweep-N{n}-784x256", n, 784, 256) for n in (1, 4, 16, 64, 256)), lambda c: c.n
+    ),
     errors=(
         ErrorCase(
             "wrong-ndim",
@@ -283,6 +299,7 @@ def _activation_spec(name: str) -> ComponentSpec[ShapeCase]:
         build_torch=lambda p: getattr(_torch_impl(), name)(),
         prepare=_scale_input,
         bench=(ShapeCase("N256x1024", (256, 1024)),),
+        floor=floors.activation_floor(name) if name in ("Sigmoid", "Tanh", "ReLU") else None,
         notes=ACTIVATION_NOTES.get(name, ""),
         errors=(
             *_slope_errors(name),

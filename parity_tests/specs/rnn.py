@@ -21,6 +21,7 @@ import numpy as np
 import scratch
 from scratch.gradcheck import GradCheckResult, central_difference
 
+from .. import floors
 from ..converters import GRU_AFTER, GRU_BEFORE, LSTM, RNN, RecurrentConverter, StackConverter, recurrent_stack
 from ..harness import to_numpy, to_tensor, torch_device
 from ..port import load_arrays
@@ -34,6 +35,7 @@ from .base import (
     Fuzz,
     Problem,
     Results,
+    Sweep,
     TorchClass,
     as_torch_input,
     differentiable_spec,
@@ -307,6 +309,15 @@ class _RecurrentLayer:
         return layer.backward(upstream)
 
 
+def _hidden_sweep() -> Sweep:
+    """Hidden sizes 32 to 1024 at 5 steps (the benchmark's 25 steps would take seconds per call at 1024)."""
+    cases = tuple(
+        RecurrentCase(f"sweep-N32-T5-V62-H{h}", ((32, 5),), one_hot=True, sizes=(62, h, 62), param_scale=0.1)
+        for h in (32, 128, 256, 512, 1024)
+    )
+    return Sweep("hidden size", cases, lambda c: c.sizes[1])
+
+
 def recurrent_layer_spec(kind: str) -> ComponentSpec[RecurrentCase]:
     """The spec of one recurrent layer kind (see the module docstring for the cases)."""
     layer = _RecurrentLayer(kind)
@@ -332,6 +343,8 @@ def recurrent_layer_spec(kind: str) -> ComponentSpec[RecurrentCase]:
         converter=layer.converter,
         errors=_layer_errors(kind),
         bench=bench,
+        floor=floors.recurrent_floor({"RNN": 1, "LSTM": 4}.get(kind, 3)) if bench else None,
+        sweep=_hidden_sweep() if kind == "LSTM" else None,
         notes=notes,
     )
 

@@ -136,7 +136,14 @@ def test_speed_plot_has_one_bar_per_benchmark_case(full_run: dict[str, Any]) -> 
     rows = _table_rows(markdown, "| component | size | dtype |")
     assert {(r[0], r[2]) for r in rows} >= {("ReLU", "float64"), ("ReLU", "float32")}
     for row in rows:
-        assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]), rel=0.02)
+        scratch, torch_ms, floor = float(row[3]), float(row[4]), row[5]
+        times = [scratch, torch_ms] + ([] if floor == "—" else [float(floor)])
+        rel = 0.01 + 0.001 / min(times)  # the times are printed to 0.001 ms, the ratios to 0.01
+        assert float(row[6]) == pytest.approx(scratch / torch_ms, rel=rel)
+        if floor != "—":  # ReLU has NumPy's floor: floor/torch and scratch/floor follow from the three times
+            assert float(row[7]) == pytest.approx(float(floor) / torch_ms, rel=rel)
+            assert float(row[8]) == pytest.approx(scratch / float(floor), rel=rel)
+        assert row[9] in {"at or ahead of torch", "at NumPy's floor", "**behind**"}
 
 
 def test_whole_model_table_shows_divergences_per_model_and_dtype(full_run: dict[str, Any]) -> None:
