@@ -217,10 +217,11 @@ ASSERT_NO_TORCH = (
 # --------------------------------------------------------------------------------------------------------
 @nox.session(python=MAIN_PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite (tests: scratch/ and parity/) with torch, benchmarks disabled."""
+    """The whole suite (tests: scratch/ and parity/) with torch, benchmarks disabled, one pytest worker per CPU
+    (pytest-xdist; ``-- -n 0`` runs it in one process)."""
     install(session, "-e", ".[tests]")
     show_versions(session, "numpy", "torch")
-    session.run("pytest", "--benchmark-disable", *session.posargs, env=session_env())
+    session.run("pytest", "--benchmark-disable", "-n", "auto", *session.posargs, env=session_env())
 
 
 @nox.session(python=SCRATCH_PYTHONS)
@@ -235,6 +236,8 @@ def scratch(session: nox.Session) -> None:
         "-p",
         "no:cacheprovider",
         "--benchmark-disable",
+        "-n",
+        "auto",
         *session.posargs,
         env=session_env(),
     )
