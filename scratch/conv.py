@@ -162,7 +162,7 @@ class Conv2D_Op(_Conv2DBase):
     """
 
     _cols: np.ndarray  # the readable forward's patch matrix [N, K, P], kept for the weight gradient
-    _fast_cols: np.ndarray | None  # the fast forward's patch matrix (None where the fast kernels need none)
+    _fast_cols: np.ndarray | None  # the fast forward's unfolded input for dW (None where the fast kernels need none)
 
     def __init__(self, W: np.ndarray, *, padding: Any = None, stride: int = 1, impl: str = "fast") -> None:
         super().__init__(W, padding=padding, stride=stride)

@@ -120,10 +120,24 @@ def _boston_run(model_cls: Any, trainer_cls: Any, epochs: int) -> str:
     return text + f"test {test_mse!r}\n"
 
 
+#: torch 2.4 to 2.6 draw the CPU dropout mask (``bernoulli_(p)``) from another stream under the same seed than
+#: torch 2.7 and later do (measured by the versions matrix and by hashing the mask on 2.4.1, 2.6.0, 2.7.1, 2.8.0
+#: and 2.13.0): the notebook's dropout then drops other units and the first printed loss is 437.0395202636719.
+#: The porting guide's section 13 explains it.
+TORCH_RELEASE = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+OTHER_DROPOUT_STREAM = TORCH_RELEASE < (2, 7)
+
+
+@pytest.mark.xfail(
+    OTHER_DROPOUT_STREAM,
+    strict=True,
+    reason="torch < 2.7 draws another dropout mask from the notebook's seed (porting guide, section 13)",
+)
 def test_boston_first_loss_is_the_books_from_the_notebook_seed() -> None:
     """``torch.manual_seed(20190325)``, then the model built and trained as in the notebook: the first printed
     loss is the saved 437.97467041015625 within one float32 unit in the last place (torch 2.13's kernels
-    add in another order; the rest of the stream is the book's: the next printed loss is equal to all digits)."""
+    add in another order; the rest of the stream is the book's: the next printed loss is equal to all digits).
+    Expected to fail on torch 2.4 to 2.6, whose dropout draws another mask (strict: a pass there fails)."""
     text = _boston_run(ch7.BostonModel, ch7.PyTorchTrainer, epochs=11)
     lines = text.splitlines()
     assert lines[0].startswith("The loss after 0 epochs was ")

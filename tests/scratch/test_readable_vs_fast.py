@@ -85,6 +85,24 @@ def test_fast_conv_equals_readable_im2col(k: int, padding: Any, stride: int, dty
             assert_close(fast, readable, f"{name} {case}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize(("k", "padding", "stride"), CONV_GRID)
+def test_fast_conv_paths_by_channel_count_equal_readable(
+    k: int, padding: Any, stride: int, dtype: np.dtype[Any]
+) -> None:
+    """The fast kernels pick their algorithm by channel counts (``scratch._fast_conv``): im2col of the input
+    for fewer than 4 input channels, patches by output row for 4 <= C <= O (with dx as a forward of G at k >= 5),
+    the unfolded output gradient for O < C; every one equals the readable im2col."""
+    rng = np.random.default_rng(1000 + 100 * k + 10 * stride + (padding if isinstance(padding, int) else 7))
+    for n, (c_in, c_out) in itertools.product((1, 3), ((5, 7), (4, 4), (6, 2))):
+        W = rng.standard_normal((c_in, c_out, k, k)).astype(dtype)
+        x = rng.standard_normal((n, c_in, k + 4, k + 3)).astype(dtype)
+        both = conv_both(W, x, None, rng, padding=padding, stride=stride)
+        case = f"N={n} C_in={c_in} C_out={c_out}"
+        for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
+            assert_close(fast, readable, f"{name} {case}")
+
+
 @pytest.mark.parametrize(("k", "padding", "stride"), [(3, None, 1), (2, "same", 1), (5, 2, 2), (3, 0, 3), (1, 1, 2)])
 def test_readable_conv_equals_the_loops(k: int, padding: Any, stride: int) -> None:
     rng = np.random.default_rng(7 * k + stride)
