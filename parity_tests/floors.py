@@ -36,6 +36,9 @@ __all__ = [
 
 Step = Callable[[], Any]
 
+#: The slope of the LeakyReLU floor: the spec's LeakyReLU keeps the book's default (the time does not depend on it).
+LEAKY_SLOPE = 0.2
+
 
 @dataclass(frozen=True)
 class Floor:
@@ -80,7 +83,18 @@ def _elementwise_steps(kind: str, x: np.ndarray, g: np.ndarray) -> Step:
         np.greater(x, 0, out=mask)  # dL/dx = g · [x > 0]
         return np.multiply(g, mask, out=t)
 
-    steps = {"Sigmoid": sigmoid, "Tanh": tanh, "ReLU": relu}
+    slope = np.empty_like(x)
+    a = x.dtype.type(LEAKY_SLOPE)
+
+    def leaky_relu() -> np.ndarray:
+        np.greater(x, 0, out=mask)  # s = 1 where x > 0, else a
+        np.copyto(slope, mask)
+        np.multiply(slope, one - a, out=slope)
+        np.add(slope, a, out=slope)
+        np.multiply(x, slope, out=y)  # y = x · s
+        return np.multiply(g, slope, out=t)  # dL/dx = g · s
+
+    steps = {"Sigmoid": sigmoid, "Tanh": tanh, "ReLU": relu, "LeakyReLU": leaky_relu}
     if kind not in steps:
         raise ValueError(f"kind must be one of {sorted(steps)}; received {kind!r}")
     return steps[kind]
@@ -91,6 +105,7 @@ def _random_elementwise(kind: str, shape: Sequence[int], dtype: np.dtype) -> Ste
 
 
 _ELEMENTWISE_NOTES = {
+    "LeakyReLU": "a comparison, the slope (1 or a) in 3 passes and a multiply forward; a multiply backward",
     "Sigmoid": "exp, 3 arithmetic passes forward; 3 backward (in place)",
     "Tanh": "tanh forward; 3 arithmetic passes backward (in place)",
     "ReLU": "maximum forward; a comparison and a multiply backward (in place)",

@@ -94,9 +94,19 @@ class LeakyReLU(Operation):
         self.negative_slope = check_non_negative(negative_slope, "negative_slope")
 
     def _output(self, inference: bool) -> np.ndarray:
-        y: np.ndarray = np.where(self.input_ > 0, self.input_, self.negative_slope * self.input_)
+        # The slope s = 1 where x > 0, else a, as an array kept for the backward: y = x ⊙ s and dL/dx = G ⊙ s are
+        # then plain multiplies (np.where on arrays measured 3-6x slower than torch; this is about its speed).
+        one, a = self.input_.dtype.type(1), self.input_.dtype.type(self.negative_slope)
+        slope = np.greater(self.input_, 0).astype(self.input_.dtype)  # 1 where x > 0, else 0
+        if (one - a) + a == one:  # then 1·(1 - a) + a rounds to exactly 1, and 0·(1 - a) + a is a
+            slope *= one - a
+            slope += a
+        else:  # a slope so large that 1 - a + a is not 1 in this dtype: the slower exact selection
+            slope = np.where(slope > 0, one, a)
+        self._slope = slope
+        y: np.ndarray = np.multiply(self.input_, slope)
         return y
 
     def _input_grad(self, output_grad: np.ndarray) -> np.ndarray:
-        grad: np.ndarray = np.where(self.input_ > 0, output_grad, self.negative_slope * output_grad)
+        grad: np.ndarray = np.multiply(output_grad, self._slope)
         return grad

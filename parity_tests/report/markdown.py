@@ -18,7 +18,7 @@ from .. import version_matrix
 from .._markdown import cell, table
 from ..book.report import section_lines as book_lines
 from ..tolerances import CATEGORIES
-from .model import FLOOR_SLACK, SPEED_NOISE, speed_changes
+from .model import FLOOR_SLACK, SPEED_NOISE, SPEED_NOISE_SHORT, speed_changes
 from .plots import SPEED_PLOT, SWEEP_PLOT, file_name
 from .recipes import render_recipes
 
@@ -104,7 +104,12 @@ def _x(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-_VERDICTS = {"ahead": "at or ahead of torch", "floor": "at NumPy's floor", "behind": "**behind**"}
+_VERDICTS = {
+    "ahead": "at or ahead of torch",
+    "floor": "at NumPy's floor",
+    "behind": "**behind**",
+    "reference": "no target (teaching reference)",
+}
 
 
 def _change(change: Mapping[str, Any]) -> str:
@@ -147,7 +152,7 @@ def _speed(
             "—"
             if change["change"] is None
             else f"{change['change']:.2f}" + (" **slower**" if change["slower"] else ""),
-            cell(str(t.get("floor_note") or "")),
+            cell(str(t.get("floor_note") or t.get("no_target") or "")),
         ]
         for t, change in zip(timings, changes, strict=True)
     ]
@@ -159,7 +164,8 @@ def _speed(
         lines += [
             "",
             f"Compared with the committed numbers of {baseline.get('date', '?')} ({baseline.get('machine', '?')}): "
-            f"a row is **slower** when its scratch/torch grew by more than {SPEED_NOISE:.0%} (the noise band). "
+            f"a row is **slower** when its scratch/torch grew by more than the noise band, {SPEED_NOISE:.0%} "
+            f"({SPEED_NOISE_SHORT:.0%} for rows under 1 ms). "
             + (f"Slower: {', '.join(slower)}." if slower else "No row is slower."),
         ]
     return lines + _gemm_rates(timings)

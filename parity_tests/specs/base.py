@@ -250,6 +250,7 @@ class ComponentSpec(Generic[C]):
     bench_torch: Callable[[Problem], Callable[[], Any]] | None = None
     floor: Floor | None = None  # NumPy's floor for the benchmarks (parity_tests.floors)
     sweep: Sweep | None = None  # benchmark cases along one size axis, for the report's scaling plot
+    no_speed_target: str = ""  # why this component's benchmark has no speed target (a teaching reference)
     skips: tuple[Skip, ...] = ()
     exercises: tuple[type | TorchClass, ...] = ()
     scratch_detail: str = ""  # appended to the class path in reports: "(bias=True)", " + SGDMomentum"
@@ -443,6 +444,7 @@ def operation_spec(
     bench: tuple[C, ...] = (),
     floor: Floor | None = None,
     sweep: Sweep | None = None,
+    no_speed_target: str = "",
     skips: tuple[Skip, ...] = (),
     exercises: tuple[type | TorchClass, ...] = (),
     scratch_detail: str = "",
@@ -474,6 +476,7 @@ def operation_spec(
         bench=bench,
         floor=floor,
         sweep=sweep,
+        no_speed_target=no_speed_target,
         skips=skips,
         exercises=exercises,
         scratch_detail=scratch_detail,

@@ -276,6 +276,7 @@ CONV2D_OP_LOOP_SPEC = operation_spec(
     build_scratch=_scratch_conv_op(scratch.Conv2D_OpLoop),
     build_torch=_torch_conv_op,
     bench=(ConvCase("N2-2to3-8x8-k3-pad1", 2, 2, 3, 8, 8, 3, padding=1),),
+    no_speed_target="the book's loops, kept as a teaching reference and test oracle; timed to show their cost",
     notes="the readable loop version (teaching reference and oracle); never the default",
 )
 

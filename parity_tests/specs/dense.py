@@ -299,7 +299,7 @@ def _activation_spec(name: str) -> ComponentSpec[ShapeCase]:
         build_torch=lambda p: getattr(_torch_impl(), name)(),
         prepare=_scale_input,
         bench=(ShapeCase("N256x1024", (256, 1024)),),
-        floor=floors.activation_floor(name) if name in ("Sigmoid", "Tanh", "ReLU") else None,
+        floor=floors.activation_floor(name) if name in ("Sigmoid", "Tanh", "ReLU", "LeakyReLU") else None,
         notes=ACTIVATION_NOTES.get(name, ""),
         errors=(
             *_slope_errors(name),

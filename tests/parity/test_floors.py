@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The benchmarked components where scratch has been behind torch on some machine: each needs a floor, so a
 #: row above 1.0 can be explained (issue 16). The others run well under torch's time.
 NEEDS_FLOOR = {
+    "LeakyReLU",
     "Sigmoid",
     "Tanh",
     "ReLU",
@@ -46,7 +47,7 @@ def test_the_components_that_can_trail_torch_have_a_floor() -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", ["Sigmoid", "Tanh", "ReLU"])
+@pytest.mark.parametrize("name", ["Sigmoid", "Tanh", "ReLU", "LeakyReLU"])
 def test_an_activation_floor_computes_the_same_gradient_as_scratch(name: str, dtype: str) -> None:
     """The floor is the same math with fewer NumPy calls: its dL/dx equals scratch's on the benchmark's own
     input and upstream gradient, in the benchmark's dtype."""
@@ -88,7 +89,9 @@ def test_the_conv_floor_gemms_have_the_output_shape_of_the_benchmark(name: str) 
         step()
 
 
-@pytest.mark.parametrize("name", sorted(NEEDS_FLOOR - {"Sigmoid", "Tanh", "ReLU", "Dense", "Conv2D_Op", "Conv2D"}))
+@pytest.mark.parametrize(
+    "name", sorted(NEEDS_FLOOR - {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Dense", "Conv2D_Op", "Conv2D"})
+)
 def test_the_larger_floors_run_in_the_benchmark_dtype(name: str) -> None:
     spec = get_spec(name)
     assert spec.floor is not None
@@ -99,7 +102,9 @@ def test_the_larger_floors_run_in_the_benchmark_dtype(name: str) -> None:
 
 
 def test_floor_kinds_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"kind must be one of \['ReLU', 'Sigmoid', 'Tanh'\]; received 'GELU'"):
+    with pytest.raises(
+        ValueError, match=r"kind must be one of \['LeakyReLU', 'ReLU', 'Sigmoid', 'Tanh'\]; received 'GELU'"
+    ):
         floors.activation_floor("GELU")
 
 
@@ -138,19 +143,32 @@ def test_measure_times_a_sweep_with_sizes_and_floors() -> None:
 # ---------------------------------------------------------------------------------------------------------
 # The committed numbers and the regression flag
 # ---------------------------------------------------------------------------------------------------------
-def _row(ratio: float, spec: str = "Dense", case: str = "N64", dtype: str = "float64") -> dict[str, Any]:
-    return {"spec": spec, "case": case, "dtype": dtype, "ratio": ratio}
+def _row(ratio: float, case: str = "N64", dtype: str = "float64", seconds: float = 0.01) -> dict[str, Any]:
+    return {"spec": "Dense", "case": case, "dtype": dtype, "ratio": ratio, "scratch_s": seconds, "torch_s": seconds}
 
 
 def test_a_row_slower_than_the_committed_numbers_beyond_the_noise_is_flagged() -> None:
-    baseline = {"rows": {"Dense | N64 | float64": {"ratio": 0.8}, "Dense | N64 | float32": {"ratio": 1.0}}}
+    baseline = {
+        "rows": {
+            "Dense | N64 | float64": {"ratio": 0.8},
+            "Dense | N64 | float32": {"ratio": 1.0},
+            "Dense | tiny | float64": {"ratio": 1.0},
+        }
+    }
     band = report_model.SPEED_NOISE
+    assert band * 1.01 < report_model.SPEED_NOISE_SHORT
     changes = report_model.speed_changes(
-        [_row(0.8 * (1 + band) * 1.01), _row(1.0 * (1 + band) * 0.99, dtype="float32"), _row(1.0, case="new")],
+        [
+            _row(0.8 * (1 + band) * 1.01),
+            _row(1.0 * (1 + band) * 0.99, dtype="float32"),
+            _row(1.0, case="new"),
+            _row(1.0 * (1 + band) * 1.01, case="tiny", seconds=1e-5),  # a short row: the wider band applies
+        ],
         baseline,
     )
     assert changes[0]["slower"] is True
     assert changes[0]["committed"] == 0.8
     assert changes[1]["slower"] is False
     assert changes[2] == {"committed": None, "change": None, "slower": False}
+    assert changes[3]["slower"] is False  # 31% is inside the short rows' 50%
     assert report_model.speed_changes([_row(5.0)], None)[0]["slower"] is False

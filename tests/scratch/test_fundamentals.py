@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+import scratch
 from parity_tests.port import relative_error
 from scratch import linear_regression as lr
 from scratch import one_hidden_layer as nn
@@ -505,3 +506,20 @@ def test_training_argument_type_and_test_every_errors() -> None:
         nn.train(X, y, X, y, test_every=0)
     with pytest.raises(ValueError, match="start must be < the number of rows"):
         lr.generate_batch(X, y, start=5, batch_size=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("slope", [0.2, 0.01, 0.0, 0.1, 1.0, 3.7, 1e20])
+def test_leaky_relu_equals_its_definition_bit_for_bit(slope: float, dtype: type) -> None:
+    """``LeakyReLU`` builds its slope array arithmetically (1·(1 - a) + a); for a slope where that would not
+    round to 1 (1e20) it selects exactly instead: either way y and dL/dx equal the definition to the bit."""
+    rng = np.random.default_rng(5)
+    x: np.ndarray = rng.standard_normal((16, 9)).astype(dtype)
+    x[0, :3] = 0.0  # at exactly 0 the slope is a, like torch
+    g: np.ndarray = rng.standard_normal((16, 9)).astype(dtype)
+    op = scratch.LeakyReLU(slope)
+    y, grad = op.forward(x), op.backward(g)
+    a = dtype(slope)
+    assert y.dtype == grad.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(y, np.where(x > 0, x, a * x))
+    np.testing.assert_array_equal(grad, np.where(x > 0, g, a * g))
