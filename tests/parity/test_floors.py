@@ -3,6 +3,7 @@ numbers: what the report's speed section is built from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,18 @@ def test_a_row_slower_than_the_committed_numbers_beyond_the_noise_is_flagged() -
     assert changes[2] == {"committed": None, "change": None, "slower": False}
     assert changes[3]["slower"] is False  # 31% is inside the short rows' 50%
     assert report_model.speed_changes([_row(5.0)], None)[0]["slower"] is False
+
+
+def test_the_committed_numbers_cover_every_benchmark_row(tmp_path: Path) -> None:
+    """docs/benchmarks.json holds a ratio for every benchmark case and dtype the specs define now, so adding a
+    benchmark means committing its numbers (``--write-speed-baseline``)."""
+    committed = report_model.load_speed_baseline(ROOT / "docs" / "benchmarks.json")
+    assert committed is not None
+    expected = {f"{s.name} | {c.name} | {d}" for s in all_specs() if s.bench_scratch for c in s.bench for d in s.dtypes}
+    assert set(committed["rows"]) == expected
+    assert all(row["ratio"] > 0 for row in committed["rows"].values())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rows": []}))
+    with pytest.raises(ValueError, match=r"bad.json: expected a JSON object with 'rows'"):
+        report_model.load_speed_baseline(bad)
+    assert report_model.load_speed_baseline(tmp_path / "missing.json") is None
