@@ -256,7 +256,7 @@ def _version_matrix() -> Any:
 
 def matrix_requirements() -> list[str]:
     """What every versions combination installs besides its pins: the project's dependencies, its torch, data
-    and tests extras (torch>=2.2 stays, so a pin below the floor is a conflict) and its build requirements."""
+    and tests extras (the torch floor stays, so a pin below it is a conflict) and its build requirements."""
     data = nox.project.load_toml(REPO / "pyproject.toml")
     project = data["project"]
     extras = project["optional-dependencies"]
