@@ -359,8 +359,9 @@ def junit_outcomes(path: Path) -> tuple[dict[str, int], dict[str, str]]:
             counts["errors"] += 1
             outcomes[test] = "error"
         elif (skip := case.find("skipped")) is not None:
-            counts["skipped"] += 1
-            outcomes[test] = f"skipped: {skip.get('message', '')}".strip()
+            counts["skipped"] += 1  # pytest's JUnit XML writes an expected failure as a skip of type pytest.xfail
+            kind = "expected failure" if skip.get("type") == "pytest.xfail" else "skipped"
+            outcomes[test] = f"{kind}: {skip.get('message', '')}".strip()
         else:
             counts["passed"] += 1
     return {**counts, "total": sum(counts.values())}, outcomes

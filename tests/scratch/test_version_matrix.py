@@ -328,14 +328,16 @@ def test_junit_outcomes_count_and_name_what_did_not_pass(tmp_path: Path) -> None
         '<testcase classname="tests.a" name="test_bad"><failure message="x"/></testcase>'
         '<testcase classname="tests.b" name="test_err"><error message="y"/></testcase>'
         '<testcase classname="tests.b" name="test_skip"><skipped message="no torchvision"/></testcase>'
-        "</testsuite></testsuites>"
+        '<testcase classname="tests.b" name="test_old"><skipped type="pytest.xfail" message="torch &lt; 2.7"/>'
+        "</testcase></testsuite></testsuites>"
     )
     counts, outcomes = vm.junit_outcomes(junit)
-    assert counts == {"passed": 1, "failed": 1, "errors": 1, "skipped": 1, "total": 4}
+    assert counts == {"passed": 1, "failed": 1, "errors": 1, "skipped": 2, "total": 5}
     assert outcomes == {
         "tests.a::test_bad": "failed",
         "tests.b::test_err": "error",
         "tests.b::test_skip": "skipped: no torchvision",
+        "tests.b::test_old": "expected failure: torch < 2.7",
     }
 
 
@@ -466,3 +468,15 @@ def test_an_install_that_fails_or_lacks_disk_is_not_installable(
         vm.NotInstallableError, match=r"not enough disk: the venv needs about 2.00 GB, 1.00 GB are free"
     ):
         vm.install(combo, plan, [wheel], settings)
+
+
+def test_the_committed_document_is_generated_from_its_json() -> None:
+    doc = ROOT / "docs" / "versions.md"
+    data = json.loads(doc.with_suffix(".json").read_text(encoding="utf-8"))
+    assert doc.read_text(encoding="utf-8") == vm.document_from_json(data)
+    combos = data["combos"]
+    assert len(combos) >= 5
+    assert len({c["torch"].split("+")[0] for c in combos if c.get("status") == "passed"}) >= 3
+    assert data["command"].startswith("python3 noxfile.py -s versions -- ")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/versions.md" in readme
