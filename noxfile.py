@@ -218,10 +218,11 @@ ASSERT_NO_TORCH = (
 @nox.session(python=MAIN_PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite (tests: scratch/ and parity/) with torch, benchmarks disabled, one pytest worker per CPU
-    (pytest-xdist; ``-- -n 0`` runs it in one process)."""
+    (pytest-xdist; ``-- -n 0`` runs it in one process), each at one BLAS thread."""
     install(session, "-e", ".[tests]")
     show_versions(session, "numpy", "torch")
-    session.run("pytest", "--benchmark-disable", "-n", "auto", *session.posargs, env=session_env())
+    # one BLAS/OpenMP thread per worker: two workers with two threads each on two cores ran 1.8x slower
+    session.run("pytest", "--benchmark-disable", "-n", "auto", *session.posargs, env=session_env(single_thread=True))
 
 
 @nox.session(python=SCRATCH_PYTHONS)
@@ -239,7 +240,7 @@ def scratch(session: nox.Session) -> None:
         "-n",
         "auto",
         *session.posargs,
-        env=session_env(),
+        env=session_env(single_thread=True),
     )
 
 

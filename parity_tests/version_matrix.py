@@ -628,7 +628,8 @@ def install(combo: Combo, plan: Plan, paths: Sequence[Path], settings: Settings)
 def run_combo(combo: Combo, venv: Path, settings: Settings) -> dict[str, Any]:
     """Run the suite and the parity report in ``venv``; the result record (without timings)."""
     python = str(_venv_python(venv))
-    env = {**os.environ, **settings.env}
+    single = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, **settings.env, **single}  # one BLAS thread per pytest-xdist worker
     if combo.torchvision:
         env["DLFS_REQUIRE_TORCHVISION"] = "1"  # its tests fail, not skip, where torchvision does not import
     info = subprocess.run([python, "-c", VERSIONS_INFO], capture_output=True, text=True, env=env, check=False)
@@ -645,8 +646,7 @@ def run_combo(combo: Combo, venv: Path, settings: Settings) -> dict[str, Any]:
         parity = Path(tmp) / "parity"
         report = [python, "-m", "parity_tests.report", "--no-bench", "--no-mutants", "--recipes", "none"]
         report += ["--book", "none", "--out", str(parity), "--versions", str(Path(tmp) / "none")]
-        single = {**env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        subprocess.run(report, cwd=settings.repo, env=single, capture_output=True, check=False)
+        subprocess.run(report, cwd=settings.repo, env=env, capture_output=True, check=False)
         try:
             errors = case_errors(json.loads((parity / "parity.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError):
