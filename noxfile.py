@@ -308,6 +308,8 @@ def versions(session: nox.Session) -> None:
         machine=machine_summary(),
         log=session.log,
     )
+    if code == 2:
+        session.error("bad arguments (see above)")
     if code:
         session.error("a combination that installed failed its tests (report/versions/ says which)")
 

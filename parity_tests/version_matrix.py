@@ -806,9 +806,14 @@ def main(
     machine: str,
     log: Callable[[str], None] = print,
 ) -> int:
-    """The ``versions`` session: 0 when every combination that installed passed, 1 otherwise."""
+    """The ``versions`` session: 0 when every combination that installed passed, 1 otherwise, 2 for bad
+    arguments (an ``--only`` that matches nothing)."""
     args = parse_args(argv)
-    combos = select(args.only)
+    try:
+        combos = select(args.only)
+    except ValueError as exc:
+        log(f"versions: {exc}")
+        return 2
     if args.list:
         log("\n".join(f"{c.id}: {c.role}" for c in combos))
         return 0
@@ -851,7 +856,7 @@ def write_document(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_json(path.with_suffix(".json"), data)
-    path.write_text(document_from_json(data), encoding="utf-8")
+    write_atomic(path, document_from_json(data))
 
 
 def document_from_json(data: Mapping[str, Any]) -> str:

@@ -480,3 +480,12 @@ def test_the_committed_document_is_generated_from_its_json() -> None:
     assert data["command"].startswith("python3 noxfile.py -s versions -- ")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/versions.md" in readme
+
+
+def test_main_lists_and_refuses_an_unknown_combination(tmp_path: Path) -> None:
+    said: list[str] = []
+    kwargs: dict[str, Any] = {"repo": tmp_path, "pythons": {}, "requirements": [], "env": {}, "machine": "m"}
+    assert vm.main(["--list", "--only", "py3.12-*"], log=said.append, **kwargs) == 0
+    assert said == ["py3.12-torch2.15.0-numpylatest: the newest torch on Python 3.12"]
+    assert vm.main(["--only", "torch9"], log=said.append, **kwargs) == 2
+    assert said[-1].startswith("versions: --only torch9 matches no combination; the combinations are: py3.11-")
