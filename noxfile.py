@@ -245,7 +245,7 @@ def scratch(session: nox.Session) -> None:
 
 
 def _version_matrix() -> Any:
-    """``parity_tests.version_matrix`` from the working tree: it and the two modules it imports need only the
+    """``parity_tests.version_matrix`` from the working tree: it and the modules it imports need only the
     standard library (this process has neither NumPy nor the project installed), and importing ``parity_tests``
     imports nothing else."""
     if str(REPO) not in sys.path:

@@ -20,9 +20,9 @@ A combination that cannot be installed (no wheel for its Python, the registry ou
 download, too little disk) is recorded as ``not installable`` with the reason; it is not a parity failure
 and the other combinations still run. The session fails only when a combination that installed fails.
 
-This module (and the two it imports, ``_io`` and ``_markdown``) uses the standard library only: the nox process,
-which has neither NumPy nor the project installed, imports it from the working tree, and the report imports it
-to render the same table (:func:`render`).
+This module (and the three it imports, ``_io``, ``_markdown`` and ``tolerances``) uses the standard library
+only: the nox process, which has neither NumPy nor the project installed, imports it from the working tree, and
+the report imports it to render the same table (:func:`render`).
 
 The machine's own pip configuration may cap torch (``/etc/xdg/pip``: ``torch<=2.14.1`` where those wheels lie
 on disk); every pip call here sets ``PIP_CONSTRAINT`` to the empty file instead, since each combination pins
@@ -54,6 +54,7 @@ from typing import Any, TextIO
 
 from ._io import write_atomic
 from ._markdown import cell, table
+from .tolerances import CATEGORIES, category_of
 
 __all__ = [
     "BASELINE",
@@ -367,17 +368,6 @@ def junit_outcomes(path: Path) -> tuple[dict[str, int], dict[str, str]]:
     return {**counts, "total": sum(counts.values())}, outcomes
 
 
-CATEGORIES = ("forward", "gradient", "trajectory")
-
-
-def _category(key: str) -> str:
-    if key.startswith("grad:"):
-        return "gradient"
-    if key.startswith(("traj:", "epoch:")):
-        return "trajectory"
-    return "forward"
-
-
 def case_errors(parity_json: Mapping[str, Any]) -> dict[str, float]:
     """``{"<component> | <case> | <dtype> | <key>": error}`` for every compared value of a parity report."""
     errors: dict[str, float] = {}
@@ -395,7 +385,7 @@ def worst_errors(errors: Mapping[str, float]) -> dict[str, dict[str, float]]:
     for name, error in errors.items():
         _, _, dtype, key = name.split(" | ", 3)
         slot = worst.setdefault(dtype, {})
-        category = _category(key)
+        category = category_of(key)
         slot[category] = max(slot.get(category, 0.0), error)
     return worst
 
