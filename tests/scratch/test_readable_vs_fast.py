@@ -27,7 +27,7 @@ import pytest
 
 from parity_tests.port import relative_error
 from parity_tests.tolerances import TOLERANCES
-from scratch import Conv2D, Conv2D_Op, Conv2D_OpLoop, GRULayer, LSTMLayer, RNNLayer, Tanh
+from scratch import Conv2D, Conv2D_Op, Conv2D_OpLoop, GRULayer, LSTMLayer, RNNLayer, Tanh, _fast_conv
 from scratch.rnn import GRUNode, LSTMNode, RNNNode
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -101,6 +101,28 @@ def test_fast_conv_paths_by_channel_count_equal_readable(
         case = f"N={n} C_in={c_in} C_out={c_out}"
         for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
             assert_close(fast, readable, f"{name} {case}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize(("k", "padding", "stride"), CONV_GRID)
+def test_fast_col2im_in_chunks_of_samples_equals_readable(
+    k: int, padding: Any, stride: int, dtype: np.dtype[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The im2col path's ``input_grad`` scatters its dcols in chunks of samples (to stay in cache); with a
+    chunk budget of two images, five samples run as chunks of 2, 2 and 1, and every chunk boundary must add
+    exactly what the whole batch at once adds (including what a shifted image spills into the next one)."""
+    rng = np.random.default_rng(2000 + 100 * k + 10 * stride + (padding if isinstance(padding, int) else 7))
+    for c_in, c_out in ((2, 3), (5, 7)):  # im2col path, and by rows (its dx runs col2im except k >= 5, stride 1)
+        W = rng.standard_normal((c_in, c_out, k, k)).astype(dtype)
+        x = rng.standard_normal((5, c_in, k + 4, k + 3)).astype(dtype)
+        probe = Conv2D_Op(W.copy(), padding=padding, stride=stride)
+        before, after = probe.pads
+        image = c_in * (x.shape[2] + before + after) * (x.shape[3] + before + after) * dtype.itemsize
+        monkeypatch.setattr(_fast_conv, "_COL2IM_CHUNK_BYTES", 2 * image)
+        assert _fast_conv._col2im_chunk(5, image) == 2
+        both = conv_both(W, x, None, rng, padding=padding, stride=stride)
+        for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
+            assert_close(fast, readable, f"{name} C_in={c_in} C_out={c_out}")
 
 
 @pytest.mark.parametrize(("k", "padding", "stride"), [(3, None, 1), (2, "same", 1), (5, 2, 2), (3, 0, 3), (1, 1, 2)])
