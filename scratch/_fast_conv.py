@@ -69,6 +69,23 @@ shape and dtype in the op's ``_work`` dictionary, so a training loop does not fa
 batch. Only the interiors of the zero-bordered buffers are ever written after creation; their zeros stay
 zeros. Every array is created in the input's dtype: float32 stays float32.
 
+Measured and not taken (2026-12-03, one thread, the benchmark's 16 -> 32 channels, 3x3, 14x14, N 32, where
+these kernels take 2.67 ms in float32 and 5.02 ms in float64 for forward, dL/dx and dL/dW; their GEMMs alone
+take 1.71 / 3.4 ms, as long as NumPy's floor). What is left over the GEMMs is NumPy passes over whole arrays,
+so an alternative only pays if it saves GEMM time or passes, and these did not:
+
+* Winograd F(2x2, 3x3) for all three products (the transformed input and output gradient shared): 3.20 /
+  6.72 ms. Its GEMMs take 0.95 ms in float32 instead of 1.71 (2.25x fewer multiplications, but at K = C = 16
+  BLAS runs them at a lower rate), and its tile transforms, gathers and scatters, some 40 elementwise passes,
+  took 2.25 ms.
+* dL/dx by GEMM-then-shift (the output side's forward applied to G with the flipped kernel): 1.5-1.9 ms
+  against col2im's 1.04 in float32, 2.9-3.4 against 2.07 in float64.
+* dL/dx as a forward of G by rows at k = 3: 1.11 against 1.06, 2.20 against 2.15 (kept for k >= 5).
+* the dcols GEMM on G zero-padded to the image grid, so that col2im needs no grid copies (30% more GEMM
+  work at 14x14): 1.24 against 1.00 at best, 2.45 against 2.16.
+* dL/dx and dL/dW from one row-major copy of G (one transposing pass fewer): 1.84 against 1.80 for both,
+  3.5 against 3.2.
+
 ``tests/scratch/test_readable_vs_fast.py`` proves these kernels equal to the readable ones (and to the
 loop version ``Conv2D_OpLoop``) to round-off across shapes, strides, paddings and dtypes.
 """

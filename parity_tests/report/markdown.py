@@ -157,6 +157,7 @@ def _speed(
         for t, change in zip(timings, changes, strict=True)
     ]
     lines += table(header, rows)
+    lines += _behind(timings)
     if baseline is None:
         lines += ["", "No committed numbers to compare with (docs/benchmarks.json; --write-speed-baseline writes it)."]
     else:
@@ -169,6 +170,19 @@ def _speed(
             + (f"Slower: {', '.join(slower)}." if slower else "No row is slower."),
         ]
     return lines + _gemm_rates(timings)
+
+
+def _behind(timings: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A paragraph on the rows that are behind: each one's time over its floor, and what the floor leaves out."""
+    behind = [t for t in timings if t.get("verdict") == "behind"]
+    if not behind:
+        return ["", "No row is behind: each is at or ahead of torch, or at NumPy's floor."]
+    lines = ["", "Behind (scratch above torch and above its floor by more than the slack):", ""]
+    for t in behind:
+        over = "" if t.get("floor_s") is None else f"; {_ms(t['scratch_s'] - t['floor_s'])} ms over the floor"
+        why = str(t.get("beyond_floor") or "")
+        lines.append(f"- {t['spec']} {t['case']} {t['dtype']}{over}" + (f": {why}." if why else "."))
+    return lines
 
 
 def _sweeps(components: Sequence[Mapping[str, Any]], plots: Sequence[str]) -> list[str]:

@@ -72,6 +72,7 @@ class Timing:
     axis: str = ""  # a sweep's axis ("batch", ...) and this case's size on it; "" for the benchmark cases
     size: int | None = None
     no_target: str = ""  # the spec's no_speed_target: why this row has no speed target
+    beyond_floor: str = ""  # the floor's ``beyond``: what scratch does that the floor does not count
 
     @property
     def ratio(self) -> float:
@@ -281,6 +282,7 @@ def measure(
                     axis=axis,
                     size=spec.sweep.value(case) if axis and spec.sweep is not None else None,
                     no_target=spec.no_speed_target,
+                    beyond_floor=floor.beyond if floor is not None else "",
                 )
             )
     return timings

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from parity_tests import floors
+from parity_tests.report import markdown
 from parity_tests.report import model as report_model
 from parity_tests.specs import all_specs, get_spec
 
@@ -188,3 +189,20 @@ def test_the_committed_numbers_cover_every_benchmark_row(tmp_path: Path) -> None
     with pytest.raises(ValueError, match=r"bad.json: expected a JSON object with 'rows'"):
         report_model.load_speed_baseline(bad)
     assert report_model.load_speed_baseline(tmp_path / "missing.json") is None
+
+
+def test_the_speed_section_names_each_row_behind_with_its_time_over_the_floor() -> None:
+    """A row behind torch and above its floor is listed under the table with scratch - floor and what the floor
+    leaves out (the conv floors count only GEMMs, so they say what else a NumPy convolution must do)."""
+    conv = get_spec("Conv2D_Op")
+    assert conv.floor is not None
+    assert "col2im" in conv.floor.beyond
+    base = {"case": "N32", "torch_s": 0.001, "floor_note": "GEMMs"}
+    behind = {**base, "spec": "Conv2D_Op", "dtype": "float32", "scratch_s": 0.0032, "floor_s": 0.002}
+    behind |= {"ratio": 3.2, "floor_ratio": 2.0, "over_floor": 1.6, "verdict": "behind", "beyond_floor": "col2im"}
+    at_floor = {**base, "spec": "Dense", "dtype": "float64", "scratch_s": 0.0011, "floor_s": 0.001}
+    at_floor |= {"ratio": 1.1, "floor_ratio": 1.0, "over_floor": 1.1, "verdict": "floor", "beyond_floor": ""}
+    text = "\n".join(markdown._speed([behind, at_floor], []))
+    assert "- Conv2D_Op N32 float32; 1.200 ms over the floor: col2im." in text
+    assert "Dense N32 float64;" not in text
+    assert "No row is behind" in "\n".join(markdown._speed([at_floor], []))
