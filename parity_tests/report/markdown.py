@@ -179,9 +179,9 @@ def _behind(timings: Sequence[Mapping[str, Any]]) -> list[str]:
         return ["", "No row is behind: each is at or ahead of torch, or at NumPy's floor."]
     lines = ["", "Behind (scratch above torch and above its floor by more than the slack):", ""]
     for t in behind:
-        over = "" if t.get("floor_s") is None else f"; {_ms(t['scratch_s'] - t['floor_s'])} ms over the floor"
+        over = "" if t.get("floor_s") is None else f": {_ms(t['scratch_s'] - t['floor_s'])} ms over the floor"
         why = str(t.get("beyond_floor") or "")
-        lines.append(f"- {t['spec']} {t['case']} {t['dtype']}{over}" + (f": {why}." if why else "."))
+        lines.append(f"- {t['spec']} {t['case']} {t['dtype']}{over}." + (f" Not in the floor: {why}." if why else ""))
     return lines
 
 
