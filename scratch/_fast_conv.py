@@ -60,7 +60,7 @@ im2col-path details:
 * col2im in chunks of samples. dcols holds k·k values per input pixel: 7 MB for the benchmark's 16 -> 32
   layer in float64, more than a core's L2 cache, so computing it whole and then scattering it reads it back
   from memory. dcols and the scatter therefore go chunk by chunk, as many samples as keep one scratch image
-  within 512 KiB (``_COL2IM_CHUNK_BYTES``). A chunk's images are contiguous in dx_pad's rows, so the flat
+  within 2^16 values (``_COL2IM_CHUNK_VALUES``). A chunk's images are contiguous in dx_pad's rows, so the flat
   shifted adds stay single 1-D slices; what a chunk's last image spills past its end is zero (as above) and
   lands on zeros written there first.
 
@@ -136,19 +136,21 @@ def _grad_by_forward(c: int, k: int, pads: tuple[int, int], stride: int) -> bool
     return by_rows(c) and k >= 5 and stride == 1 and max(pads) <= k - 1
 
 
-#: Bytes of col2im's scratch image per chunk of samples: 2^19 (512 KiB) keep the scratch image, the chunk's
-#: part of dx_pad and the dcols block read for one kernel offset within a core's L2 cache. Measured at one
-#: thread against the whole batch at once (input_grad alone): 16 -> 32 channels on 14x14 (N 32) float64
-#: 1.16x faster (float32 runs the whole batch as one chunk); 16 -> 16 on 32x32 (N 8) float64 1.23x, float32
-#: within 5%; on 64x64 (N 8) 1.6x float64, 1.4x float32. Much below 256 KiB per chunk the extra NumPy calls
-#: cost more than the cache saves.
-_COL2IM_CHUNK_BYTES = 1 << 19
+#: Values of col2im's scratch image per chunk of samples: 2^16 (512 KiB in float64, 256 KiB in float32). A
+#: chunk's scratch image, its part of dx_pad and the dcols block read for one kernel offset then stay in a
+#: core's L2 cache; much smaller chunks cost more in NumPy calls than the cache saves. Measured at one thread
+#: (input_grad alone) against the whole batch at once: 16 -> 32 channels on 14x14 (N 32) float64 1.24x
+#: faster, float32 1.04x; 16 -> 16 on 32x32 (N 8) float64 1.26x, float32 1.03x; on 64x64 (N 8) 1.47x float64,
+#: 1.40x float32; on 8x8 and 16x16 the batch is one chunk. A budget in bytes did worse: at 512 KiB float32
+#: kept twice the samples per chunk and ran 1.08-1.15x slower, at 256 KiB float64 halved its chunks and ran
+#: 1.3-1.4x slower.
+_COL2IM_CHUNK_VALUES = 1 << 16
 
 
-def _col2im_chunk(n: int, image_bytes: int) -> int:
-    """Samples per chunk of the im2col path's ``input_grad``: as many scratch images (``image_bytes`` each,
-    all channels) as fit in ``_COL2IM_CHUNK_BYTES``, at least 1, at most N."""
-    return max(1, min(n, _COL2IM_CHUNK_BYTES // max(image_bytes, 1)))
+def _col2im_chunk(n: int, image_values: int) -> int:
+    """Samples per chunk of the im2col path's ``input_grad``: as many scratch images (``image_values`` each,
+    all channels) as fit in ``_COL2IM_CHUNK_VALUES``, at least 1, at most N."""
+    return max(1, min(n, _COL2IM_CHUNK_VALUES // max(image_values, 1)))
 
 
 def _weight_matrix(W: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
@@ -357,7 +359,7 @@ def input_grad(
     hp, wp = h + before + after, w + before + after
     plane = hp * wp  # one padded image, flattened
     kk = c * k * k
-    chunk = _col2im_chunk(n, c * plane * dtype.itemsize)
+    chunk = _col2im_chunk(n, c * plane)
     WmT = _weight_matrix(W, dtype).T  # [K, O]
     G = _grad_3d(output_grad, dtype)  # [N, O, P]
     # dcols of one chunk of samples: [K, chunk, P]

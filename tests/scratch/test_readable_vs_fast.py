@@ -117,8 +117,8 @@ def test_fast_col2im_in_chunks_of_samples_equals_readable(
         x = rng.standard_normal((5, c_in, k + 4, k + 3)).astype(dtype)
         probe = Conv2D_Op(W.copy(), padding=padding, stride=stride)
         before, after = probe.pads
-        image = c_in * (x.shape[2] + before + after) * (x.shape[3] + before + after) * dtype.itemsize
-        monkeypatch.setattr(_fast_conv, "_COL2IM_CHUNK_BYTES", 2 * image)
+        image = c_in * (x.shape[2] + before + after) * (x.shape[3] + before + after)
+        monkeypatch.setattr(_fast_conv, "_COL2IM_CHUNK_VALUES", 2 * image)
         assert _fast_conv._col2im_chunk(5, image) == 2
         both = conv_both(W, x, None, rng, padding=padding, stride=stride)
         for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
