@@ -58,18 +58,19 @@ CONV_GRID = [
 ]
 
 
-def conv_both(
-    W: np.ndarray, x: np.ndarray, G: np.ndarray | None, rng: np.random.Generator, **kw: Any
-) -> dict[str, tuple[np.ndarray, ...]]:
-    """Forward and backward of the fast and the readable op: name -> (output, dx, dW)."""
+def assert_fast_equals_readable(W: np.ndarray, x: np.ndarray, rng: np.random.Generator, case: str, **kw: Any) -> None:
+    """Forward and backward of the fast and the readable op on x, with one random upstream gradient G drawn
+    from ``rng``: the fast op's output, dL/dx and dL/dW equal the readable op's."""
     results: dict[str, tuple[np.ndarray, ...]] = {}
+    G: np.ndarray | None = None
     for impl in ("fast", "readable"):
         op = Conv2D_Op(W.copy(), impl=impl, **kw)
         out = op.forward(x)
         if G is None:
             G = rng.standard_normal(out.shape).astype(x.dtype)
         results[impl] = (out, op.backward(G), op.param_grad)
-    return results
+    for name, fast, readable in zip(("out", "dx", "dW"), results["fast"], results["readable"], strict=True):
+        assert_close(fast, readable, f"{name} {case}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -79,10 +80,8 @@ def test_fast_conv_equals_readable_im2col(k: int, padding: Any, stride: int, dty
     for n, c_in, c_out, (h, w) in itertools.product((1, 3), (1, 2), (1, 3), ((k + 4, k + 2), (k + 2, k + 5))):
         W = rng.standard_normal((c_in, c_out, k, k)).astype(dtype)  # asymmetric: a missing flip would show
         x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
-        both = conv_both(W, x, None, rng, padding=padding, stride=stride)
         case = f"N={n} C_in={c_in} C_out={c_out} {h}x{w}"
-        for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
-            assert_close(fast, readable, f"{name} {case}")
+        assert_fast_equals_readable(W, x, rng, case, padding=padding, stride=stride)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -97,10 +96,7 @@ def test_fast_conv_paths_by_channel_count_equal_readable(
     for n, (c_in, c_out) in itertools.product((1, 3), ((5, 7), (4, 4), (6, 2))):
         W = rng.standard_normal((c_in, c_out, k, k)).astype(dtype)
         x = rng.standard_normal((n, c_in, k + 4, k + 3)).astype(dtype)
-        both = conv_both(W, x, None, rng, padding=padding, stride=stride)
-        case = f"N={n} C_in={c_in} C_out={c_out}"
-        for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
-            assert_close(fast, readable, f"{name} {case}")
+        assert_fast_equals_readable(W, x, rng, f"N={n} C_in={c_in} C_out={c_out}", padding=padding, stride=stride)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -120,9 +116,7 @@ def test_fast_col2im_in_chunks_of_samples_equals_readable(
         image = c_in * (x.shape[2] + before + after) * (x.shape[3] + before + after)
         monkeypatch.setattr(_fast_conv, "_COL2IM_CHUNK_VALUES", 2 * image)
         assert _fast_conv._col2im_chunk(5, image) == 2
-        both = conv_both(W, x, None, rng, padding=padding, stride=stride)
-        for name, fast, readable in zip(("out", "dx", "dW"), both["fast"], both["readable"], strict=True):
-            assert_close(fast, readable, f"{name} C_in={c_in} C_out={c_out}")
+        assert_fast_equals_readable(W, x, rng, f"C_in={c_in} C_out={c_out}", padding=padding, stride=stride)
 
 
 @pytest.mark.parametrize(("k", "padding", "stride"), [(3, None, 1), (2, "same", 1), (5, 2, 2), (3, 0, 3), (1, 1, 2)])
