@@ -149,9 +149,7 @@ def _speed(
             _x(t.get("over_floor")),
             _VERDICTS.get(str(t.get("verdict")), "?"),
             _x(change["committed"]),
-            "—"
-            if change["change"] is None
-            else f"{change['change']:.2f}" + (" **slower**" if change["slower"] else ""),
+            _change(change),
             cell(str(t.get("floor_note") or t.get("no_target") or "")),
         ]
         for t, change in zip(timings, changes, strict=True)
