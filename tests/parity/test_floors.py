@@ -206,3 +206,11 @@ def test_the_speed_section_names_each_row_behind_with_its_time_over_the_floor() 
     assert "- Conv2D_Op N32 float32: 1.200 ms over the floor. Not in the floor: col2im." in text
     assert "Dense N32 float64" not in text
     assert "No row is behind" in "\n".join(markdown._speed([at_floor], []))
+
+
+def test_the_speed_table_marks_a_slower_row_in_its_change_cell_and_below() -> None:
+    row = {**_row(2.0), "floor_s": None, "floor_ratio": None, "over_floor": None, "verdict": "behind"}
+    baseline = {"date": "then", "machine": "here", "rows": {"Dense | N64 | float64": {"ratio": 1.0}}}
+    text = "\n".join(markdown._speed([row], [], baseline))
+    assert "| 1.00 | 2.00 **slower** |" in text
+    assert "Slower: Dense N64 float64." in text
